@@ -1,0 +1,34 @@
+"""The in-memory store: the three in-memory adapters sharing one transaction."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from phase_memory.memory.audit import InMemoryAuditSink
+from phase_memory.memory.event_log import InMemoryEventLog
+from phase_memory.memory.graph_store import InMemoryGraphStore
+from phase_memory.memory.state import SharedState
+from phase_memory.protocols import StoreCapabilities
+
+
+class InMemoryStore:
+    """:class:`~phase_memory.protocols.MemoryStore` held in this process's memory."""
+
+    capabilities = StoreCapabilities()
+
+    def __init__(self) -> None:
+        self._shared = SharedState()
+        self.graph = InMemoryGraphStore(self._shared)
+        self.events = InMemoryEventLog(self._shared)
+        self.audit = InMemoryAuditSink(self._shared)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A transaction over graph, events and audit; rolled back on error."""
+        return self._shared.transaction()
+
+    def integrity_findings(self) -> list[str]:
+        """Nothing to check below the Python objects."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,32 @@
+"""Activation plans: which memories to bring into the next turn, and why."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from phase_memory.models.base import DomainModel
+from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+
+
+class ActivationItem(DomainModel):
+    """One ranked memory of a plan. ``content`` is None when redacted."""
+
+    node_id: Identifier
+    rank: int = Field(ge=1)
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+    redacted: bool = False
+    label: str | None = None
+    content: str | None = None
+
+
+class ActivationPlan(DomainModel):
+    """A stored activation: the query, the budget and the ranked items."""
+
+    id: GeneratedId
+    profile_id: Identifier
+    path_id: Identifier | None = None
+    query: str
+    budget: int = Field(ge=1)
+    created_at: Timestamp
+    items: list[ActivationItem] = Field(default_factory=list)

@@ -1,0 +1,83 @@
+"""The base class of every domain model and the enums of the domain."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+JsonObject = dict[str, JsonValue]
+"""A JSON object (``attributes``, event ``payload``)."""
+
+
+class DomainModel(BaseModel):
+    """Immutable, strict-shaped pydantic model: unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The model as plain JSON-compatible data (timestamps as RFC 3339 strings)."""
+        return self.model_dump(mode="json")
+
+
+class Sensitivity(StrEnum):
+    """How sensitive a node is; ordered from least to most sensitive."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    PRIVATE = "private"
+    SECRET = "secret"
+
+    @property
+    def level(self) -> int:
+        """Position in the order public < internal < private < secret."""
+        return _SENSITIVITY_ORDER.index(self)
+
+
+_SENSITIVITY_ORDER = list(Sensitivity)
+
+
+class NodeState(StrEnum):
+    """Lifecycle state of a node."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    FORGOTTEN = "forgotten"
+
+
+class PathStatus(StrEnum):
+    """Status of a conversational path."""
+
+    OPEN = "open"
+    MERGED = "merged"
+    ABANDONED = "abandoned"
+
+
+class CompactionStatus(StrEnum):
+    """Whether a path has been compacted into a summary node."""
+
+    NONE = "none"
+    COMPACTED = "compacted"
+
+
+class LifecycleKind(StrEnum):
+    """The lifecycle actions that :meth:`PhaseMemoryRuntime.apply` understands."""
+
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    FORGET = "forget"
+    MERGE_NODES = "merge_nodes"
+    REWEIGHT = "reweight"
+    COMPACT_PATH = "compact_path"
+
+
+class AuditOutcome(StrEnum):
+    """What happened to an audited operation."""
+
+    APPLIED = "applied"
+    DENIED = "denied"
+    IMPORTED = "imported"
+    EXPORTED = "exported"
+    MIGRATED = "migrated"
+    FAILED = "failed"

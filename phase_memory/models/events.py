@@ -1,0 +1,191 @@
+"""Events of the append-only log and the payload models of the replayable kinds."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from phase_memory.models.activation import ActivationPlan
+from phase_memory.models.base import DomainModel, JsonObject, NodeState
+from phase_memory.models.graph import MemoryEdge, MemoryNode
+from phase_memory.models.ids import GeneratedId, Identifier, Timestamp, check_identifier
+from phase_memory.models.lifecycle import LifecycleAction
+from phase_memory.models.paths import MemoryPath
+from phase_memory.models.profile import Profile
+
+_DOTTED = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+
+
+def _check_event_kind(value: str) -> str:
+    check_identifier(value)
+    if not _DOTTED.fullmatch(value):
+        raise ValueError("event kind must be a dotted name such as 'node.saved'")
+    return value
+
+
+EventKind = Annotated[str, AfterValidator(_check_event_kind)]
+
+
+class MemoryEvent(DomainModel):
+    """One entry of the append-only log.
+
+    ``position`` is assigned by the log on append (strictly increasing); a value
+    passed in is ignored by ``append`` and set on the events the log returns.
+    """
+
+    event_id: GeneratedId
+    kind: EventKind
+    profile_id: Identifier
+    path_id: Identifier | None = None
+    occurred_at: Timestamp
+    payload: JsonObject = Field(default_factory=dict)
+    schema_version: int = Field(default=1, ge=1)
+    actor: str = "system"
+    causation_id: Identifier | None = None
+    position: int | None = None
+
+
+# --- payloads of the replayable kinds (schema_version 1) ---------------------
+
+
+class ProfileSaved(DomainModel):
+    """Payload of ``profile.saved``."""
+
+    profile: Profile
+
+
+class NodeSaved(DomainModel):
+    """Payload of ``node.saved``: the whole node as stored."""
+
+    node: MemoryNode
+
+
+class NodeStateChanged(DomainModel):
+    """Payload of ``node.state_changed``."""
+
+    node_id: Identifier
+    state: NodeState
+    version: int | None = None
+
+
+class NodeDeleted(DomainModel):
+    """Payload of ``node.deleted``; the node's edges go with it."""
+
+    node_id: Identifier
+
+
+class NodesMerged(DomainModel):
+    """Payload of ``nodes.merged``: edges of ``merged_ids`` move to ``survivor_id``."""
+
+    survivor_id: Identifier
+    merged_ids: list[Identifier]
+
+
+class EdgeSaved(DomainModel):
+    """Payload of ``edge.saved``: the whole edge as stored."""
+
+    edge: MemoryEdge
+
+
+class EdgeDeleted(DomainModel):
+    """Payload of ``edge.deleted``."""
+
+    edge_id: Identifier
+
+
+class PathOpened(DomainModel):
+    """Payload of ``path.opened`` and ``path.branched``: the new path."""
+
+    path: MemoryPath
+
+
+class PathMerged(DomainModel):
+    """Payload of ``path.merged``, recorded in the target path."""
+
+    source_path_id: Identifier
+    target_path_id: Identifier
+
+
+class PathAbandoned(DomainModel):
+    """Payload of ``path.abandoned``."""
+
+    path_id: Identifier
+    reason: str
+
+
+class PathCompacted(DomainModel):
+    """Payload of ``path.compacted``."""
+
+    path_id: Identifier
+    summary_node_id: Identifier
+
+
+class PathActivated(DomainModel):
+    """Payload of ``path.activated``: this path becomes the active one of its tree."""
+
+    path_id: Identifier
+
+
+class LifecycleApplied(DomainModel):
+    """Payload of ``lifecycle.applied``: the action and the records it produced.
+
+    ``nodes`` holds the records the action wrote in full (tombstones of forgotten
+    or merged nodes, reweighted nodes, a compaction's summary node), so replay
+    does not depend on anything the action erased.
+    """
+
+    action: LifecycleAction
+    nodes: list[MemoryNode] = Field(default_factory=list)
+    edges: list[MemoryEdge] = Field(default_factory=list)
+    removed_edge_ids: list[Identifier] = Field(default_factory=list)
+    path: MemoryPath | None = None
+
+
+class ActivationPlanned(DomainModel):
+    """Payload of ``activation.planned``: the stored plan."""
+
+    plan: ActivationPlan
+
+
+class GraphImported(DomainModel):
+    """Payload of ``graph.imported``: records written by an envelope import."""
+
+    profiles: list[Profile] = Field(default_factory=list)
+    nodes: list[MemoryNode] = Field(default_factory=list)
+    edges: list[MemoryEdge] = Field(default_factory=list)
+    paths: list[MemoryPath] = Field(default_factory=list)
+    source: str | None = None
+
+
+PAYLOAD_MODELS: dict[str, type[DomainModel]] = {
+    "profile.saved": ProfileSaved,
+    "node.saved": NodeSaved,
+    "node.state_changed": NodeStateChanged,
+    "node.deleted": NodeDeleted,
+    "nodes.merged": NodesMerged,
+    "edge.saved": EdgeSaved,
+    "edge.deleted": EdgeDeleted,
+    "path.opened": PathOpened,
+    "path.branched": PathOpened,
+    "path.merged": PathMerged,
+    "path.abandoned": PathAbandoned,
+    "path.compacted": PathCompacted,
+    "path.activated": PathActivated,
+    "lifecycle.applied": LifecycleApplied,
+    "activation.planned": ActivationPlanned,
+    "graph.imported": GraphImported,
+}
+"""Payload model of each replayable kind at schema_version 1."""
+
+REPLAYABLE_KINDS = frozenset(PAYLOAD_MODELS)
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
+REDACTION_KEY = "redacted"
+"""Key of the marker that replaces an event payload erased by ``forget``."""
+
+
+def payload_of(model: DomainModel) -> dict[str, Any]:
+    """Dump a payload model to the JSON object stored in an event."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,42 @@
+"""Nodes and edges of the memory graph."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
+from phase_memory.models.ids import GeneratedId, Identifier, Kind, Timestamp
+
+
+class MemoryNode(DomainModel):
+    """One memory: a fact, preference, episode or summary.
+
+    ``version`` counts saves (1 after the first); stores assign it.
+    """
+
+    id: GeneratedId
+    profile_id: Identifier
+    kind: Kind
+    label: str
+    content: str | None = None
+    attributes: JsonObject = Field(default_factory=dict)
+    salience: float = Field(default=0.5, ge=0.0, le=1.0)
+    sensitivity: Sensitivity = Sensitivity.INTERNAL
+    state: NodeState = NodeState.ACTIVE
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: int = Field(default=0, ge=0)
+
+
+class MemoryEdge(DomainModel):
+    """A directed, weighted relation between two nodes of the same profile."""
+
+    id: GeneratedId
+    profile_id: Identifier
+    source_id: Identifier
+    target_id: Identifier
+    kind: Kind
+    weight: float = 1.0
+    attributes: JsonObject = Field(default_factory=dict)
+    created_at: Timestamp
+    updated_at: Timestamp

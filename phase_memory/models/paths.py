@@ -1,0 +1,34 @@
+"""Conversational paths: branches of a conversation's event stream."""
+
+from __future__ import annotations
+
+from phase_memory.models.base import CompactionStatus, DomainModel, PathStatus
+from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+
+
+class MemoryPath(DomainModel):
+    """A stream of events; branches fork from a parent path at an event.
+
+    ``root_path_id`` names the conversation tree the path belongs to (itself for
+    a root path); at most one path per tree is ``active``.
+    """
+
+    id: GeneratedId
+    profile_id: Identifier
+    parent_path_id: Identifier | None = None
+    fork_event_id: Identifier | None = None
+    root_path_id: Identifier | None = None
+    status: PathStatus = PathStatus.OPEN
+    active: bool = False
+    merged_into_path_id: Identifier | None = None
+    merge_event_id: Identifier | None = None
+    abandoned_reason: str | None = None
+    compaction_status: CompactionStatus = CompactionStatus.NONE
+    summary_node_id: Identifier | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @property
+    def tree_id(self) -> str:
+        """The id of the root of this path's conversation tree."""
+        return self.root_path_id or self.id

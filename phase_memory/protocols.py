@@ -1,0 +1,301 @@
+"""The store protocols every adapter implements.
+
+``MemoryGraphStore``, ``MemoryEventLog`` and ``AuditSink`` are the public
+protocols of the specification. ``MemoryStore`` bundles the three with the one
+thing the runtime needs beyond them: a transaction spanning all three, so an
+event and its graph effect commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from phase_memory.models import (
+    ActivationPlan,
+    AuditOutcome,
+    AuditRecord,
+    GraphSnapshot,
+    JsonObject,
+    MemoryEdge,
+    MemoryEvent,
+    MemoryNode,
+    MemoryPath,
+    NodeState,
+    Profile,
+    ReplayResult,
+)
+from phase_memory.replay import Effect
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Nodes within ``depth`` hops of a centre node, and the edges between them."""
+
+    centre_id: str
+    nodes: list[MemoryNode]
+    edges: list[MemoryEdge]
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """A node matched by full-text search, with its relevance (higher is better)."""
+
+    node_id: str
+    relevance: float
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """Optional abilities of an adapter; the conformance suite skips what is absent."""
+
+    durable: bool = False
+    """Data survives closing and reopening the store."""
+    concurrent_processes: bool = False
+    """Several processes may use the same store at once."""
+    sql: bool = False
+    """Backed by an SQL database (integrity checks, raw inspection)."""
+    extras: frozenset[str] = field(default_factory=frozenset)
+
+
+@runtime_checkable
+class MemoryGraphStore(Protocol):
+    """Profiles, nodes, edges, paths and stored activation plans.
+
+    ``get_*`` raise :class:`~phase_memory.errors.NotFoundError`; ``find_*``
+    return None instead. Listings are ordered by id.
+    """
+
+    def save_profile(self, profile: Profile) -> Profile:
+        """Insert or replace a profile."""
+        ...
+
+    def get_profile(self, profile_id: str) -> Profile:
+        """The profile with this id."""
+        ...
+
+    def find_profile(self, profile_id: str) -> Profile | None:
+        """The profile with this id, or None."""
+        ...
+
+    def list_profiles(self) -> list[Profile]:
+        """Every profile, by id."""
+        ...
+
+    def delete_profile(self, profile_id: str) -> None:
+        """Delete an empty profile; IntegrityError if anything still belongs to it."""
+        ...
+
+    def save_node(self, node: MemoryNode, *, expected_version: int | None = None) -> MemoryNode:
+        """Insert or update a node; the stored version is the previous one plus one.
+
+        With ``expected_version``, raise ConflictError unless the stored version
+        equals it (0 meaning "must not exist yet").
+        """
+        ...
+
+    def get_node(self, node_id: str) -> MemoryNode:
+        """The node with this id."""
+        ...
+
+    def find_node(self, node_id: str) -> MemoryNode | None:
+        """The node with this id, or None."""
+        ...
+
+    def list_nodes(
+        self, profile_id: str, kind: str | None = None, state: NodeState | None = None
+    ) -> list[MemoryNode]:
+        """Nodes of a profile, optionally of one kind and state."""
+        ...
+
+    def iter_nodes(self, profile_id: str | None = None) -> Iterator[MemoryNode]:
+        """Stream nodes by id (all profiles when ``profile_id`` is None)."""
+        ...
+
+    def delete_node(self, node_id: str) -> None:
+        """Delete a node and every edge touching it."""
+        ...
+
+    def save_edge(self, edge: MemoryEdge) -> MemoryEdge:
+        """Insert or replace an edge; both endpoints must exist in the edge's profile."""
+        ...
+
+    def get_edge(self, edge_id: str) -> MemoryEdge:
+        """The edge with this id."""
+        ...
+
+    def find_edge(self, edge_id: str) -> MemoryEdge | None:
+        """The edge with this id, or None."""
+        ...
+
+    def list_edges(
+        self,
+        profile_id: str,
+        source_id: str | None = None,
+        target_id: str | None = None,
+        kind: str | None = None,
+    ) -> list[MemoryEdge]:
+        """Edges of a profile, optionally filtered by endpoint and kind."""
+        ...
+
+    def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
+        """Stream edges by id (all profiles when ``profile_id`` is None)."""
+        ...
+
+    def delete_edge(self, edge_id: str) -> None:
+        """Delete an edge."""
+        ...
+
+    def save_path(self, path: MemoryPath) -> MemoryPath:
+        """Insert or replace a path; at most one active path per conversation tree."""
+        ...
+
+    def get_path(self, path_id: str) -> MemoryPath:
+        """The path with this id."""
+        ...
+
+    def find_path(self, path_id: str) -> MemoryPath | None:
+        """The path with this id, or None."""
+        ...
+
+    def list_paths(self, profile_id: str | None = None) -> list[MemoryPath]:
+        """Paths, by id, optionally of one profile."""
+        ...
+
+    def delete_path(self, path_id: str) -> None:
+        """Delete a path that no event and no other path refers to."""
+        ...
+
+    def get_activation_plan(self, plan_id: str) -> ActivationPlan:
+        """A stored activation plan."""
+        ...
+
+    def list_activation_plans(self, profile_id: str | None = None) -> list[ActivationPlan]:
+        """Stored activation plans, by id."""
+        ...
+
+    def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
+        """Nodes reachable from ``node_id`` within ``depth`` hops (either direction)."""
+        ...
+
+    def counts(self, profile_id: str | None = None) -> dict[str, int]:
+        """Numbers of profiles, nodes, edges, paths and activation plans."""
+        ...
+
+    def search_text(self, profile_id: str, terms: Sequence[str], limit: int) -> list[TextMatch]:
+        """Active nodes whose label or content holds any of ``terms``, best first.
+
+        ``terms`` are plain words; adapters quote them, so no input is query syntax.
+        """
+        ...
+
+    def apply(self, effects: Iterable[Effect]) -> None:
+        """Write the exact records of replay effects (the runtime's projection)."""
+        ...
+
+    def snapshot(self) -> GraphSnapshot:
+        """Everything stored, as a snapshot comparable with a replay."""
+        ...
+
+
+@runtime_checkable
+class MemoryEventLog(Protocol):
+    """The append-only event log."""
+
+    def append(
+        self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
+    ) -> builtins.list[int]:
+        """Append a batch atomically and return the positions assigned.
+
+        A duplicate ``event_id`` raises DuplicateEventError and writes nothing;
+        ``expected_position`` that differs from :meth:`last_position` raises
+        ConflictError.
+        """
+        ...
+
+    def get(self, event_id: str) -> MemoryEvent:
+        """The event with this id (position set)."""
+        ...
+
+    def list(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[MemoryEvent]:
+        """Events in position order, filtered; ``after`` is an exclusive position."""
+        ...
+
+    def iter(
+        self, profile_id: str | None = None, after: int | None = None, until: int | None = None
+    ) -> Iterator[MemoryEvent]:
+        """Stream events in position order, ``after`` < position <= ``until``."""
+        ...
+
+    def replay(
+        self, until: int | None = None, path_id: str | None = None
+    ) -> ReplayResult:
+        """Fold the log (up to ``until``, along ``path_id``'s history) into a snapshot."""
+        ...
+
+    def last_position(self) -> int:
+        """The position of the newest event, 0 when the log is empty."""
+        ...
+
+    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload contains ``text`` anywhere (used to erase forgotten content)."""
+        ...
+
+    def replace_payloads(self, payloads: Mapping[str, JsonObject]) -> None:
+        """Rewrite payloads by event id. Only ``forget`` uses this: it erases content."""
+        ...
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Where audit records go."""
+
+    def record(self, record: AuditRecord) -> None:
+        """Store one audit record."""
+        ...
+
+    def list(
+        self,
+        operation: str | None = None,
+        outcome: AuditOutcome | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[AuditRecord]:
+        """Audit records in the order they were written, optionally filtered."""
+        ...
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """The three stores of one backend, and a transaction spanning them."""
+
+    graph: MemoryGraphStore
+    events: MemoryEventLog
+    audit: AuditSink
+    capabilities: StoreCapabilities
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction: every store call inside commits or rolls back together.
+
+        Nested use joins the outer transaction.
+        """
+        ...
+
+    def integrity_findings(self) -> list[str]:
+        """Low-level storage problems (SQLite integrity and foreign-key checks)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...

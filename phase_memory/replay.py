@@ -1,0 +1,740 @@
+"""The one fold of events into graph records, shared by replay and every adapter.
+
+:func:`effects_of` turns one event into *effects* (put or remove one record),
+looking at the current graph through a read-only :class:`GraphView`. Replay
+applies the effects to an in-memory :class:`GraphState`; the runtime applies
+the very same effects to the graph tables in the transaction that appends the
+event. One function decides every graph effect, so the tables and a replay of
+the log cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from phase_memory.models import (
+    ActivationPlan,
+    ActivationPlanned,
+    DomainModel,
+    EdgeDeleted,
+    EdgeSaved,
+    GraphImported,
+    GraphSnapshot,
+    LifecycleApplied,
+    LifecycleKind,
+    MemoryEdge,
+    MemoryEvent,
+    MemoryNode,
+    MemoryPath,
+    NodeDeleted,
+    NodeSaved,
+    NodesMerged,
+    NodeState,
+    NodeStateChanged,
+    PathAbandoned,
+    PathActivated,
+    PathCompacted,
+    PathMerged,
+    PathOpened,
+    PathStatus,
+    Profile,
+    ProfileSaved,
+    ReplayProblem,
+    ReplayReport,
+    ReplayResult,
+)
+from phase_memory.models.base import CompactionStatus
+from phase_memory.models.events import (
+    PAYLOAD_MODELS,
+    REDACTION_KEY,
+    SUPPORTED_SCHEMA_VERSIONS,
+)
+
+# --- effects ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PutProfile:
+    """Insert or replace a profile."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class PutNode:
+    """Insert or replace a node, exactly as given."""
+
+    node: MemoryNode
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNode:
+    """Delete a node (its edges are removed by separate effects first)."""
+
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutEdge:
+    """Insert or replace an edge."""
+
+    edge: MemoryEdge
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveEdge:
+    """Delete an edge."""
+
+    edge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutPath:
+    """Insert or replace a path."""
+
+    path: MemoryPath
+
+
+@dataclass(frozen=True, slots=True)
+class PutActivationPlan:
+    """Insert or replace a stored activation plan and its items."""
+
+    plan: ActivationPlan
+
+
+Effect = PutProfile | PutNode | RemoveNode | PutEdge | RemoveEdge | PutPath | PutActivationPlan
+
+
+class ReplayConflict(Exception):
+    """An event cannot be applied to the current graph (not a public error).
+
+    Replay records it as a problem; the runtime turns it into IntegrityError.
+    """
+
+
+# --- the read-only view the fold needs ---------------------------------------
+
+
+class GraphView(Protocol):
+    """What the fold may look up while deciding an event's effects."""
+
+    def find_profile(self, profile_id: str) -> Profile | None: ...
+
+    def find_node(self, node_id: str) -> MemoryNode | None: ...
+
+    def find_edge(self, edge_id: str) -> MemoryEdge | None: ...
+
+    def find_path(self, path_id: str) -> MemoryPath | None: ...
+
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]: ...
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]: ...
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]: ...
+
+
+# --- logged events: the fold's input -----------------------------------------
+
+
+@dataclass(slots=True)
+class LoggedEvent:
+    """An event as read from a log: ``payload`` may still be raw JSON text.
+
+    Adapters hand these to the fold without building a :class:`MemoryEvent`,
+    so payloads are parsed once, straight into their payload model.
+    """
+
+    position: int
+    event_id: str
+    kind: str
+    profile_id: str
+    path_id: str | None
+    occurred_at: datetime
+    schema_version: int
+    payload: dict[str, Any] | str
+
+    @classmethod
+    def of(cls, event: MemoryEvent, position: int | None = None) -> LoggedEvent:
+        """Wrap a model event (``position`` overrides the event's own)."""
+        return cls(
+            position=position if position is not None else (event.position or 0),
+            event_id=event.event_id,
+            kind=event.kind,
+            profile_id=event.profile_id,
+            path_id=event.path_id,
+            occurred_at=event.occurred_at,
+            schema_version=event.schema_version,
+            payload=event.payload,
+        )
+
+    def payload_dict(self) -> dict[str, Any]:
+        """The payload as a dict (parsing it if it is still text)."""
+        if isinstance(self.payload, str):
+            parsed = json.loads(self.payload)
+            if not isinstance(parsed, dict):
+                raise ReplayConflict("payload is not a JSON object")
+            return parsed
+        return self.payload
+
+
+_M = TypeVar("_M", bound=DomainModel)
+
+
+def _parse(event: LoggedEvent, model: type[_M]) -> _M:
+    payload = event.payload
+    try:
+        if isinstance(payload, str):
+            if REDACTION_KEY not in payload:
+                return model.model_validate_json(payload)
+            payload = event.payload_dict()
+        if REDACTION_KEY in payload:
+            payload = {k: v for k, v in payload.items() if k != REDACTION_KEY}
+        return model.model_validate(payload)
+    except (ValidationError, ValueError) as exc:
+        raise ReplayConflict(f"malformed payload: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        return f"{where}: {err['msg']}"
+    return str(exc)
+
+
+def is_redacted(event: LoggedEvent) -> bool:
+    """Whether ``forget`` replaced (part of) this event's payload."""
+    payload = event.payload
+    if isinstance(payload, str):
+        return f'"{REDACTION_KEY}"' in payload
+    return REDACTION_KEY in payload
+
+
+# --- the fold -----------------------------------------------------------------
+
+
+def effects_of(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    """The graph effects of one event, given the graph before it.
+
+    Returns ``[]`` for kinds without a graph effect. Raises
+    :class:`ReplayConflict` when the payload is malformed, its schema version
+    unknown, or it refers to records that do not exist.
+    """
+    handler = _HANDLERS.get(event.kind)
+    if handler is None:
+        return []
+    if event.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ReplayConflict(f"unknown schema_version {event.schema_version} for {event.kind}")
+    return handler(event, view)
+
+
+def _need_profile(view: GraphView, profile_id: str) -> None:
+    if view.find_profile(profile_id) is None:
+        raise ReplayConflict(f"profile {profile_id!r} does not exist")
+
+
+def _need_node(view: GraphView, node_id: str) -> MemoryNode:
+    node = view.find_node(node_id)
+    if node is None:
+        raise ReplayConflict(f"node {node_id!r} does not exist")
+    return node
+
+
+def _need_path(view: GraphView, path_id: str) -> MemoryPath:
+    path = view.find_path(path_id)
+    if path is None:
+        raise ReplayConflict(f"path {path_id!r} does not exist")
+    return path
+
+
+def check_edge_endpoints(
+    edge: MemoryEdge, find_node: Any, extra_nodes: dict[str, MemoryNode] | None = None
+) -> None:
+    """Raise ReplayConflict unless both endpoints exist in the edge's profile."""
+    for end in (edge.source_id, edge.target_id):
+        node = (extra_nodes or {}).get(end) or find_node(end)
+        if node is None:
+            raise ReplayConflict(f"edge {edge.id!r} refers to missing node {end!r}")
+        if node.profile_id != edge.profile_id:
+            raise ReplayConflict(
+                f"edge {edge.id!r} joins node {end!r} of another profile ({node.profile_id!r})"
+            )
+
+
+def _profile_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    return [PutProfile(_parse(event, ProfileSaved).profile)]
+
+
+def _node_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    node = _parse(event, NodeSaved).node
+    _need_profile(view, node.profile_id)
+    return [PutNode(node)]
+
+
+def _node_state_changed(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    change = _parse(event, NodeStateChanged)
+    node = _need_node(view, change.node_id)
+    version = change.version if change.version is not None else node.version + 1
+    return [
+        PutNode(
+            node.model_copy(
+                update={"state": change.state, "version": version, "updated_at": event.occurred_at}
+            )
+        )
+    ]
+
+
+def _node_deleted(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    node_id = _parse(event, NodeDeleted).node_id
+    _need_node(view, node_id)
+    effects: list[Effect] = [RemoveEdge(e.id) for e in view.edges_touching(node_id)]
+    effects.append(RemoveNode(node_id))
+    return effects
+
+
+def _nodes_merged(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    merge = _parse(event, NodesMerged)
+    _need_node(view, merge.survivor_id)
+    effects: list[Effect] = []
+    moved: dict[str, MemoryEdge] = {}
+    removed: set[str] = set()
+    for merged_id in merge.merged_ids:
+        if merged_id == merge.survivor_id:
+            raise ReplayConflict("a node cannot be merged into itself")
+        merged = _need_node(view, merged_id)
+        for edge in view.edges_touching(merged_id):
+            current = moved.get(edge.id, edge)
+            ends = {
+                "source_id": merge.survivor_id
+                if current.source_id in merge.merged_ids
+                else current.source_id,
+                "target_id": merge.survivor_id
+                if current.target_id in merge.merged_ids
+                else current.target_id,
+            }
+            if ends["source_id"] == ends["target_id"]:
+                removed.add(edge.id)  # an edge between merged nodes would become a self-loop
+                moved.pop(edge.id, None)
+            elif edge.id not in removed:
+                moved[edge.id] = current.model_copy(
+                    update={**ends, "updated_at": event.occurred_at}
+                )
+        effects.append(PutNode(merged_tombstone(merged, merge.survivor_id, event.occurred_at)))
+    effects.extend(RemoveEdge(edge_id) for edge_id in sorted(removed))
+    effects.extend(PutEdge(edge) for _, edge in sorted(moved.items()))
+    return effects
+
+
+def merged_tombstone(node: MemoryNode, survivor_id: str, at: datetime) -> MemoryNode:
+    """The archived record a merged node leaves behind, pointing to its survivor."""
+    return node.model_copy(
+        update={
+            "state": NodeState.ARCHIVED,
+            "attributes": {**node.attributes, "merged_into": survivor_id},
+            "version": node.version + 1,
+            "updated_at": at,
+        }
+    )
+
+
+def _edge_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    edge = _parse(event, EdgeSaved).edge
+    check_edge_endpoints(edge, view.find_node)
+    return [PutEdge(edge)]
+
+
+def _edge_deleted(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    edge_id = _parse(event, EdgeDeleted).edge_id
+    if view.find_edge(edge_id) is None:
+        raise ReplayConflict(f"edge {edge_id!r} does not exist")
+    return [RemoveEdge(edge_id)]
+
+
+def _path_opened(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    path = _parse(event, PathOpened).path
+    _need_profile(view, path.profile_id)
+    if path.parent_path_id is not None:
+        _need_path(view, path.parent_path_id)
+    return _activate(path, view) if path.active else [PutPath(path)]
+
+
+def _activate(path: MemoryPath, view: GraphView) -> list[Effect]:
+    effects: list[Effect] = [
+        PutPath(other.model_copy(update={"active": False}))
+        for other in view.paths_in_tree(path.tree_id)
+        if other.active and other.id != path.id
+    ]
+    effects.append(PutPath(path))
+    return effects
+
+
+def _path_merged(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    merge = _parse(event, PathMerged)
+    source = _need_path(view, merge.source_path_id)
+    _need_path(view, merge.target_path_id)
+    return [
+        PutPath(
+            source.model_copy(
+                update={
+                    "status": PathStatus.MERGED,
+                    "active": False,
+                    "merged_into_path_id": merge.target_path_id,
+                    "merge_event_id": event.event_id,
+                    "updated_at": event.occurred_at,
+                }
+            )
+        )
+    ]
+
+
+def _path_abandoned(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    abandon = _parse(event, PathAbandoned)
+    path = _need_path(view, abandon.path_id)
+    return [
+        PutPath(
+            path.model_copy(
+                update={
+                    "status": PathStatus.ABANDONED,
+                    "active": False,
+                    "abandoned_reason": abandon.reason,
+                    "updated_at": event.occurred_at,
+                }
+            )
+        )
+    ]
+
+
+def _path_compacted(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    compact = _parse(event, PathCompacted)
+    path = _need_path(view, compact.path_id)
+    return [
+        PutPath(
+            path.model_copy(
+                update={
+                    "compaction_status": CompactionStatus.COMPACTED,
+                    "summary_node_id": compact.summary_node_id,
+                    "updated_at": event.occurred_at,
+                }
+            )
+        )
+    ]
+
+
+def _path_activated(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    path = _need_path(view, _parse(event, PathActivated).path_id)
+    if path.status is not PathStatus.OPEN:
+        raise ReplayConflict(f"path {path.id!r} is {path.status.value} and cannot be active")
+    activated = path.model_copy(update={"active": True, "updated_at": event.occurred_at})
+    return _activate(activated, view)
+
+
+def _lifecycle_applied(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    applied = _parse(event, LifecycleApplied)
+    effects: list[Effect] = [RemoveEdge(edge_id) for edge_id in applied.removed_edge_ids]
+    for node in applied.nodes:
+        _need_profile(view, node.profile_id)
+        effects.append(PutNode(node))
+    new_nodes = {node.id: node for node in applied.nodes}
+    for edge in applied.edges:
+        check_edge_endpoints(edge, view.find_node, new_nodes)
+        effects.append(PutEdge(edge))
+    if applied.path is not None:
+        effects.append(PutPath(applied.path))
+    if applied.action.kind is LifecycleKind.FORGET:
+        for node_id in applied.action.targets:
+            for plan in view.plans_mentioning(node_id):
+                effects.append(PutActivationPlan(redact_plan(plan, node_id)))
+    return effects
+
+
+def redact_plan(plan: ActivationPlan, node_id: str) -> ActivationPlan:
+    """The plan with the label and content of ``node_id`` erased from its items."""
+    items = [
+        item.model_copy(update={"label": None, "content": None, "redacted": True})
+        if item.node_id == node_id
+        else item
+        for item in plan.items
+    ]
+    return plan.model_copy(update={"items": items})
+
+
+def _activation_planned(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    plan = _parse(event, ActivationPlanned).plan
+    _need_profile(view, plan.profile_id)
+    return [PutActivationPlan(plan)]
+
+
+def _graph_imported(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    imported = _parse(event, GraphImported)
+    effects: list[Effect] = [PutProfile(p) for p in imported.profiles]
+    known_profiles = {p.id for p in imported.profiles}
+    for node in imported.nodes:
+        if node.profile_id not in known_profiles:
+            _need_profile(view, node.profile_id)
+            known_profiles.add(node.profile_id)
+        effects.append(PutNode(node))
+    new_nodes = {node.id: node for node in imported.nodes}
+    for edge in imported.edges:
+        check_edge_endpoints(edge, view.find_node, new_nodes)
+        effects.append(PutEdge(edge))
+    effects.extend(PutPath(path) for path in imported.paths)
+    return effects
+
+
+_HANDLERS = {
+    "profile.saved": _profile_saved,
+    "node.saved": _node_saved,
+    "node.state_changed": _node_state_changed,
+    "node.deleted": _node_deleted,
+    "nodes.merged": _nodes_merged,
+    "edge.saved": _edge_saved,
+    "edge.deleted": _edge_deleted,
+    "path.opened": _path_opened,
+    "path.branched": _path_opened,
+    "path.merged": _path_merged,
+    "path.abandoned": _path_abandoned,
+    "path.compacted": _path_compacted,
+    "path.activated": _path_activated,
+    "lifecycle.applied": _lifecycle_applied,
+    "activation.planned": _activation_planned,
+    "graph.imported": _graph_imported,
+}
+assert set(_HANDLERS) == set(PAYLOAD_MODELS)
+
+
+# --- an in-memory graph that the fold can read and effects can write ----------
+
+
+class GraphState:
+    """Mutable graph records with the indexes the fold needs.
+
+    Replay folds into one; the in-memory adapter keeps its data in one.
+    """
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+        self.nodes: dict[str, MemoryNode] = {}
+        self.edges: dict[str, MemoryEdge] = {}
+        self.paths: dict[str, MemoryPath] = {}
+        self.plans: dict[str, ActivationPlan] = {}
+        self._edges_by_node: dict[str, set[str]] = defaultdict(set)
+        self._paths_by_tree: dict[str, set[str]] = defaultdict(set)
+        self._plans_by_node: dict[str, set[str]] = defaultdict(set)
+
+    # GraphView
+    def find_profile(self, profile_id: str) -> Profile | None:
+        return self.profiles.get(profile_id)
+
+    def find_node(self, node_id: str) -> MemoryNode | None:
+        return self.nodes.get(node_id)
+
+    def find_edge(self, edge_id: str) -> MemoryEdge | None:
+        return self.edges.get(edge_id)
+
+    def find_path(self, path_id: str) -> MemoryPath | None:
+        return self.paths.get(path_id)
+
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]:
+        return [self.edges[e] for e in sorted(self._edges_by_node.get(node_id, ()))]
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
+        return [self.paths[p] for p in sorted(self._paths_by_tree.get(root_path_id, ()))]
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
+        return [self.plans[p] for p in sorted(self._plans_by_node.get(node_id, ()))]
+
+    # writing
+    def apply(self, effects: Iterable[Effect]) -> None:
+        """Apply effects in order."""
+        for effect in effects:
+            self.apply_one(effect)
+
+    def apply_one(self, effect: Effect) -> None:
+        """Apply one effect."""
+        match effect:
+            case PutProfile(profile):
+                self.profiles[profile.id] = profile
+            case PutNode(node):
+                self.nodes[node.id] = node
+            case RemoveNode(node_id):
+                self.nodes.pop(node_id, None)
+            case PutEdge(edge):
+                old = self.edges.get(edge.id)
+                if old is not None:
+                    self._unindex_edge(old)
+                self.edges[edge.id] = edge
+                self._edges_by_node[edge.source_id].add(edge.id)
+                self._edges_by_node[edge.target_id].add(edge.id)
+            case RemoveEdge(edge_id):
+                old = self.edges.pop(edge_id, None)
+                if old is not None:
+                    self._unindex_edge(old)
+            case PutPath(path):
+                old_path = self.paths.get(path.id)
+                if old_path is not None:
+                    self._paths_by_tree[old_path.tree_id].discard(path.id)
+                self.paths[path.id] = path
+                self._paths_by_tree[path.tree_id].add(path.id)
+            case PutActivationPlan(plan):
+                self.plans[plan.id] = plan
+                for item in plan.items:
+                    self._plans_by_node[item.node_id].add(plan.id)
+
+    def forget_path_index(self, path: MemoryPath) -> None:
+        """Drop a removed path from the tree index."""
+        self._paths_by_tree[path.tree_id].discard(path.id)
+
+    def _unindex_edge(self, edge: MemoryEdge) -> None:
+        for end in (edge.source_id, edge.target_id):
+            ids = self._edges_by_node.get(end)
+            if ids is not None:
+                ids.discard(edge.id)
+                if not ids:
+                    del self._edges_by_node[end]
+
+    def to_snapshot(self, position: int = 0) -> GraphSnapshot:
+        """A frozen snapshot of the current records (keys sorted by id)."""
+        return GraphSnapshot.model_construct(
+            profiles=dict(sorted(self.profiles.items())),
+            nodes=dict(sorted(self.nodes.items())),
+            edges=dict(sorted(self.edges.items())),
+            paths=dict(sorted(self.paths.items())),
+            activation_plans=dict(sorted(self.plans.items())),
+            position=position,
+        )
+
+
+# --- replay --------------------------------------------------------------------
+
+
+def replay(
+    events: Iterable[LoggedEvent], *, until: int | None = None, path_id: str | None = None
+) -> ReplayResult:
+    """Fold events (in position order) into a snapshot plus a report.
+
+    ``until`` stops after that position (time travel); ``path_id`` folds only
+    that path's effective history (see :func:`effective_history`).
+    """
+    if until is not None:
+        events = (e for e in events if e.position <= until)
+    if path_id is not None:
+        events = effective_history(list(events), path_id)
+    state = GraphState()
+    problems: list[ReplayProblem] = []
+    applied = redacted = 0
+    not_replayable: dict[str, int] = defaultdict(int)
+    position = 0
+    for event in events:
+        position = max(position, event.position)
+        if event.kind not in _HANDLERS:
+            not_replayable[event.kind] += 1
+            continue
+        try:
+            effects = effects_of(event, state)
+        except ReplayConflict as exc:
+            problems.append(
+                ReplayProblem(
+                    position=event.position, event_id=event.event_id, kind=event.kind,
+                    reason=str(exc),
+                )
+            )
+            continue
+        state.apply(effects)
+        applied += 1
+        if is_redacted(event):
+            redacted += 1
+    report = ReplayReport(
+        applied=applied,
+        not_replayable=dict(sorted(not_replayable.items())),
+        redacted=redacted,
+        problems=problems,
+    )
+    return ReplayResult.model_construct(snapshot=state.to_snapshot(position), report=report)
+
+
+def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[LoggedEvent]:
+    """The events a path "remembers", in the order they apply.
+
+    A branch inherits its parent's effective history up to and including the
+    fork event, then has its own events; a merged branch's own events enter the
+    target's history just before the ``path.merged`` event that merged them.
+    Events without a ``path_id`` (shared memory) belong to every path of their
+    profile, at their position. Unknown paths have an empty history.
+    """
+    by_path: dict[str, list[LoggedEvent]] = defaultdict(list)
+    shared: dict[str, list[LoggedEvent]] = defaultdict(list)
+    parents: dict[str, tuple[str | None, str | None, str]] = {}
+    for event in events:
+        if event.path_id is None:
+            shared[event.profile_id].append(event)
+        else:
+            by_path[event.path_id].append(event)
+        if event.kind in ("path.opened", "path.branched"):
+            try:
+                path = _parse(event, PathOpened).path
+            except ReplayConflict:
+                continue
+            parents[path.id] = (path.parent_path_id, path.fork_event_id, path.profile_id)
+
+    def contribution(pid: str, seen: frozenset[str]) -> Iterator[LoggedEvent]:
+        for event in by_path.get(pid, ()):
+            if event.kind == "path.merged":
+                try:
+                    source = _parse(event, PathMerged).source_path_id
+                except ReplayConflict:
+                    source = None
+                if source is not None and source not in seen:
+                    yield from contribution(source, seen | {source})
+            yield event
+
+    def history(pid: str, seen: frozenset[str]) -> list[LoggedEvent]:
+        if pid not in parents:
+            return []
+        parent, fork_event_id, profile_id = parents[pid]
+        prefix: list[LoggedEvent] = []
+        fork_position = 0
+        if parent is not None and parent not in seen:
+            inherited = history(parent, seen | {parent})
+            for index, event in enumerate(inherited):
+                if event.event_id == fork_event_id:
+                    prefix = inherited[: index + 1]
+                    fork_position = event.position
+                    break
+        own = list(contribution(pid, seen))
+        later_shared = [e for e in shared.get(profile_id, ()) if e.position > fork_position]
+        return prefix + _interleave(own, later_shared)
+
+    return history(path_id, frozenset({path_id}))
+
+
+def _interleave(own: list[LoggedEvent], shared: list[LoggedEvent]) -> list[LoggedEvent]:
+    """Merge shared events into a path's own sequence by position.
+
+    Events merged in from other branches keep their place just before the
+    merge event, so the sort key of each is the position of the next
+    top-level event of the path at or after it.
+    """
+    keyed: list[tuple[int, int, int, LoggedEvent]] = []
+    pending: list[LoggedEvent] = []
+    top = 0
+    for event in own:
+        if event.position >= top:
+            top = event.position
+            for sub, waiting in enumerate(pending):
+                keyed.append((top, 0, sub, waiting))
+            pending = []
+            keyed.append((top, 1, 0, event))
+        else:
+            pending.append(event)
+    for sub, waiting in enumerate(pending):
+        keyed.append((top, 0, sub, waiting))
+    keyed.extend((event.position, 1, 0, event) for event in shared)
+    keyed.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [item[3] for item in keyed]

@@ -1,0 +1,1 @@
+"""The runtime: PhaseMemoryRuntime and pm.open."""

@@ -1,0 +1,21 @@
+"""Runs the packaged conformance suite against every adapter available here."""
+
+from __future__ import annotations
+
+import pytest
+
+from phase_memory.memory import InMemoryStore
+from phase_memory.testing.fixtures import StoreFactory
+
+pytest_plugins = ["phase_memory.testing.fixtures"]
+
+
+def _factories() -> list[StoreFactory]:
+    factories = [StoreFactory("memory", lambda tmp: InMemoryStore())]
+    return factories
+
+
+@pytest.fixture(params=_factories(), ids=lambda f: f.name)
+def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
+    """The adapter under test (parametrised over every available adapter)."""
+    return request.param  # type: ignore[no-any-return]
