@@ -77,10 +77,13 @@ class InMemoryGraphStore:
             owned = (
                 any(n.profile_id == profile_id for n in state.nodes.values())
                 or any(p.profile_id == profile_id for p in state.paths.values())
+                or any(p.profile_id == profile_id for p in state.plans.values())
                 or any(e.profile_id == profile_id for e in self._shared.events)
             )
             if owned:
-                raise IntegrityError(f"profile {profile_id!r} still owns nodes, paths or events")
+                raise IntegrityError(
+                    f"profile {profile_id!r} still owns nodes, paths, activation plans or events"
+                )
             self._shared.remove_profile(profile_id)
 
         self._write(delete)

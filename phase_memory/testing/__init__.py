@@ -21,3 +21,26 @@ Each ``spec_*`` module holds plain pytest test functions that take the
 :class:`~phase_memory.PhaseMemoryRuntime` over that store) fixture.
 Capability flags on the factory skip tests of optional abilities.
 """
+
+try:  # pragma: no cover - only without pytest installed
+    import pytest as _pytest
+except ImportError:  # builders stay importable without pytest
+    pass
+else:
+    # The spec modules are plain test modules living in a package: ask pytest to
+    # rewrite their asserts so failures show the compared values.
+    _pytest.register_assert_rewrite(
+        *(
+            f"phase_memory.testing.{name}"
+            for name in (
+                "fixtures",
+                "builders",
+                "spec_graph",
+                "spec_events",
+                "spec_audit",
+                "spec_transactions",
+                "spec_replay",
+                "spec_properties",
+            )
+        )
+    )
