@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -683,16 +683,31 @@ def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[Logge
                 continue
             parents[path.id] = (path.parent_path_id, path.fork_event_id, path.profile_id)
 
-    def contribution(pid: str, seen: frozenset[str]) -> Iterator[LoggedEvent]:
+    def merged_source(event: LoggedEvent) -> str | None:
+        try:
+            return _parse(event, PathMerged).source_path_id
+        except ReplayConflict:
+            return None
+
+    def keyed_own(pid: str, seen: frozenset[str]) -> list[tuple[int, int, int, LoggedEvent]]:
+        # A path's own events keyed by position; the events of a branch merged
+        # into it are keyed by the position of the ``path.merged`` event (and
+        # sort just before it, in the branch's own order).
+        keyed: list[tuple[int, int, int, LoggedEvent]] = []
         for event in by_path.get(pid, ()):
             if event.kind == "path.merged":
-                try:
-                    source = _parse(event, PathMerged).source_path_id
-                except ReplayConflict:
-                    source = None
+                source = merged_source(event)
                 if source is not None and source not in seen:
-                    yield from contribution(source, seen | {source})
-            yield event
+                    merged_in = contribution(source, seen | {source})
+                    keyed.extend((event.position, 0, sub, e) for sub, e in enumerate(merged_in))
+            keyed.append((event.position, 1, 0, event))
+        return keyed
+
+    def contribution(pid: str, seen: frozenset[str]) -> list[LoggedEvent]:
+        # What a path brings to the target it is merged into: its own events,
+        # with the branches merged into it in turn, but no shared events (the
+        # target has those at their own positions already).
+        return [item[3] for item in sorted(keyed_own(pid, seen), key=_sort_key)]
 
     def history(pid: str, seen: frozenset[str]) -> list[LoggedEvent]:
         if pid not in parents:
@@ -707,34 +722,20 @@ def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[Logge
                     prefix = inherited[: index + 1]
                     fork_position = event.position
                     break
-        own = list(contribution(pid, seen))
-        later_shared = [e for e in shared.get(profile_id, ()) if e.position > fork_position]
-        return prefix + _interleave(own, later_shared)
+        # Shared events after the fork, unless the prefix holds them already (a
+        # fork at an event merged in from another branch sorts after them).
+        in_prefix = {e.event_id for e in prefix}
+        keyed = keyed_own(pid, seen)
+        keyed.extend(
+            (e.position, 1, 0, e)
+            for e in shared.get(profile_id, ())
+            if e.position > fork_position and e.event_id not in in_prefix
+        )
+        keyed.sort(key=_sort_key)
+        return prefix + [item[3] for item in keyed]
 
     return history(path_id, frozenset({path_id}))
 
 
-def _interleave(own: list[LoggedEvent], shared: list[LoggedEvent]) -> list[LoggedEvent]:
-    """Merge shared events into a path's own sequence by position.
-
-    Events merged in from other branches keep their place just before the
-    merge event, so the sort key of each is the position of the next
-    top-level event of the path at or after it.
-    """
-    keyed: list[tuple[int, int, int, LoggedEvent]] = []
-    pending: list[LoggedEvent] = []
-    top = 0
-    for event in own:
-        if event.position >= top:
-            top = event.position
-            for sub, waiting in enumerate(pending):
-                keyed.append((top, 0, sub, waiting))
-            pending = []
-            keyed.append((top, 1, 0, event))
-        else:
-            pending.append(event)
-    for sub, waiting in enumerate(pending):
-        keyed.append((top, 0, sub, waiting))
-    keyed.extend((event.position, 1, 0, event) for event in shared)
-    keyed.sort(key=lambda item: (item[0], item[1], item[2]))
-    return [item[3] for item in keyed]
+def _sort_key(item: tuple[int, int, int, LoggedEvent]) -> tuple[int, int, int]:
+    return item[0], item[1], item[2]
