@@ -12,7 +12,7 @@ from itertools import pairwise
 import pytest
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
-from phase_memory.models import MemoryEvent
+from phase_memory.models import JsonObject, MemoryEvent
 from phase_memory.protocols import MemoryStore
 from phase_memory.testing.builders import (
     P1,
@@ -348,7 +348,7 @@ def test_replace_payloads_rewrites_only_the_named_events(store: MemoryStore) -> 
             event("chat.turn", {"text": "secret two"}, event_id="r3"),
         ]
     )
-    marker = {"redacted": {"sha256": "0" * 64}}
+    marker: JsonObject = {"redacted": {"sha256": "0" * 64}}
     store.events.replace_payloads({"r1": marker, "r3": marker})
     assert store.events.get("r1").payload == marker
     assert store.events.get("r2").payload == {"text": "keep me"}
