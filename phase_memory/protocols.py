@@ -178,6 +178,18 @@ class MemoryGraphStore(Protocol):
         """Stored activation plans, by id."""
         ...
 
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]:
+        """Edges with ``node_id`` at either end, by id (part of the replay GraphView)."""
+        ...
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
+        """Paths whose ``tree_id`` is ``root_path_id``, by id (part of the GraphView)."""
+        ...
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
+        """Stored plans with an item for ``node_id``, by id (part of the GraphView)."""
+        ...
+
     def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
         """Nodes reachable from ``node_id`` within ``depth`` hops (either direction)."""
         ...

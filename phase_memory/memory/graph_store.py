@@ -276,6 +276,22 @@ class InMemoryGraphStore:
                 if profile_id is None or p.profile_id == profile_id
             ]
 
+    # the GraphView the replay fold reads (see phase_memory.replay)
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]:
+        """Edges with ``node_id`` at either end, by id."""
+        with self._shared.lock:
+            return self._state.edges_touching(node_id)
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
+        """Paths of the conversation tree rooted at ``root_path_id``, by id."""
+        with self._shared.lock:
+            return self._state.paths_in_tree(root_path_id)
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
+        """Stored plans with an item for ``node_id``, by id."""
+        with self._shared.lock:
+            return self._state.plans_mentioning(node_id)
+
     # queries
     def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
         """Nodes within ``depth`` hops of ``node_id`` and the edges among them."""
