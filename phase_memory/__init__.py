@@ -44,6 +44,7 @@ from phase_memory.models import (
     new_id,
 )
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
+from phase_memory.runtime import PathsAPI, PhaseMemoryRuntime, open
 
 __version__ = "0.1.0"
 
@@ -74,7 +75,9 @@ __all__ = [
     "NotFoundError",
     "PathStateError",
     "PathStatus",
+    "PathsAPI",
     "PhaseMemoryError",
+    "PhaseMemoryRuntime",
     "PolicyViolationError",
     "Profile",
     "ProfilePolicy",
@@ -88,4 +91,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "new_id",
+    "open",
 ]

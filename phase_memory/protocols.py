@@ -292,10 +292,25 @@ class AuditSink(Protocol):
 class MemoryStore(Protocol):
     """The three stores of one backend, and a transaction spanning them."""
 
-    graph: MemoryGraphStore
-    events: MemoryEventLog
-    audit: AuditSink
-    capabilities: StoreCapabilities
+    @property
+    def graph(self) -> MemoryGraphStore:
+        """The graph store."""
+        ...
+
+    @property
+    def events(self) -> MemoryEventLog:
+        """The event log."""
+        ...
+
+    @property
+    def audit(self) -> AuditSink:
+        """The audit sink."""
+        ...
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        """What optional abilities this adapter has."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction: every store call inside commits or rolls back together.

@@ -26,6 +26,16 @@ class GraphSnapshot(DomainModel):
     position: int = 0
     """The position of the last event folded into the snapshot (0 for none)."""
 
+    def same_records(self, other: GraphSnapshot) -> bool:
+        """Whether both hold equal records, whatever position each was taken at."""
+        return (
+            self.profiles == other.profiles
+            and self.nodes == other.nodes
+            and self.edges == other.edges
+            and self.paths == other.paths
+            and self.activation_plans == other.activation_plans
+        )
+
 
 class ReplayProblem(DomainModel):
     """Something replay could not apply, and where."""

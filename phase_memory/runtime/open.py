@@ -1,0 +1,47 @@
+"""``pm.open``: the one place that picks a concrete adapter for a target."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+MEMORY_TARGET = ":memory:"
+
+
+def open(
+    target: str | os.PathLike[str] = "phase-memory.db",
+    *,
+    read_only: bool = False,
+    upgrade: bool = False,
+    busy_timeout: float = 5.0,
+    synchronous: Literal["normal", "full"] = "normal",
+    journal_mode: Literal["wal", "delete"] = "wal",
+    actor: str = "system",
+) -> PhaseMemoryRuntime:
+    """Open a memory: a file path, an SQLAlchemy URL, or ``":memory:"``.
+
+    ``":memory:"`` uses the in-memory adapters. A file path or ``sqlite:///``
+    URL opens (creating if needed) an SQLite database; ``postgresql+psycopg://``
+    URLs open PostgreSQL. An existing database at an older schema revision is
+    refused with :class:`~phase_memory.errors.SchemaVersionError` unless
+    ``upgrade=True`` (which first copies the file to a backup beside it).
+    ``busy_timeout`` is in seconds; ``synchronous="full"`` makes every commit
+    durable across power loss on SQLite, at some cost in write speed.
+    """
+    if os.fspath(target) == MEMORY_TARGET:
+        from phase_memory.memory import InMemoryStore
+
+        return PhaseMemoryRuntime(InMemoryStore(), actor=actor)
+    from phase_memory.sql import open_sql_store
+
+    store = open_sql_store(
+        target,
+        read_only=read_only,
+        upgrade=upgrade,
+        busy_timeout=busy_timeout,
+        synchronous=synchronous,
+        journal_mode=journal_mode,
+    )
+    return PhaseMemoryRuntime(store, actor=actor)

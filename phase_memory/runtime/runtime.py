@@ -1,0 +1,397 @@
+"""PhaseMemoryRuntime: the main entry point over one store.
+
+Every runtime write is an event: it is appended to the log and its graph
+effect (decided by :func:`phase_memory.replay.effects_of`) is applied to the
+graph in the same transaction, so the tables never drift from the events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from phase_memory.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    PathStateError,
+    PolicyViolationError,
+)
+from phase_memory.models import (
+    EdgeDeleted,
+    EdgeSaved,
+    MemoryEdge,
+    MemoryEvent,
+    MemoryNode,
+    NodeDeleted,
+    NodeSaved,
+    PathStatus,
+    Profile,
+    ProfileSaved,
+    new_id,
+    utc_now,
+)
+from phase_memory.models.base import DomainModel
+from phase_memory.models.events import payload_of
+from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
+from phase_memory.replay import LoggedEvent, ReplayConflict, effects_of
+from phase_memory.runtime.paths import PathsAPI
+
+if TYPE_CHECKING:
+    from phase_memory.diagnostics import RepairReport
+    from phase_memory.interchange.results import ExportResult, ImportResult
+    from phase_memory.models import ActivationPlan, LifecycleAction
+    from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
+
+
+class PhaseMemoryRuntime:
+    """Records events with their graph effects, and runs paths, lifecycle and activation.
+
+    Use :func:`phase_memory.open` to make one; it is a context manager.
+    ``actor`` is written on the events and audit records the runtime creates.
+    """
+
+    def __init__(self, store: MemoryStore, *, actor: str = "system") -> None:
+        self.store = store
+        self.actor = actor
+        self.paths = PathsAPI(self)
+
+    # --- the three stores -----------------------------------------------------
+
+    @property
+    def graph(self) -> MemoryGraphStore:
+        """The graph store (read it freely; write through the runtime)."""
+        return self.store.graph
+
+    @property
+    def events(self) -> MemoryEventLog:
+        """The event log."""
+        return self.store.events
+
+    @property
+    def audit(self) -> AuditSink:
+        """The audit sink."""
+        return self.store.audit
+
+    # --- lifetime ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store's connections and files."""
+        self.store.close()
+
+    def __enter__(self) -> PhaseMemoryRuntime:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- recording ----------------------------------------------------------------
+
+    def record(self, event: MemoryEvent) -> MemoryEvent:
+        """Append one event and apply its graph effect atomically; return it with its position."""
+        return self.record_many([event])[0]
+
+    def record_many(self, events: Sequence[MemoryEvent]) -> list[MemoryEvent]:
+        """Append events and apply their graph effects in one transaction.
+
+        If any event breaks its profile's policy, refers to a missing record or
+        targets a closed path, nothing is written and the error is raised.
+        """
+        if not events:
+            return []
+        store = self.store
+        with store.transaction():
+            for event in events:
+                self._check_writable(event)
+            positions = store.events.append(events)
+            for event, position in zip(events, positions, strict=True):
+                self._project(LoggedEvent.of(event, position))
+        return [
+            e.model_copy(update={"position": p}) for e, p in zip(events, positions, strict=True)
+        ]
+
+    def _project(self, event: LoggedEvent) -> None:
+        try:
+            effects = effects_of(event, self.store.graph)
+        except ReplayConflict as exc:
+            raise IntegrityError(f"{event.kind} {event.event_id}: {exc}") from None
+        self.store.graph.apply(effects)
+
+    def _check_writable(self, event: MemoryEvent) -> None:
+        """Refuse events that break policy or target a closed or unknown path."""
+        graph = self.store.graph
+        payload = event.payload
+        if event.kind == "profile.saved":
+            return
+        profile = graph.find_profile(event.profile_id)
+        if profile is None and event.kind == "graph.imported":
+            profiles = {p.get("id") for p in _list_of(payload.get("profiles"))}
+            if event.profile_id in profiles:
+                return
+        if profile is None:
+            raise NotFoundError(f"profile {event.profile_id!r} does not exist")
+        if event.path_id is not None:
+            self._check_path_open(event)
+        policy = profile.policy
+        for node in _records(event, "node", "nodes"):
+            kind = node.get("kind")
+            if isinstance(kind, str) and not policy.allows_node_kind(kind):
+                raise PolicyViolationError(
+                    f"profile {profile.id!r} does not allow node kind {kind!r}"
+                )
+            if node.get("profile_id", event.profile_id) != event.profile_id:
+                raise PolicyViolationError("a node must belong to the event's profile")
+        for edge in _records(event, "edge", "edges"):
+            kind = edge.get("kind")
+            if isinstance(kind, str) and not policy.allows_edge_kind(kind):
+                raise PolicyViolationError(
+                    f"profile {profile.id!r} does not allow edge kind {kind!r}"
+                )
+            if edge.get("profile_id", event.profile_id) != event.profile_id:
+                raise PolicyViolationError("an edge must belong to the event's profile")
+
+    def _check_path_open(self, event: MemoryEvent) -> None:
+        assert event.path_id is not None
+        path = self.store.graph.find_path(event.path_id)
+        if path is None:
+            opened = event.payload.get("path")
+            opens_it = (
+                event.kind in ("path.opened", "path.branched")
+                and isinstance(opened, dict)
+                and opened.get("id") == event.path_id
+            )
+            if not opens_it:
+                raise NotFoundError(f"path {event.path_id!r} does not exist")
+            return
+        if path.profile_id != event.profile_id:
+            raise IntegrityError(f"path {path.id!r} belongs to profile {path.profile_id!r}")
+        if path.status is not PathStatus.OPEN:
+            raise PathStateError(
+                f"path {path.id!r} is {path.status.value}; no more events can be recorded in it"
+            )
+
+    def _event(
+        self,
+        kind: str,
+        profile_id: str,
+        payload: DomainModel,
+        *,
+        path_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> MemoryEvent:
+        """Build an event from trusted parts (already validated models)."""
+        return MemoryEvent.model_construct(
+            event_id=new_id(),
+            kind=kind,
+            profile_id=profile_id,
+            path_id=path_id,
+            occurred_at=utc_now(),
+            payload=payload_of(payload),
+            schema_version=1,
+            actor=self.actor,
+            causation_id=causation_id,
+            position=None,
+        )
+
+    # --- convenience writers --------------------------------------------------
+
+    def save_profile(self, profile: Profile) -> Profile:
+        """Record ``profile.saved``; keeps the original ``created_at`` on updates."""
+        with self.store.transaction():
+            current = self.store.graph.find_profile(profile.id)
+            stored = profile.model_copy(
+                update={
+                    "created_at": current.created_at if current else profile.created_at,
+                    "updated_at": utc_now() if current else profile.updated_at,
+                }
+            )
+            self.record(self._event("profile.saved", profile.id, ProfileSaved(profile=stored)))
+        return stored
+
+    def save_node(
+        self,
+        node: MemoryNode,
+        *,
+        expected_version: int | None = None,
+        path_id: str | None = None,
+    ) -> MemoryNode:
+        """Record ``node.saved`` with the next version; return the node as stored.
+
+        ``expected_version`` makes the save conditional (0: the node must be new).
+        """
+        with self.store.transaction():
+            current = self.store.graph.find_node(node.id)
+            version = current.version if current is not None else 0
+            if expected_version is not None and expected_version != version:
+                raise ConflictError(
+                    f"node {node.id!r} is at version {version}, expected {expected_version}"
+                )
+            stored = node.model_copy(
+                update={
+                    "version": version + 1,
+                    "created_at": current.created_at if current else node.created_at,
+                    "updated_at": utc_now() if current else node.updated_at,
+                }
+            )
+            self.record(
+                self._event("node.saved", node.profile_id, NodeSaved(node=stored), path_id=path_id)
+            )
+        return stored
+
+    def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
+        """Record ``edge.saved``; both endpoints must exist in the edge's profile."""
+        with self.store.transaction():
+            current = self.store.graph.find_edge(edge.id)
+            stored = edge.model_copy(
+                update={
+                    "created_at": current.created_at if current else edge.created_at,
+                    "updated_at": utc_now() if current else edge.updated_at,
+                }
+            )
+            self.record(
+                self._event("edge.saved", edge.profile_id, EdgeSaved(edge=stored), path_id=path_id)
+            )
+        return stored
+
+    def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
+        """Record ``node.deleted``; the node's edges go with it."""
+        with self.store.transaction():
+            node = self.store.graph.get_node(node_id)
+            self.record(
+                self._event(
+                    "node.deleted", node.profile_id, NodeDeleted(node_id=node_id), path_id=path_id
+                )
+            )
+
+    def delete_edge(self, edge_id: str, *, path_id: str | None = None) -> None:
+        """Record ``edge.deleted``."""
+        with self.store.transaction():
+            edge = self.store.graph.get_edge(edge_id)
+            self.record(
+                self._event(
+                    "edge.deleted", edge.profile_id, EdgeDeleted(edge_id=edge_id), path_id=path_id
+                )
+            )
+
+    # --- lifecycle, activation (see runtime/lifecycle.py, runtime/activation.py) --
+
+    def plan(self, actions: Sequence[LifecycleAction]) -> ReviewPlan:
+        """Which actions need review and what each would touch; writes nothing."""
+        from phase_memory.runtime.lifecycle import plan_actions
+
+        return plan_actions(self, actions)
+
+    def apply(self, actions: Sequence[LifecycleAction]) -> ApplyResult:
+        """Apply lifecycle actions atomically; refuse review-required ones without approval."""
+        from phase_memory.runtime.lifecycle import apply_actions
+
+        return apply_actions(self, actions)
+
+    def activate(
+        self,
+        profile_id: str,
+        query: str,
+        *,
+        budget: int | None = None,
+        path_id: str | None = None,
+    ) -> ActivationPlan:
+        """Rank the profile's memories for ``query`` and store the plan."""
+        from phase_memory.runtime.activation import activate
+
+        return activate(self, profile_id, query, budget=budget, path_id=path_id)
+
+    # --- diagnostics and interchange (see diagnostics.py, interchange/) --------
+
+    def diagnose(self) -> RepairReport:
+        """Check the store for broken references, drift, leftovers of forgotten content."""
+        from phase_memory.diagnostics import diagnose
+
+        return diagnose(self)
+
+    def export_envelope(
+        self, out: str | os.PathLike[str], *, profile_id: str | None = None
+    ) -> ExportResult:
+        """Write the graph (or one profile) as a deterministic Markitect graph envelope."""
+        from phase_memory.interchange.envelope import export_envelope
+
+        return export_envelope(self, out, profile_id=profile_id)
+
+    def import_envelope(
+        self, src: str | os.PathLike[str], *, check_only: bool = False
+    ) -> ImportResult:
+        """Validate then import a graph envelope, all or nothing."""
+        from phase_memory.interchange.envelope import import_envelope
+
+        return import_envelope(self, src, check_only=check_only)
+
+    def export_events(self, out: str | os.PathLike[str]) -> ExportResult:
+        """Write the event log as JSONL in position order."""
+        from phase_memory.interchange.jsonl import export_events
+
+        return export_events(self, out)
+
+    def import_events(
+        self, src: str | os.PathLike[str], *, check_only: bool = False
+    ) -> ImportResult:
+        """Validate then append (and project) the events of a JSONL file, all or nothing."""
+        from phase_memory.interchange.jsonl import import_events
+
+        return import_events(self, src, check_only=check_only)
+
+    def export_audit(self, out: str | os.PathLike[str]) -> ExportResult:
+        """Write the audit records as JSONL in write order."""
+        from phase_memory.interchange.jsonl import export_audit
+
+        return export_audit(self, out)
+
+    def import_audit(
+        self, src: str | os.PathLike[str], *, check_only: bool = False
+    ) -> ImportResult:
+        """Validate then import audit records from JSONL, all or nothing."""
+        from phase_memory.interchange.jsonl import import_audit
+
+        return import_audit(self, src, check_only=check_only)
+
+    def export_workspace(self, directory: str | os.PathLike[str]) -> ExportResult:
+        """Write the whole memory as a workspace directory."""
+        from phase_memory.interchange.workspace import export_workspace
+
+        return export_workspace(self, directory)
+
+    def import_workspace(
+        self, directory: str | os.PathLike[str], *, check_only: bool = False
+    ) -> ImportResult:
+        """Validate then import a workspace directory into this (empty) memory."""
+        from phase_memory.interchange.workspace import import_workspace
+
+        return import_workspace(self, directory, check_only=check_only)
+
+    def import_mcp_memory(
+        self, src: str | os.PathLike[str], *, profile_id: str = "default", check_only: bool = False
+    ) -> ImportResult:
+        """Import the MCP memory server's ``memory.jsonl`` into a profile."""
+        from phase_memory.interchange.mcp_memory import import_mcp_memory
+
+        return import_mcp_memory(self, src, profile_id=profile_id, check_only=check_only)
+
+
+def _list_of(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _records(event: MemoryEvent, single: str, plural: str) -> list[dict[str, Any]]:
+    """The node or edge records an event's payload carries (for policy checks)."""
+    payload = event.payload
+    found = _list_of(payload.get(plural))
+    one = payload.get(single)
+    if isinstance(one, dict):
+        found.append(one)
+    return found
+
