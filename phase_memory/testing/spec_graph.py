@@ -747,3 +747,63 @@ def test_long_identifiers_round_trip(store: MemoryStore) -> None:
     long_id = "n" * 200
     seed(store, profile("p" * 200), node(long_id, profile_id="p" * 200))
     assert store.graph.get_node(long_id).profile_id == "p" * 200
+
+
+# --- the lookups the replay fold reads (GraphView) ------------------------------------
+
+
+def test_edges_touching_lists_edges_at_either_end_by_id(store: MemoryStore) -> None:
+    _chain(store)
+    assert ids(store.graph.edges_touching("b")) == ["ab", "cb"]
+    assert ids(store.graph.edges_touching("c")) == ["cb", "cd"]
+    assert store.graph.edges_touching("e") == []
+    assert store.graph.edges_touching("ghost") == []
+    store.graph.delete_edge("cb")
+    assert ids(store.graph.edges_touching("c")) == ["cd"]
+
+
+def test_paths_in_tree_lists_the_root_and_its_descendants_by_id(store: MemoryStore) -> None:
+    seed(
+        store,
+        profile(),
+        path("root"),
+        path("z-child", parent_path_id="root", root_path_id="root"),
+        path("a-grandchild", parent_path_id="z-child", root_path_id="root"),
+        path("other-tree"),
+    )
+    assert ids(store.graph.paths_in_tree("root")) == ["a-grandchild", "root", "z-child"]
+    assert ids(store.graph.paths_in_tree("other-tree")) == ["other-tree"]
+    assert store.graph.paths_in_tree("no-tree") == []
+
+
+def test_plans_mentioning_follows_the_current_items(store: MemoryStore) -> None:
+    seed(store, profile(), node("a"), node("b"), node("c"))
+    store.graph.apply(
+        [PutActivationPlan(plan("plan-2", node_ids=["a", "b"])),
+         PutActivationPlan(plan("plan-1", node_ids=["a"]))]
+    )
+    assert ids(store.graph.plans_mentioning("a")) == ["plan-1", "plan-2"]
+    assert ids(store.graph.plans_mentioning("b")) == ["plan-2"]
+    assert store.graph.plans_mentioning("c") == []
+    # A plan rewritten without b no longer mentions it.
+    store.graph.apply([PutActivationPlan(plan("plan-2", node_ids=["c"]))])
+    assert ids(store.graph.plans_mentioning("b")) == []
+    assert ids(store.graph.plans_mentioning("a")) == ["plan-1"]
+    assert ids(store.graph.plans_mentioning("c")) == ["plan-2"]
+
+
+def test_graph_lookups_forget_what_a_rolled_back_transaction_wrote(store: MemoryStore) -> None:
+    seed(store, profile(), node("a"), node("b"), path("root"))
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction():
+        store.graph.apply([PutActivationPlan(plan("plan-1", node_ids=["a"]))])
+        store.graph.save_edge(edge("ab", "a", "b"))
+        store.graph.save_path(path("child", parent_path_id="root", root_path_id="root"))
+        raise Boom
+    assert store.graph.plans_mentioning("a") == []
+    assert store.graph.edges_touching("a") == []
+    assert ids(store.graph.paths_in_tree("root")) == ["root"]
+    assert store.graph.list_activation_plans() == []
