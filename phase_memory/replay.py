@@ -583,9 +583,22 @@ class GraphState:
                 self.paths[path.id] = path
                 self._paths_by_tree[path.tree_id].add(path.id)
             case PutActivationPlan(plan):
+                self.remove_plan(plan.id)
                 self.plans[plan.id] = plan
                 for item in plan.items:
                     self._plans_by_node[item.node_id].add(plan.id)
+
+    def remove_plan(self, plan_id: str) -> None:
+        """Drop a stored plan and its entries in the node index."""
+        old = self.plans.pop(plan_id, None)
+        if old is None:
+            return
+        for item in old.items:
+            ids = self._plans_by_node.get(item.node_id)
+            if ids is not None:
+                ids.discard(plan_id)
+                if not ids:
+                    del self._plans_by_node[item.node_id]
 
     def forget_path_index(self, path: MemoryPath) -> None:
         """Drop a removed path from the tree index."""

@@ -90,7 +90,7 @@ class SharedState:
                     graph.apply_one(PutPath(old))
             elif table == "plans":
                 if old is None:
-                    graph.plans.pop(key, None)
+                    graph.remove_plan(key)
                 else:
                     graph.apply_one(PutActivationPlan(old))
 
