@@ -241,6 +241,19 @@ def test_iter_nodes_streams_by_id_across_profiles(store: MemoryStore) -> None:
     assert ids(list(store.graph.iter_nodes("pa"))) == ["n1", "n3"]
 
 
+def test_moving_a_node_with_edges_to_another_profile_is_an_integrity_error(
+    store: MemoryStore,
+) -> None:
+    seed(store, profile(P1), profile("p2"), node("a"), node("b"), edge("ab", "a", "b"))
+    with pytest.raises(IntegrityError):
+        store.graph.save_node(node("a", profile_id="p2"))
+    assert store.graph.get_node("a").profile_id == P1
+    assert store.graph.get_node("a").version == 1
+    # Without edges, a node may move.
+    store.graph.delete_edge("ab")
+    assert store.graph.save_node(node("a", profile_id="p2")).profile_id == "p2"
+
+
 def test_delete_node_removes_the_node_and_every_edge_touching_it(store: MemoryStore) -> None:
     seed(
         store,
@@ -456,6 +469,25 @@ def test_delete_path_refused_while_referred_to(store: MemoryStore) -> None:
         store.graph.delete_path("root")
 
 
+def test_delete_path_refused_while_a_merged_path_names_it(store: MemoryStore) -> None:
+    seed(
+        store,
+        profile(),
+        path("root"),
+        path("target", parent_path_id="root", root_path_id="root"),
+        path(
+            "merged",
+            parent_path_id="root",
+            root_path_id="root",
+            status=PathStatus.MERGED,
+            merged_into_path_id="target",
+        ),
+    )
+    with pytest.raises(IntegrityError):
+        store.graph.delete_path("target")
+    assert store.graph.find_path("target") is not None
+
+
 # --- activation plans -------------------------------------------------------------
 
 
@@ -565,6 +597,12 @@ def test_search_text_matches_any_term_in_label_or_content(store: MemoryStore) ->
 def test_search_text_is_case_insensitive(store: MemoryStore) -> None:
     _library(store)
     assert {m.node_id for m in store.graph.search_text(P1, ["green"], limit=10)} == {"tea"}
+
+
+def test_search_text_terms_are_case_insensitive(store: MemoryStore) -> None:
+    _library(store)
+    assert {m.node_id for m in store.graph.search_text(P1, ["GREEN"], limit=10)} == {"tea"}
+    assert {m.node_id for m in store.graph.search_text(P1, ["Mondays"], limit=10)} == {"coffee"}
 
 
 def test_search_text_excludes_archived_forgotten_and_other_profiles(store: MemoryStore) -> None:

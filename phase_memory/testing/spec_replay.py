@@ -618,6 +618,39 @@ def test_replay_equals_the_graph_after_applying_the_same_effects(store: MemorySt
     assert sorted(replayed.snapshot.nodes) == ["a", "b", "c", "d", "e", "s1", "s2", "s3", "x"]
 
 
+def test_projection_read_through_the_graph_store_equals_replay(store: MemoryStore) -> None:
+    # The runtime's way: the fold reads the graph store itself (a GraphView), and
+    # each event's effects are applied with the event in one transaction.
+    events = [
+        *_conversation(),
+        edge_saved(edge("ab-edge", "a", "b")),
+        edge_saved(edge("c-s1", "c", "s1")),
+        event("activation.planned", {"plan": _dump(plan("plan-1", node_ids=["a", "c"]))}),
+        event("nodes.merged", {"survivor_id": "x", "merged_ids": ["c"]}, seconds=6),
+        event("path.activated", {"path_id": "main"}, seconds=7),
+        event(
+            "lifecycle.applied",
+            {
+                "action": _dump(LifecycleAction(id="f", kind=LifecycleKind.FORGET,
+                                                profile_id=P1, targets=["a"])),
+                "nodes": [_dump(node("a", label="", state=NodeState.FORGOTTEN, version=2))],
+                "removed_edge_ids": ["ab-edge"],
+            },
+            seconds=8,
+        ),
+        event("node.deleted", {"node_id": "g"}),
+    ]
+    for made in events:
+        with store.transaction():
+            store.graph.apply(effects_of(LoggedEvent.of(made), store.graph))
+            store.events.append([made])
+    replayed = store.events.replay()
+    assert replayed.report.ok, replayed.report.problems
+    assert store.graph.snapshot() == without_position(replayed.snapshot)
+    assert replayed.snapshot.activation_plans["plan-1"].items[0].redacted is True
+    assert replayed.snapshot.edges["c-s1"].source_id == "x"
+
+
 def test_replay_is_repeatable(store: MemoryStore) -> None:
     _append(store, _conversation())
     assert store.events.replay() == store.events.replay()
