@@ -97,6 +97,15 @@ class InMemoryGraphStore:
                 raise IntegrityError(f"profile {node.profile_id!r} does not exist")
             current = self._state.nodes.get(node.id)
             current_version = current.version if current is not None else 0
+            if (
+                current is not None
+                and current.profile_id != node.profile_id
+                and self._state.edges_touching(node.id)
+            ):
+                raise IntegrityError(
+                    f"node {node.id!r} has edges in profile {current.profile_id!r}; "
+                    f"it cannot move to {node.profile_id!r}"
+                )
             if expected_version is not None and expected_version != current_version:
                 raise ConflictError(
                     f"node {node.id!r} is at version {current_version}, "
@@ -254,7 +263,9 @@ class InMemoryGraphStore:
         def delete() -> None:
             self.get_path(path_id)
             if any(e.path_id == path_id for e in self._shared.events) or any(
-                p.parent_path_id == path_id for p in self._state.paths.values()
+                path_id in (p.parent_path_id, p.root_path_id, p.merged_into_path_id)
+                for p in self._state.paths.values()
+                if p.id != path_id
             ):
                 raise IntegrityError(f"path {path_id!r} is still referred to")
             self._shared.remove_path(path_id)
@@ -334,6 +345,7 @@ class InMemoryGraphStore:
 
     def search_text(self, profile_id: str, terms: Sequence[str], limit: int) -> list[TextMatch]:
         """Active nodes matching any term, best first (a simple term-frequency scorer)."""
+        folded = [term.casefold() for term in terms]
         with self._shared.lock:
             nodes = [
                 n
@@ -343,7 +355,7 @@ class InMemoryGraphStore:
         scored = [
             TextMatch(node_id=n.id, relevance=score)
             for n in nodes
-            if (score := simple_relevance(terms, n.label, n.content)) > 0
+            if (score := simple_relevance(folded, n.label, n.content)) > 0
         ]
         scored.sort(key=lambda m: (-m.relevance, m.node_id))
         return scored[:limit]
