@@ -371,3 +371,17 @@ def test_node_saved_payload_round_trips_through_the_log(store: MemoryStore) -> N
     saved = node("n1", content="Über 🙂", attributes={"k": [1, {"v": None}]})
     store.events.append([node_saved(saved, event_id="ns")])
     assert store.events.get("ns").payload == {"node": saved.model_dump(mode="json")}
+
+
+def test_a_large_batch_appends_in_order(store: MemoryStore) -> None:
+    seed(store, profile())
+    batch = [event("chat.turn", {"i": i}, event_id=f"bulk-{i:04d}") for i in range(1500)]
+    positions = store.events.append(batch)
+    assert len(positions) == 1500
+    assert _is_increasing(positions)
+    listed = store.events.list()
+    assert [e.payload["i"] for e in listed] == list(range(1500))
+    assert _positions(listed) == positions
+    assert ids(store.events.list(after=positions[999], limit=3)) == [
+        "bulk-1000", "bulk-1001", "bulk-1002",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phase_memory.errors import DuplicateEventError, IntegrityError, NotFoundError
@@ -20,6 +22,7 @@ from phase_memory.testing.builders import (
     profile,
     seed,
 )
+from phase_memory.testing.fixtures import StoreFactory
 
 
 class Boom(Exception):
@@ -168,3 +171,62 @@ def test_reads_inside_a_transaction_see_its_own_writes(store: MemoryStore) -> No
         assert store.events.last_position() == position
         assert store.graph.get_node("n1").version == 1
         assert store.graph.counts(P1)["nodes"] == 1
+
+
+# --- durability (adapters with the ``durable`` capability) ------------------------------
+
+
+def _reopenable(factory: StoreFactory, where: Path) -> MemoryStore:
+    where.mkdir()
+    made = factory.make(where)
+    if not made.capabilities.durable or factory.reopen is None:
+        made.close()
+        pytest.skip("adapter lacks capability 'durable' (or its factory cannot reopen)")
+    return made
+
+
+def test_committed_writes_survive_reopening(store_factory: StoreFactory, tmp_path: Path) -> None:
+    where = tmp_path / "durable"
+    first = _reopenable(store_factory, where)
+    try:
+        _base(first)
+        with first.transaction():
+            first.events.append([node_saved(node("c"), event_id="inside")])
+            first.graph.save_node(node("c"))
+            first.audit.record(audit("audit-inside"))
+        before = _state(first)
+        replayed = first.events.replay()
+    finally:
+        first.close()
+    assert store_factory.reopen is not None
+    again = store_factory.reopen(where)
+    try:
+        assert _state(again) == before
+        assert again.events.replay() == replayed
+        [position] = again.events.append([event("chat.turn", event_id="after-reopen")])
+        assert position > before[2]  # type: ignore[operator]
+    finally:
+        again.close()
+
+
+def test_rolled_back_writes_are_gone_after_reopening(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    where = tmp_path / "durable"
+    first = _reopenable(store_factory, where)
+    try:
+        _base(first)
+        before = _state(first)
+        with pytest.raises(Boom), first.transaction():
+            first.events.append([event("chat.turn", event_id="lost")])
+            first.graph.save_node(node("lost-node"))
+            first.audit.record(audit("lost-audit"))
+            raise Boom
+    finally:
+        first.close()
+    assert store_factory.reopen is not None
+    again = store_factory.reopen(where)
+    try:
+        assert _state(again) == before
+    finally:
+        again.close()
