@@ -5,13 +5,22 @@ from __future__ import annotations
 import pytest
 
 from phase_memory.memory import InMemoryStore
+from phase_memory.sql import open_sql_store
 from phase_memory.testing.fixtures import StoreFactory
 
 pytest_plugins = ["phase_memory.testing.fixtures"]
 
 
 def _factories() -> list[StoreFactory]:
-    factories = [StoreFactory("memory", lambda tmp: InMemoryStore())]
+    factories = [
+        StoreFactory("memory", lambda tmp: InMemoryStore()),
+        StoreFactory(
+            "sqlite-file",
+            lambda tmp: open_sql_store(tmp / "memory.db"),
+            reopen=lambda tmp: open_sql_store(tmp / "memory.db"),
+        ),
+        StoreFactory("sqlite-memory", lambda tmp: open_sql_store("sqlite://")),
+    ]
     return factories
 
 

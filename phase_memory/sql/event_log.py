@@ -1,0 +1,220 @@
+"""The event log on SQL: append in batches, list, stream and replay.
+
+Positions are assigned by :meth:`SqlEventLog.append` inside its write
+transaction: the newest position plus one, two, ... for the batch. The write
+transaction holds the database's write lock (``BEGIN IMMEDIATE`` on SQLite,
+a table lock on PostgreSQL), so positions are strictly increasing in commit
+order and a reader tailing with ``after=`` never skips an event.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, select, update
+
+from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
+from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
+from phase_memory.replay import LoggedEvent, replay
+from phase_memory.sql import dialect, rows
+from phase_memory.sql import tables as t
+from phase_memory.sql.connections import Connections
+
+CHUNK = 2000
+"""Events fetched per round trip when streaming."""
+
+_IN_BATCH = 500
+"""Event ids checked per duplicate-lookup query."""
+
+_events = t.events
+_INSERT = _events.insert()
+_LAST = select(func.max(_events.c.position))
+_REPLACE = (
+    update(_events)
+    .where(_events.c.event_id == bindparam("event_id_"))
+    .values(payload=bindparam("payload_"))
+)
+
+
+class SqlEventLog:
+    """:class:`~phase_memory.protocols.MemoryEventLog` in the ``events`` table."""
+
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+        self._dialect = connections.dialect
+        payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
+        self._logged = select(
+            _events.c.position,
+            _events.c.event_id,
+            _events.c.kind,
+            _events.c.profile_id,
+            _events.c.path_id,
+            _events.c.occurred_at,
+            _events.c.schema_version,
+            payload,
+        )
+
+    def append(
+        self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
+    ) -> builtins.list[int]:
+        """Append a batch atomically and return the positions assigned."""
+        if not events and expected_position is None:
+            return []
+        with self._db.write("append") as conn:
+            dialect.lock_event_log(conn)
+            last = int(conn.execute(_LAST).scalar() or 0)
+            if expected_position is not None and expected_position != last:
+                raise ConflictError(f"log is at position {last}, expected {expected_position}")
+            if not events:
+                return []
+            ids = [event.event_id for event in events]
+            stored: set[str] = set()
+            for start in range(0, len(ids), _IN_BATCH):
+                chunk = ids[start : start + _IN_BATCH]
+                stored.update(
+                    conn.execute(
+                        select(_events.c.event_id).where(_events.c.event_id.in_(chunk))
+                    ).scalars()
+                )
+            seen: set[str] = set()
+            for event_id in ids:
+                if event_id in stored or event_id in seen:
+                    raise DuplicateEventError(event_id)
+                seen.add(event_id)
+            positions = list(range(last + 1, last + 1 + len(events)))
+            conn.execute(
+                _INSERT,
+                [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)],
+            )
+        return positions
+
+    def get(self, event_id: str) -> MemoryEvent:
+        """The event with this id (position set)."""
+        with self._db.read("get") as conn:
+            row = conn.execute(
+                select(*rows.EVENT_COLUMNS).where(_events.c.event_id == event_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"event {event_id!r} does not exist")
+            return rows.event_of(row)
+
+    def list(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[MemoryEvent]:
+        """Events in position order, filtered; ``after`` is an exclusive position."""
+        if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
+            return []
+        stmt = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
+        stmt = _filtered(stmt, profile_id=profile_id, after=after)
+        if kinds is not None:
+            stmt = stmt.where(_events.c.kind.in_(builtins.list(dict.fromkeys(kinds))))
+        if path_id is not None:
+            stmt = stmt.where(_events.c.path_id == path_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._db.read("list") as conn:
+            return [rows.event_of(row) for row in conn.execute(stmt)]
+
+    def iter(
+        self, profile_id: str | None = None, after: int | None = None, until: int | None = None
+    ) -> Iterator[MemoryEvent]:
+        """Stream events in position order, ``after`` < position <= ``until``."""
+        base = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
+        for row in self._pages(base, profile_id, after, until, "iter"):
+            yield rows.event_of(row)
+
+    def _pages(
+        self,
+        base: Select[Any],
+        profile_id: str | None,
+        after: int | None,
+        until: int | None,
+        where: str,
+    ) -> Iterator[Any]:
+        # Keyset pages by position: bounded memory, no connection held between pages.
+        # Without ``until`` the stream stops at the newest position seen when it
+        # started, so a concurrent writer cannot make it run forever.
+        if until is None:
+            until = self.last_position()
+        cursor = after or 0
+        while cursor < until:
+            stmt = _filtered(base, profile_id=profile_id, after=cursor, until=until)
+            with self._db.read(where) as conn:
+                page = conn.execute(stmt.limit(CHUNK)).all()
+            yield from page
+            if len(page) < CHUNK:
+                return
+            cursor = page[-1].position
+
+    def replay(self, until: int | None = None, path_id: str | None = None) -> ReplayResult:
+        """Fold the log (up to ``until``, along ``path_id``'s history) into a snapshot.
+
+        Rows go to the fold as :class:`~phase_memory.replay.LoggedEvent` with the
+        payload still JSON text: each payload is parsed once, into its model.
+        """
+        logged = (
+            LoggedEvent(
+                position=row.position,
+                event_id=row.event_id,
+                kind=row.kind,
+                profile_id=row.profile_id,
+                path_id=row.path_id,
+                occurred_at=row.occurred_at,
+                schema_version=row.schema_version,
+                payload=row.payload,
+            )
+            for row in self._pages(self._logged, None, None, until, "replay")
+        )
+        return replay(logged, until=until, path_id=path_id)
+
+    def last_position(self) -> int:
+        """The position of the newest event, 0 when the log is empty."""
+        with self._db.read("last_position") as conn:
+            return int(conn.execute(_LAST).scalar() or 0)
+
+    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload contains ``text`` anywhere, in position order."""
+        # Payloads are stored as JSON text; look for the text as it appears there.
+        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+        haystack = dialect.json_text(self._dialect, _events.c.payload)
+        stmt = (
+            select(*rows.EVENT_COLUMNS)
+            .where(dialect.contains(self._dialect, haystack, needle))
+            .order_by(_events.c.position)
+        )
+        with self._db.read("find_mentioning") as conn:
+            return [rows.event_of(row) for row in conn.execute(stmt)]
+
+    def replace_payloads(self, payloads: Mapping[str, JsonObject]) -> None:
+        """Rewrite payloads by event id. Only ``forget`` uses this: it erases content."""
+        if not payloads:
+            return
+        with self._db.write("replace_payloads") as conn:
+            for event_id, payload in payloads.items():
+                result = conn.execute(_REPLACE, {"event_id_": event_id, "payload_": payload})
+                if result.rowcount == 0:
+                    raise NotFoundError(f"event {event_id!r} does not exist")
+
+
+def _filtered(
+    stmt: Select[Any],
+    *,
+    profile_id: str | None = None,
+    after: int | None = None,
+    until: int | None = None,
+) -> Select[Any]:
+    if profile_id is not None:
+        stmt = stmt.where(_events.c.profile_id == profile_id)
+    if after is not None:
+        stmt = stmt.where(_events.c.position > after)
+    if until is not None:
+        stmt = stmt.where(_events.c.position <= until)
+    return stmt

@@ -1,0 +1,217 @@
+"""Models to table rows and back.
+
+Reads select exactly the columns of a model (never a surrogate key such as
+``nodes.node_seq``) and validate them with ``Model.model_validate``, so a row
+edited by hand into something invalid is reported, not silently accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Column, Row
+
+from phase_memory.models import (
+    ActivationItem,
+    ActivationPlan,
+    AuditRecord,
+    MemoryEdge,
+    MemoryEvent,
+    MemoryNode,
+    MemoryPath,
+    Profile,
+)
+from phase_memory.sql import tables as t
+
+
+def _columns(table: Any, names: Iterable[str]) -> list[Column[Any]]:
+    return [table.c[name] for name in names]
+
+
+PROFILE_COLUMNS = _columns(t.profiles, Profile.model_fields)
+NODE_COLUMNS = _columns(t.nodes, MemoryNode.model_fields)
+EDGE_COLUMNS = _columns(t.edges, MemoryEdge.model_fields)
+PATH_COLUMNS = _columns(t.paths, MemoryPath.model_fields)
+EVENT_COLUMNS = _columns(t.events, MemoryEvent.model_fields)
+PLAN_COLUMNS = _columns(
+    t.activation_plans, (f for f in ActivationPlan.model_fields if f != "items")
+)
+ITEM_COLUMNS = _columns(t.activation_items, ActivationItem.model_fields)
+AUDIT_COLUMNS = _columns(t.audit_records, AuditRecord.model_fields)
+
+
+# --- models to rows -----------------------------------------------------------------
+
+
+def profile_row(profile: Profile) -> dict[str, Any]:
+    """The ``profiles`` row of a profile."""
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "description": profile.description,
+        "policy": profile.policy.model_dump(mode="json"),
+        "attributes": profile.attributes,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+    }
+
+
+def node_row(node: MemoryNode) -> dict[str, Any]:
+    """The ``nodes`` row of a node (``node_seq`` is assigned by the database)."""
+    return {
+        "id": node.id,
+        "profile_id": node.profile_id,
+        "kind": node.kind,
+        "label": node.label,
+        "content": node.content,
+        "attributes": node.attributes,
+        "salience": node.salience,
+        "sensitivity": node.sensitivity.value,
+        "state": node.state.value,
+        "created_at": node.created_at,
+        "updated_at": node.updated_at,
+        "version": node.version,
+    }
+
+
+def edge_row(edge: MemoryEdge) -> dict[str, Any]:
+    """The ``edges`` row of an edge."""
+    return {
+        "id": edge.id,
+        "profile_id": edge.profile_id,
+        "source_id": edge.source_id,
+        "target_id": edge.target_id,
+        "kind": edge.kind,
+        "weight": edge.weight,
+        "attributes": edge.attributes,
+        "created_at": edge.created_at,
+        "updated_at": edge.updated_at,
+    }
+
+
+def path_row(path: MemoryPath) -> dict[str, Any]:
+    """The ``paths`` row of a path, with its resolved ``tree_id``."""
+    return {
+        "id": path.id,
+        "profile_id": path.profile_id,
+        "parent_path_id": path.parent_path_id,
+        "fork_event_id": path.fork_event_id,
+        "root_path_id": path.root_path_id,
+        "tree_id": path.tree_id,
+        "status": path.status.value,
+        "active": path.active,
+        "merged_into_path_id": path.merged_into_path_id,
+        "merge_event_id": path.merge_event_id,
+        "abandoned_reason": path.abandoned_reason,
+        "compaction_status": path.compaction_status.value,
+        "summary_node_id": path.summary_node_id,
+        "created_at": path.created_at,
+        "updated_at": path.updated_at,
+    }
+
+
+def event_row(event: MemoryEvent, position: int) -> dict[str, Any]:
+    """The ``events`` row of an event appended at ``position``."""
+    return {
+        "position": position,
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "profile_id": event.profile_id,
+        "path_id": event.path_id,
+        "occurred_at": event.occurred_at,
+        "payload": event.payload,
+        "schema_version": event.schema_version,
+        "actor": event.actor,
+        "causation_id": event.causation_id,
+    }
+
+
+def plan_row(plan: ActivationPlan) -> dict[str, Any]:
+    """The ``activation_plans`` row of a plan (items go to ``activation_items``)."""
+    return {
+        "id": plan.id,
+        "profile_id": plan.profile_id,
+        "path_id": plan.path_id,
+        "query": plan.query,
+        "budget": plan.budget,
+        "created_at": plan.created_at,
+    }
+
+
+def item_rows(plan: ActivationPlan) -> list[dict[str, Any]]:
+    """The ``activation_items`` rows of a plan, in its order."""
+    return [
+        {
+            "plan_id": plan.id,
+            "ordinal": ordinal,
+            "node_id": item.node_id,
+            "rank": item.rank,
+            "score": item.score,
+            "reasons": item.reasons,
+            "redacted": item.redacted,
+            "label": item.label,
+            "content": item.content,
+        }
+        for ordinal, item in enumerate(plan.items)
+    ]
+
+
+def audit_row(record: AuditRecord) -> dict[str, Any]:
+    """The ``audit_records`` row of an audit record."""
+    return {
+        "id": record.id,
+        "at": record.at,
+        "actor": record.actor,
+        "operation": record.operation,
+        "subject_ids": record.subject_ids,
+        "outcome": record.outcome.value,
+        "details": record.details,
+    }
+
+
+# --- rows to models -----------------------------------------------------------------
+
+
+def profile_of(row: Row[Any]) -> Profile:
+    """A profile from a row of :data:`PROFILE_COLUMNS`."""
+    return Profile.model_validate(row._asdict())
+
+
+def node_of(row: Row[Any]) -> MemoryNode:
+    """A node from a row of :data:`NODE_COLUMNS`."""
+    return MemoryNode.model_validate(row._asdict())
+
+
+def edge_of(row: Row[Any]) -> MemoryEdge:
+    """An edge from a row of :data:`EDGE_COLUMNS`."""
+    return MemoryEdge.model_validate(row._asdict())
+
+
+def path_of(row: Row[Any]) -> MemoryPath:
+    """A path from a row of :data:`PATH_COLUMNS`."""
+    return MemoryPath.model_validate(row._asdict())
+
+
+def event_of(row: Row[Any]) -> MemoryEvent:
+    """An event from a row of :data:`EVENT_COLUMNS`."""
+    return MemoryEvent.model_validate(row._asdict())
+
+
+def audit_of(row: Row[Any]) -> AuditRecord:
+    """An audit record from a row of :data:`AUDIT_COLUMNS`."""
+    return AuditRecord.model_validate(row._asdict())
+
+
+def plans_of(plan_rows: Sequence[Row[Any]], items: Iterable[Row[Any]]) -> list[ActivationPlan]:
+    """Plans from plan rows and their item rows (``plan_id`` first, in order)."""
+    by_plan: dict[str, list[dict[str, Any]]] = {row.id: [] for row in plan_rows}
+    for item in items:
+        fields = item._asdict()
+        plan_id = fields.pop("plan_id")
+        if plan_id in by_plan:
+            by_plan[plan_id].append(fields)
+    return [
+        ActivationPlan.model_validate({**row._asdict(), "items": by_plan[row.id]})
+        for row in plan_rows
+    ]

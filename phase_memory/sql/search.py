@@ -1,0 +1,29 @@
+"""Full-text search of nodes for ``search_text``.
+
+Terms are plain words (see :func:`phase_memory.text_search.query_terms`); the
+dialect module quotes each one (FTS5 string literals on SQLite,
+``plainto_tsquery`` on PostgreSQL) and combines them with OR, so any input
+string is safe and a node matching any term is found, ranked by bm25
+(``ts_rank`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from phase_memory.protocols import TextMatch
+from phase_memory.sql import dialect
+
+
+def search_text(
+    conn: Connection, profile_id: str, terms: Sequence[str], limit: int
+) -> list[TextMatch]:
+    """Active nodes of ``profile_id`` matching any of ``terms``, best first."""
+    usable = [term for term in dict.fromkeys(terms) if term.strip()]
+    if not usable or limit <= 0:
+        return []
+    stmt, params = dialect.text_search(dialect.name_of(conn), usable)
+    result = conn.execute(stmt, {**params, "profile_id": profile_id, "limit": limit})
+    return [TextMatch(node_id=row.id, relevance=float(row.relevance)) for row in result]

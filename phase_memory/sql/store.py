@@ -1,0 +1,216 @@
+"""The SQL store: graph, event log and audit over one engine, with transactions.
+
+Open one with :func:`open_sql_store` (a file path, an SQLAlchemy URL, or
+``sqlite://`` for a private in-memory database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from phase_memory.errors import StoreUnavailableError
+from phase_memory.protocols import StoreCapabilities
+from phase_memory.sql import dialect, migrate
+from phase_memory.sql.audit import SqlAuditSink
+from phase_memory.sql.connections import Connections
+from phase_memory.sql.engine import (
+    EngineSettings,
+    JournalMode,
+    Synchronous,
+    is_sqlite_memory,
+    make_engine,
+    sqlite_file,
+    to_url,
+)
+from phase_memory.sql.errors import translated
+from phase_memory.sql.event_log import SqlEventLog
+from phase_memory.sql.graph_store import SqlGraphStore
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class SqlStore:
+    """:class:`~phase_memory.protocols.MemoryStore` on SQLite or PostgreSQL.
+
+    ``graph``, ``events`` and ``audit`` share one engine; store calls made
+    inside :meth:`transaction` join it (per thread / asyncio task).
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self.engine = engine
+        self.url = engine.url
+        self.read_only = read_only
+        in_memory = is_sqlite_memory(engine.url)
+        self._db = Connections(engine, read_only=read_only, serialize=in_memory)
+        self.graph = SqlGraphStore(self._db)
+        self.events = SqlEventLog(self._db)
+        self.audit = SqlAuditSink(self._db)
+        name = engine.dialect.name
+        extras = {name, "fts5" if name == "sqlite" else "tsvector"}
+        if read_only:
+            extras.add("read_only")
+        self.capabilities = StoreCapabilities(
+            durable=not in_memory,
+            concurrent_processes=not in_memory,
+            sql=True,
+            extras=frozenset(extras),
+        )
+        self._closed = False
+
+    @property
+    def dialect_name(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.dialect
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction: every store call inside commits or rolls back together.
+
+        Nested use joins the outer transaction. On SQLite it starts with
+        ``BEGIN IMMEDIATE``: it waits up to the busy timeout for another
+        writer, then raises StoreBusyError.
+        """
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._db.transaction():
+            yield
+
+    def integrity_findings(self) -> list[str]:
+        """SQLite ``integrity_check`` and ``foreign_key_check`` problems ([] when fine)."""
+        if self._db.dialect != dialect.SQLITE:
+            return []
+        findings: list[str] = []
+        with self._db.read("integrity check") as conn:
+            for (message,) in conn.exec_driver_sql("PRAGMA integrity_check"):
+                if message != "ok":
+                    findings.append(f"integrity_check: {message}")
+            for table, rowid, parent, fk in conn.exec_driver_sql("PRAGMA foreign_key_check"):
+                findings.append(
+                    f"foreign_key_check: {table} row {rowid} refers to a missing "
+                    f"{parent} row (foreign key {fk})"
+                )
+        return findings
+
+    def revision(self) -> str | None:
+        """The schema revision of the database."""
+        with self._db.read("revision") as conn:
+            return migrate.current_revision(conn)
+
+    def optimize_search_index(self) -> None:
+        """Merge the full-text index, so no erased term lingers in old index segments."""
+        with self._db.write("optimize search index") as conn:
+            dialect.optimize_search_index(conn)
+
+    def checkpoint(self) -> None:
+        """Checkpoint the WAL into the database file and truncate it (SQLite)."""
+        if self._db.dialect == dialect.SQLITE:
+            self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")
+
+    def vacuum(self) -> None:
+        """Rebuild the database file, returning free pages (SQLite ``VACUUM``)."""
+        if self._db.dialect == dialect.SQLITE:
+            self._raw("VACUUM", "vacuum")
+
+    def _raw(self, sql: str, where: str) -> None:
+        # Outside any transaction (VACUUM and checkpoints cannot run in one).
+        if self.read_only:
+            raise StoreUnavailableError("the database is open read-only")
+        with translated(where):
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute(sql)
+                cursor.fetchall()
+                cursor.close()
+            finally:
+                raw.close()
+
+    def close(self) -> None:
+        """Release connections and files."""
+        if not self._closed:
+            self._closed = True
+            with translated("close"):
+                self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url.render_as_string(hide_password=True)!r})"
+
+
+def open_sql_store(
+    url_or_path: str | Path | URL,
+    *,
+    read_only: bool = False,
+    upgrade: bool = False,
+    busy_timeout: float = 5.0,
+    synchronous: Synchronous = "normal",
+    journal_mode: JournalMode = "wal",
+    create: bool = True,
+) -> SqlStore:
+    """Open (and, when new, create) a memory database.
+
+    ``url_or_path`` is a file path, an SQLAlchemy URL (``sqlite:///...``,
+    ``postgresql+psycopg://...``) or ``sqlite://`` / ``:memory:`` for a private
+    in-memory database. A database at an older schema revision raises
+    SchemaVersionError unless ``upgrade=True`` (which backs the file up
+    first); read-only opens never migrate. ``journal_mode="delete"`` is for
+    file systems where WAL does not work (network file systems).
+    """
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+    if journal_mode not in ("wal", "delete"):
+        raise ValueError(f"journal_mode must be 'wal' or 'delete', not {journal_mode!r}")
+    with translated("open"):
+        url = to_url(url_or_path)
+    path = sqlite_file(url)
+    where = str(path) if path is not None else url.render_as_string(hide_password=True)
+    if path is not None:
+        _check_file(path, create=create and not read_only)
+    settings = EngineSettings(
+        busy_timeout=busy_timeout,
+        synchronous=synchronous,
+        journal_mode=journal_mode,
+        read_only=read_only,
+    )
+    with translated(where):
+        engine = make_engine(url, settings)
+    store = SqlStore(engine, read_only=read_only)
+    try:
+        migrate.prepare(store._db, upgrade=upgrade, where=where)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse paths that cannot be a SQLite database, with a one-line reason."""
+    if path.is_dir():
+        raise StoreUnavailableError(f"{path} is a directory, not a database file")
+    if not path.exists():
+        if not create:
+            raise StoreUnavailableError(f"{path} does not exist")
+        if not path.parent.is_dir():
+            raise StoreUnavailableError(f"cannot create {path}: {path.parent} is not a directory")
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if header and header != SQLITE_HEADER:
+        raise StoreUnavailableError(f"{path} is not a SQLite database")
+
+
+__all__ = ["SqlStore", "open_sql_store"]

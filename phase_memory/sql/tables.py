@@ -1,0 +1,291 @@
+"""The SQL schema as SQLAlchemy Core tables.
+
+This metadata is what the Alembic migrations create (``migrations/``) and what
+autogenerate compares against; the library never calls ``create_all``.
+
+Two objects live only in the migrations, outside this metadata, because
+SQLAlchemy cannot describe them portably: the full-text index of nodes
+(an FTS5 external-content table ``nodes_fts`` with its triggers on SQLite, a
+generated ``search_vector`` column with a GIN index on PostgreSQL) and the
+inspection views. :data:`MIGRATION_ONLY` names them so autogenerate ignores them.
+
+Timestamps are ISO-8601 UTC text on SQLite (``2024-05-01T12:00:00.000000Z``,
+readable in ``sqlite3`` and sortable as text) and ``timestamptz`` on
+PostgreSQL; JSON columns are JSON text on SQLite and JSONB on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ID_LENGTH = 200
+"""Identifiers are at most 200 characters (see ``phase_memory.models.ids``)."""
+
+MIGRATION_ONLY = frozenset(
+    {
+        "nodes_fts",
+        "nodes_fts_data",
+        "nodes_fts_idx",
+        "nodes_fts_docsize",
+        "nodes_fts_config",
+        "nodes_fts_content",
+        "search_vector",
+        "ix_nodes_search_vector",
+        "graph_nodes_view",
+        "path_lineage_view",
+        "events_view",
+    }
+)
+"""Schema objects created by the migrations but kept out of this metadata."""
+
+
+class UtcTimestamp(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime, exact to the microsecond.
+
+    SQLite: fixed-width ISO-8601 text ending in ``Z``; PostgreSQL: ``timestamptz``.
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return to_text(value)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+def to_text(value: datetime) -> str:
+    """The stored text form of a timestamp (UTC, microseconds, ``Z``)."""
+    moment = value.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def _id(name: str, *args: Any, **kwargs: Any) -> Column[str]:
+    kwargs.setdefault("nullable", False)
+    return Column(name, String(ID_LENGTH), *args, **kwargs)
+
+
+def _json() -> TypeEngine[Any]:
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def _ts(name: str) -> Column[datetime]:
+    return Column(name, UtcTimestamp(), nullable=False)
+
+
+def _serial() -> TypeEngine[int]:
+    # INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT elsewhere.
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+profiles = Table(
+    "profiles",
+    metadata,
+    _id("id", primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("policy", _json(), nullable=False),
+    Column("attributes", _json(), nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    # A stable integer key: the rowid the full-text index refers to (a TEXT
+    # primary key would leave SQLite's implicit rowid free to change on VACUUM).
+    Column("node_seq", _serial(), primary_key=True, autoincrement=True),
+    _id("id", unique=True),
+    _id("profile_id", ForeignKey("profiles.id")),
+    Column("kind", String(ID_LENGTH), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("content", Text, nullable=True),
+    Column("attributes", _json(), nullable=False),
+    Column("salience", Float, nullable=False),
+    Column("sensitivity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("version", Integer, nullable=False),
+    Index(None, "profile_id", "kind"),
+    Index(None, "profile_id", "state"),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    _id("id", primary_key=True),
+    _id("profile_id", ForeignKey("profiles.id")),
+    _id("source_id", ForeignKey("nodes.id")),
+    _id("target_id", ForeignKey("nodes.id")),
+    Column("kind", String(ID_LENGTH), nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("attributes", _json(), nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Index(None, "source_id"),
+    Index(None, "target_id"),
+    Index(None, "profile_id", "kind"),
+)
+
+paths = Table(
+    "paths",
+    metadata,
+    _id("id", primary_key=True),
+    _id("profile_id", ForeignKey("profiles.id")),
+    # Deferred: an import may list a branch before its parent.
+    _id(
+        "parent_path_id",
+        ForeignKey("paths.id", deferrable=True, initially="DEFERRED"),
+        nullable=True,
+    ),
+    _id("fork_event_id", nullable=True),
+    # The model's value, exactly as given (None for most roots) ...
+    _id("root_path_id", nullable=True),
+    # ... and the conversation tree it resolves to (``MemoryPath.tree_id``).
+    _id("tree_id"),
+    Column("status", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    _id("merged_into_path_id", nullable=True),
+    _id("merge_event_id", nullable=True),
+    Column("abandoned_reason", Text, nullable=True),
+    Column("compaction_status", String(16), nullable=False),
+    _id("summary_node_id", nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Index(None, "profile_id"),
+    Index(None, "parent_path_id"),
+    Index(None, "tree_id"),
+    # At most one active path per conversation tree.
+    Index(
+        "uq_paths_one_active_per_tree",
+        "tree_id",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", _serial(), primary_key=True, autoincrement=False),
+    _id("event_id", unique=True),
+    Column("kind", String(ID_LENGTH), nullable=False),
+    _id("profile_id"),
+    # Deferred: a path.opened event names the path its own effect creates.
+    _id(
+        "path_id",
+        ForeignKey("paths.id", deferrable=True, initially="DEFERRED"),
+        nullable=True,
+    ),
+    _ts("occurred_at"),
+    Column("payload", _json(), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("actor", Text, nullable=False),
+    _id("causation_id", nullable=True),
+    Index(None, "path_id", "position"),
+    Index(None, "profile_id", "position"),
+    Index(None, "kind", "position"),
+)
+
+activation_plans = Table(
+    "activation_plans",
+    metadata,
+    _id("id", primary_key=True),
+    _id("profile_id", ForeignKey("profiles.id")),
+    _id("path_id", nullable=True),
+    Column("query", Text, nullable=False),
+    Column("budget", Integer, nullable=False),
+    _ts("created_at"),
+    Index(None, "profile_id"),
+)
+
+activation_items = Table(
+    "activation_items",
+    metadata,
+    _id("plan_id", ForeignKey("activation_plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("ordinal", Integer, primary_key=True, autoincrement=False),
+    _id("node_id"),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reasons", _json(), nullable=False),
+    Column("redacted", Boolean, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("content", Text, nullable=True),
+    Index(None, "node_id"),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", _serial(), primary_key=True, autoincrement=True),
+    _id("id", unique=True),
+    _ts("at"),
+    Column("actor", Text, nullable=False),
+    Column("operation", String(ID_LENGTH), nullable=False),
+    Column("subject_ids", _json(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("details", _json(), nullable=False),
+    Index(None, "operation"),
+    Index(None, "at"),
+)
+
+runtime_metadata = Table(
+    "runtime_metadata",
+    metadata,
+    Column("key", String(ID_LENGTH), primary_key=True),
+    Column("value", _json(), nullable=False),
+    _ts("updated_at"),
+)
+
+TABLE_NAMES = tuple(metadata.tables)
+"""Every table of the schema (Alembic's ``alembic_version`` aside)."""
