@@ -119,6 +119,13 @@ class ReplayConflict(Exception):
     """
 
 
+class MalformedEvent(ReplayConflict):
+    """The event itself is unusable: malformed payload or unknown schema version.
+
+    The runtime turns it into ValidationError (nothing is wrong with the graph).
+    """
+
+
 # --- the read-only view the fold needs ---------------------------------------
 
 
@@ -179,7 +186,7 @@ class LoggedEvent:
         if isinstance(self.payload, str):
             parsed = json.loads(self.payload)
             if not isinstance(parsed, dict):
-                raise ReplayConflict("payload is not a JSON object")
+                raise MalformedEvent("payload is not a JSON object")
             return parsed
         return self.payload
 
@@ -198,7 +205,7 @@ def _parse(event: LoggedEvent, model: type[_M]) -> _M:
             payload = {k: v for k, v in payload.items() if k != REDACTION_KEY}
         return model.model_validate(payload)
     except (ValidationError, ValueError) as exc:
-        raise ReplayConflict(f"malformed payload: {_first_error(exc)}") from exc
+        raise MalformedEvent(f"malformed payload: {_first_error(exc)}") from exc
 
 
 def _first_error(exc: Exception) -> str:
@@ -231,7 +238,7 @@ def effects_of(event: LoggedEvent, view: GraphView) -> list[Effect]:
     if handler is None:
         return []
     if event.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise ReplayConflict(f"unknown schema_version {event.schema_version} for {event.kind}")
+        raise MalformedEvent(f"unknown schema_version {event.schema_version} for {event.kind}")
     return handler(event, view)
 
 
@@ -275,6 +282,16 @@ def _profile_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
 def _node_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
     node = _parse(event, NodeSaved).node
     _need_profile(view, node.profile_id)
+    current = view.find_node(node.id)
+    if (
+        current is not None
+        and current.profile_id != node.profile_id
+        and view.edges_touching(node.id)
+    ):
+        raise ReplayConflict(
+            f"node {node.id!r} has edges in profile {current.profile_id!r}; "
+            f"it cannot move to {node.profile_id!r}"
+        )
     return [PutNode(node)]
 
 

@@ -37,7 +37,7 @@ def open(
     from phase_memory.sql import open_sql_store
 
     store = open_sql_store(
-        target,
+        os.fspath(target),
         read_only=read_only,
         upgrade=upgrade,
         busy_timeout=busy_timeout,

@@ -18,6 +18,8 @@ from phase_memory.errors import (
     NotFoundError,
     PathStateError,
     PolicyViolationError,
+    ReviewRequiredError,
+    ValidationError,
 )
 from phase_memory.models import (
     EdgeDeleted,
@@ -36,8 +38,9 @@ from phase_memory.models import (
 from phase_memory.models.base import DomainModel
 from phase_memory.models.events import payload_of
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
-from phase_memory.replay import LoggedEvent, ReplayConflict, effects_of
+from phase_memory.replay import LoggedEvent, MalformedEvent, ReplayConflict, effects_of
 from phase_memory.runtime.paths import PathsAPI
+from phase_memory.runtime.review_gate import GATED_KINDS, check_event
 
 if TYPE_CHECKING:
     from phase_memory.diagnostics import RepairReport
@@ -107,12 +110,20 @@ class PhaseMemoryRuntime:
         if not events:
             return []
         store = self.store
-        with store.transaction():
-            for event in events:
-                self._check_writable(event)
-            positions = store.events.append(events)
-            for event, position in zip(events, positions, strict=True):
-                self._project(LoggedEvent.of(event, position))
+        try:
+            with store.transaction():
+                positions = store.events.append(events)
+                # Each event is checked against the graph as the events before it in
+                # the batch left it (a batch may save a profile, then nodes in it).
+                for event, position in zip(events, positions, strict=True):
+                    self._check_writable(event)
+                    self._project(LoggedEvent.of(event, position))
+        except ReviewRequiredError as refused:
+            # The review gate refused an event: nothing was written; keep the refusal.
+            from phase_memory.runtime.lifecycle import audit_refused_events
+
+            audit_refused_events(self, events, refused)
+            raise
         return [
             e.model_copy(update={"position": p}) for e, p in zip(events, positions, strict=True)
         ]
@@ -120,6 +131,8 @@ class PhaseMemoryRuntime:
     def _project(self, event: LoggedEvent) -> None:
         try:
             effects = effects_of(event, self.store.graph)
+        except MalformedEvent as exc:
+            raise ValidationError(f"{event.kind} {event.event_id}: {exc}") from None
         except ReplayConflict as exc:
             raise IntegrityError(f"{event.kind} {event.event_id}: {exc}") from None
         self.store.graph.apply(effects)
@@ -129,6 +142,8 @@ class PhaseMemoryRuntime:
         graph = self.store.graph
         payload = event.payload
         if event.kind == "profile.saved":
+            if event.path_id is not None:
+                self._check_path_open(event)
             return
         profile = graph.find_profile(event.profile_id)
         if profile is None and event.kind == "graph.imported":
@@ -139,6 +154,9 @@ class PhaseMemoryRuntime:
             raise NotFoundError(f"profile {event.profile_id!r} does not exist")
         if event.path_id is not None:
             self._check_path_open(event)
+        self._check_path_target(event)
+        if event.kind in GATED_KINDS:
+            check_event(graph, profile, event)  # the review gate, below every writer
         policy = profile.policy
         for node in _records(event, "node", "nodes"):
             kind = node.get("kind")
@@ -160,22 +178,40 @@ class PhaseMemoryRuntime:
     def _check_path_open(self, event: MemoryEvent) -> None:
         assert event.path_id is not None
         path = self.store.graph.find_path(event.path_id)
+        opened = event.payload.get("path")
+        opens_it = (
+            event.kind in ("path.opened", "path.branched")
+            and isinstance(opened, dict)
+            and opened.get("id") == event.path_id
+        )
         if path is None:
-            opened = event.payload.get("path")
-            opens_it = (
-                event.kind in ("path.opened", "path.branched")
-                and isinstance(opened, dict)
-                and opened.get("id") == event.path_id
-            )
             if not opens_it:
                 raise NotFoundError(f"path {event.path_id!r} does not exist")
             return
+        if opens_it:
+            raise ConflictError(f"path {path.id!r} already exists")
         if path.profile_id != event.profile_id:
             raise IntegrityError(f"path {path.id!r} belongs to profile {path.profile_id!r}")
         if path.status is not PathStatus.OPEN:
             raise PathStateError(
                 f"path {path.id!r} is {path.status.value}; no more events can be recorded in it"
             )
+
+    def _check_path_target(self, event: MemoryEvent) -> None:
+        """Refuse merging, abandoning or activating a path that is no longer open."""
+        if event.kind == "path.merged":
+            target = event.payload.get("source_path_id")
+        elif event.kind in ("path.abandoned", "path.activated"):
+            target = event.payload.get("path_id")
+        else:
+            return
+        if not isinstance(target, str):
+            return  # a malformed payload: the fold reports it
+        path = self.store.graph.find_path(target)
+        if path is None:
+            raise NotFoundError(f"path {target!r} does not exist")
+        if path.status is not PathStatus.OPEN:
+            raise PathStateError(f"path {path.id!r} is already {path.status.value}")
 
     def _event(
         self,
