@@ -41,6 +41,9 @@ else:
                 "spec_transactions",
                 "spec_replay",
                 "spec_properties",
+                "spec_runtime",
+                "spec_paths",
+                "spec_runtime_properties",
             )
         )
     )

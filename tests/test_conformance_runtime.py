@@ -1,0 +1,3 @@
+"""The packaged runtime conformance suite, run against every adapter of ``conftest.py``."""
+
+from phase_memory.testing.spec_runtime import *  # noqa: F403
