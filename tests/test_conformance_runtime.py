@@ -1,3 +1,4 @@
 """The packaged runtime conformance suite, run against every adapter of ``conftest.py``."""
 
+from phase_memory.testing.spec_paths import *  # noqa: F403
 from phase_memory.testing.spec_runtime import *  # noqa: F403
