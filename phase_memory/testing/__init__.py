@@ -29,21 +29,9 @@ except ImportError:  # builders stay importable without pytest
 else:
     # The spec modules are plain test modules living in a package: ask pytest to
     # rewrite their asserts so failures show the compared values.
+    # Every module of this package is covered, so new spec modules need no entry here.
+    import pkgutil as _pkgutil
+
     _pytest.register_assert_rewrite(
-        *(
-            f"phase_memory.testing.{name}"
-            for name in (
-                "fixtures",
-                "builders",
-                "spec_graph",
-                "spec_events",
-                "spec_audit",
-                "spec_transactions",
-                "spec_replay",
-                "spec_properties",
-                "spec_runtime",
-                "spec_paths",
-                "spec_runtime_properties",
-            )
-        )
+        *(f"{__name__}.{module.name}" for module in _pkgutil.iter_modules(__path__))
     )
