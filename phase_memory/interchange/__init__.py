@@ -1,0 +1,34 @@
+"""Interchange: the graph envelope (JSON), events and audit JSONL, workspace directories
+and the MCP memory server's ``memory.jsonl``.
+
+Everything here works through the store protocols, so an envelope imports the
+same way into SQLite, PostgreSQL or memory. Exports are deterministic (the
+same memory gives the same bytes) and written atomically; imports are strict
+(every problem is reported, with file, line or JSON pointer, field and reason)
+and atomic (one store transaction; nothing is written when anything is wrong);
+both stream, so memory stays bounded on large inputs. The formats are
+described in ``docs/envelope-format.md``.
+
+The usual entry points are the runtime's methods (``mem.export_envelope``,
+``mem.import_workspace``, ...); the functions below take the runtime first.
+"""
+
+from phase_memory.interchange.envelope import export_envelope, import_envelope
+from phase_memory.interchange.jsonl import export_audit, export_events, import_audit, import_events
+from phase_memory.interchange.mcp_memory import import_mcp_memory
+from phase_memory.interchange.results import ExportResult, ImportResult
+from phase_memory.interchange.workspace import export_workspace, import_workspace
+
+__all__ = [
+    "ExportResult",
+    "ImportResult",
+    "export_audit",
+    "export_envelope",
+    "export_events",
+    "export_workspace",
+    "import_audit",
+    "import_envelope",
+    "import_events",
+    "import_mcp_memory",
+    "import_workspace",
+]

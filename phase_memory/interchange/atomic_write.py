@@ -1,0 +1,110 @@
+"""Write files so that a crash never leaves a half-written one.
+
+Every export goes through :func:`atomic_text_file`: the content is written to a
+temporary file in the target's directory, flushed and fsynced, then renamed
+over the target with :func:`os.replace` (atomic on POSIX and Windows), and the
+directory is fsynced so the rename itself survives a crash. Readers see either
+the old file or the whole new one.
+
+:func:`safe_file_name` turns a record id into a file name that cannot leave
+the directory it is joined to.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TextIO
+
+from phase_memory.errors import ValidationError
+
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+@contextmanager
+def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """Open a UTF-8 text file that replaces ``target`` only when the block succeeds.
+
+    Lines are written with ``\\n`` on every platform. On an exception the
+    temporary file is removed and ``target`` is left as it was.
+    """
+    path = Path(target)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    fsync_directory(directory)
+
+
+def write_text_atomically(target: str | os.PathLike[str], text: str) -> None:
+    """Replace ``target`` with ``text`` atomically (see :func:`atomic_text_file`)."""
+    with atomic_text_file(target) as handle:
+        handle.write(text)
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Flush a directory entry to disk (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems without directory fsync
+        pass
+    finally:
+        os.close(fd)
+
+
+def safe_file_name(record_id: str, suffix: str = "") -> str:
+    """A file name for ``record_id`` that stays inside its directory.
+
+    Characters outside ``[A-Za-z0-9._-]`` are percent-encoded as UTF-8 bytes
+    (``/`` becomes ``%2F``, ``%`` becomes ``%25``), and a leading dot is
+    encoded too, so ``.``, ``..`` and hidden names cannot occur. The mapping is
+    reversible with :func:`id_of_file_name`.
+    """
+    if not record_id:
+        raise ValidationError("an empty id has no file name")
+    encoded = "".join(
+        ch if ch in _SAFE else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        for ch in record_id
+    )
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    name = encoded + suffix
+    if name in (".", "..") or "/" in name or os.sep in name or "\x00" in name:
+        raise ValidationError(f"id {record_id!r} cannot be used as a file name")  # pragma: no cover
+    return name
+
+
+def id_of_file_name(name: str, suffix: str = "") -> str:
+    """The id that :func:`safe_file_name` encoded into ``name``.
+
+    Raises :class:`~phase_memory.errors.ValidationError` for names it could not
+    have produced.
+    """
+    from urllib.parse import unquote_to_bytes
+
+    if suffix:
+        if not name.endswith(suffix):
+            raise ValidationError(f"file name {name!r} does not end in {suffix!r}")
+        name = name[: -len(suffix)]
+    try:
+        record_id = unquote_to_bytes(name).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"file name {name!r} is not a percent-encoded UTF-8 id") from None
+    if not record_id or safe_file_name(record_id, suffix) != name + suffix:
+        raise ValidationError(f"file name {name + suffix!r} is not the canonical name of an id")
+    return record_id

@@ -1,0 +1,250 @@
+"""Streaming JSON: read a large JSON object member by member, its arrays item by item.
+
+:class:`JsonObjectStream` reads one JSON document whose top level is an
+object. Members named in ``stream_keys`` whose value is an array are not
+loaded whole: their items are decoded one at a time with
+:meth:`json.JSONDecoder.raw_decode` over a buffer of the file, so memory stays
+bounded by the largest single item, not by the file. Each array's byte offset
+is reported so a second pass can :meth:`~JsonObjectStream.open_array` it again
+without reading the rest of the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from phase_memory.interchange.formats import reject_constant
+
+CHUNK_BYTES = 1 << 16
+MAX_VALUE_CHARS = 64 << 20
+"""The largest single value (one record) read; bigger ones are reported as a problem."""
+
+_WHITESPACE = " \t\n\r"
+_DECODER = json.JSONDecoder(parse_constant=reject_constant)
+
+
+class JsonSyntaxError(Exception):
+    """The document is not valid JSON (or not the shape expected) at ``line``/``column``."""
+
+    def __init__(self, reason: str, *, line: int, column: int, pointer: str) -> None:
+        super().__init__(f"line {line} column {column}: {reason}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.pointer = pointer
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of the top-level object read whole."""
+
+    key: str
+    value: Any
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayStart:
+    """A streamed array begins; ``offset`` is the byte offset of its ``[``."""
+
+    key: str
+    offset: int
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item of a streamed array."""
+
+    key: str
+    index: int
+    value: Any
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayEnd:
+    """A streamed array ended after ``count`` items."""
+
+    key: str
+    count: int
+
+
+Token = Member | ArrayStart | Item | ArrayEnd
+
+
+class JsonObjectStream:
+    """Reads a JSON object from a binary file, streaming the arrays under ``stream_keys``."""
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        stream_keys: frozenset[str] | set[str] = frozenset(),
+        *,
+        offset: int = 0,
+        line: int = 1,
+        max_value_chars: int = MAX_VALUE_CHARS,
+    ) -> None:
+        self._raw = raw
+        self._stream_keys = stream_keys
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._buf = ""
+        self._i = 0
+        self._eof = False
+        self._base_bytes = offset
+        self._base_line = line - 1
+        self._max_value_chars = max_value_chars
+        self._pointer = ""
+        if offset:
+            raw.seek(offset)
+
+    # --- buffer ---------------------------------------------------------------
+
+    def _fill(self, size: int = CHUNK_BYTES) -> bool:
+        """Read more of the file into the buffer; False at the end of the file."""
+        if self._eof:
+            return False
+        if self._i > CHUNK_BYTES:
+            cut = self._i
+            dropped = self._buf[:cut]
+            self._base_bytes += len(dropped.encode("utf-8"))
+            self._base_line += dropped.count("\n")
+            self._buf = self._buf[cut:]
+            self._i = 0
+        data = self._raw.read(size)
+        try:
+            text = self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise self._error(f"not UTF-8 text ({exc.reason})", len(self._buf)) from None
+        if not data:
+            self._eof = True
+        self._buf += text
+        return bool(data) or bool(text)
+
+    def _line_col(self, index: int) -> tuple[int, int]:
+        line = self._base_line + self._buf.count("\n", 0, index) + 1
+        start = self._buf.rfind("\n", 0, index) + 1
+        return line, index - start + 1
+
+    def _error(self, reason: str, index: int | None = None) -> JsonSyntaxError:
+        line, column = self._line_col(self._i if index is None else index)
+        return JsonSyntaxError(reason, line=line, column=column, pointer=self._pointer)
+
+    def _peek(self) -> str:
+        """Skip whitespace; the next character, or "" at the end of the file."""
+        while True:
+            buf = self._buf
+            i = self._i
+            n = len(buf)
+            while i < n and buf[i] in _WHITESPACE:
+                i += 1
+            self._i = i
+            if i < n:
+                return buf[i]
+            if not self._fill():
+                return ""
+
+    def _expect(self, chars: str, what: str) -> str:
+        ch = self._peek()
+        if ch == "" or ch not in chars:
+            found = "the end of the file" if ch == "" else repr(ch)
+            raise self._error(f"expected {what}, found {found}")
+        self._i += 1
+        return ch
+
+    def _value(self) -> Any:
+        """Decode the JSON value at the current position."""
+        self._peek()
+        want = CHUNK_BYTES
+        while True:
+            start = self._i
+            try:
+                value, end = _DECODER.raw_decode(self._buf, start)
+            except json.JSONDecodeError as exc:
+                near_end = exc.pos >= len(self._buf) - 64 or exc.msg.startswith("Unterminated")
+                if near_end and not self._eof:
+                    self._grow(start, want)
+                    want *= 2
+                    continue
+                raise self._error(exc.msg, exc.pos) from None
+            except ValueError as exc:  # NaN / Infinity
+                raise self._error(str(exc), start) from None
+            except RecursionError:
+                raise self._error("value nested too deeply", start) from None
+            if end >= len(self._buf) and not self._eof:
+                # A number at the end of the buffer may go on in the next chunk.
+                self._grow(start, want)
+                want *= 2
+                continue
+            self._i = end
+            return value
+
+    def _grow(self, start: int, size: int) -> None:
+        if len(self._buf) - start > self._max_value_chars:
+            raise self._error(
+                f"value larger than {self._max_value_chars} characters", start
+            )
+        self._fill(size)
+
+    def _offset_of(self, index: int) -> int:
+        return self._base_bytes + len(self._buf[:index].encode("utf-8"))
+
+    # --- the document -----------------------------------------------------------
+
+    def tokens(self) -> Iterator[Token]:
+        """The members of the top-level object, streaming the arrays of ``stream_keys``."""
+        if self._peek() == "":
+            raise self._error("the file is empty")
+        self._expect("{", "a JSON object")
+        if self._peek() == "}":
+            self._i += 1
+        else:
+            while True:
+                if self._peek() != '"':
+                    raise self._error("expected a member name in double quotes")
+                key = self._value()
+                self._expect(":", "':'")
+                self._pointer = "/" + key.replace("~", "~0").replace("/", "~1")
+                self._peek()
+                line, _ = self._line_col(self._i)
+                if key in self._stream_keys and self._peek() == "[":
+                    offset = self._offset_of(self._i)
+                    yield ArrayStart(key, offset, line)
+                    yield from self._items(key)
+                else:
+                    yield Member(key, self._value(), line)
+                self._pointer = ""
+                if self._expect(",}", "',' or '}'") == "}":
+                    break
+        if self._peek() != "":
+            raise self._error("extra data after the JSON document")
+
+    def open_array(self, key: str) -> Iterator[Item]:
+        """The items of the array starting at this stream's ``offset`` (a second pass)."""
+        self._pointer = "/" + key.replace("~", "~0").replace("/", "~1")
+        for token in self._items(key):
+            if isinstance(token, Item):
+                yield token
+
+    def _items(self, key: str) -> Iterator[Item | ArrayEnd]:
+        base = self._pointer
+        self._expect("[", "'['")
+        index = 0
+        if self._peek() == "]":
+            self._i += 1
+            yield ArrayEnd(key, 0)
+            return
+        while True:
+            self._pointer = f"{base}/{index}"
+            self._peek()
+            line, _ = self._line_col(self._i)
+            yield Item(key, index, self._value(), line)
+            index += 1
+            self._pointer = base
+            if self._expect(",]", "',' or ']'") == "]":
+                break
+        yield ArrayEnd(key, index)

@@ -1,0 +1,294 @@
+"""Events and audit records as JSONL: one canonical JSON object per line.
+
+Exports stream in position order (events) or write order (audit records).
+An event line is the event without its ``position``: positions belong to the
+log that holds the event, and an importing log assigns its own (in file
+order). Imports read line by line, twice: the first pass checks every line
+(see :mod:`phase_memory.interchange.event_checks`), the second writes, inside
+one store transaction, through ``runtime.record_many`` in batches, so each
+event's graph effect is projected exactly as when it was first recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from phase_memory.interchange.atomic_write import atomic_text_file
+from phase_memory.interchange.common import (
+    EventWriter,
+    audit_export,
+    audit_import,
+    display_name,
+    resolved,
+)
+from phase_memory.interchange.event_checks import EventChecker, touched_by
+from phase_memory.interchange.formats import canonical_line, reject_constant
+from phase_memory.interchange.problems import Problems
+from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.results import ExportResult, ImportResult
+from phase_memory.models import AuditRecord, MemoryEvent
+
+if TYPE_CHECKING:
+    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+_DECODER = json.JSONDecoder(parse_constant=reject_constant)
+
+
+def event_line(event: MemoryEvent) -> str:
+    """The canonical JSONL line of an event (without its position)."""
+    return canonical_line(event.model_dump(mode="json", exclude={"position"}))
+
+
+def audit_line(record: AuditRecord) -> str:
+    """The canonical JSONL line of an audit record."""
+    return canonical_line(record.model_dump(mode="json"))
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def export_events(
+    runtime: PhaseMemoryRuntime,
+    out: str | os.PathLike[str],
+    *,
+    profile_id: str | None = None,
+    progress: bool | None = None,
+) -> ExportResult:
+    """Write the event log (or one profile's events) as JSONL in position order."""
+    with Progress(progress) as bar:
+        bar.stage("Writing events", total=runtime.events.last_position() or None)
+        count = write_lines(out, (event_line(e) for e in runtime.events.iter(profile_id)), bar)
+    target = resolved(out)
+    counts = {"events": count}
+    audit_export(runtime, "events", target, counts, [profile_id] if profile_id else [])
+    return ExportResult(format="events", target=target, counts=counts, files=[target])
+
+
+def export_audit(
+    runtime: PhaseMemoryRuntime,
+    out: str | os.PathLike[str],
+    *,
+    progress: bool | None = None,
+) -> ExportResult:
+    """Write every audit record as JSONL in write order.
+
+    The ``exported`` record of this export is written after the file, so it is
+    not in it.
+    """
+    with Progress(progress) as bar:
+        bar.stage("Writing audit records")
+        count = write_lines(out, (audit_line(r) for r in runtime.audit.list()), bar)
+    target = resolved(out)
+    counts = {"audit_records": count}
+    audit_export(runtime, "audit", target, counts)
+    return ExportResult(format="audit", target=target, counts=counts, files=[target])
+
+
+def write_lines(out: str | os.PathLike[str], lines: Iterable[str], bar: Progress) -> int:
+    """Write lines to a file atomically; return how many."""
+    count = 0
+    with atomic_text_file(out) as handle:
+        for line in lines:
+            handle.write(line)
+            count += 1
+            bar.advance()
+    return count
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_json_lines(
+    src: str | os.PathLike[str], file: str, problems: Problems
+) -> Iterator[tuple[int, Any]]:
+    """Parsed JSON values of a JSONL file with their line numbers.
+
+    Blank lines are skipped; malformed lines are reported to ``problems`` and
+    skipped. A file that cannot be read or is not UTF-8 is one problem.
+    """
+    try:
+        with open(src, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    problems.add(file, "", f"not UTF-8 text ({exc.reason})", line=number)
+                    continue
+                if number == 1 and text.startswith("\ufeff"):
+                    text = text[1:]
+                if not text.strip():
+                    continue
+                try:
+                    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+                    if text[end:].strip():
+                        raise json.JSONDecodeError("extra data after the JSON value", text, end)
+                except json.JSONDecodeError as exc:
+                    problems.add(file, "", f"malformed JSON: {exc.msg} (column {exc.colno})",
+                                 line=number)
+                    continue
+                except ValueError as exc:
+                    problems.add(file, "", f"malformed JSON: {exc}", line=number)
+                    continue
+                except RecursionError:
+                    problems.add(file, "", "malformed JSON: nested too deeply", line=number)
+                    continue
+                yield number, value
+    except OSError as exc:
+        problems.add(file, "", f"cannot read the file: {exc.strerror or exc}")
+
+
+# --- import: events -------------------------------------------------------------------------
+
+
+def import_events(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    *,
+    check_only: bool = False,
+    progress: bool | None = None,
+) -> ImportResult:
+    """Validate then append (keeping ids) and project the events of a JSONL file.
+
+    All or nothing: any problem raises
+    :class:`~phase_memory.errors.ImportValidationError` listing every problem,
+    and nothing is written. ``check_only=True`` returns the problems instead.
+    """
+    file = display_name(src)
+    problems = Problems()
+    with Progress(progress) as bar:
+        count = check_events(runtime, src, file, problems, bar)
+        counts = {"events": count}
+        if check_only:
+            return ImportResult(format="events", source=file, check_only=True, counts=counts,
+                                problems=problems.items())
+        problems.raise_if_any()
+        with runtime.store.transaction():
+            write_events(runtime, src, file, bar, total=count)
+            audit_import(runtime, "events", resolved(src), counts)
+    return ImportResult(format="events", source=file, counts=counts)
+
+
+def check_events(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    file: str,
+    problems: Problems,
+    bar: Progress,
+) -> int:
+    """Check every line of an events file; return the number of events."""
+    bar.stage(f"Checking {file}")
+    checker = EventChecker(runtime.store, file, problems)
+    for number, value in read_json_lines(src, file, problems):
+        checker.check(value, number)
+        bar.advance()
+    return checker.count
+
+
+def write_events(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    file: str,
+    bar: Progress,
+    *,
+    total: int | None = None,
+) -> int:
+    """Record the (checked) events of a file in batches; call inside a transaction.
+
+    A batch ends before an event that depends on a profile or path created or
+    changed earlier in the same batch, because the runtime checks every event
+    of a batch before projecting any of them.
+    """
+    bar.stage(f"Importing {file}", total=total)
+    writer = EventWriter(runtime, file, bar)
+    profiles: set[str] = set()
+    paths: set[str] = set()
+    ignored = Problems()
+    for number, value in read_json_lines(src, file, ignored):
+        event = MemoryEvent.model_validate(value)
+        if writer.pending == 0:
+            profiles.clear()
+            paths.clear()
+        if event.profile_id in profiles or (event.path_id is not None and event.path_id in paths):
+            writer.flush()
+            profiles.clear()
+            paths.clear()
+        writer.add(event, line=number)
+        new_profiles, new_paths = touched_by(event)
+        profiles |= new_profiles
+        paths |= new_paths
+    writer.flush()
+    return writer.written
+
+
+# --- import: audit records ------------------------------------------------------------------
+
+
+def import_audit(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    *,
+    check_only: bool = False,
+    progress: bool | None = None,
+) -> ImportResult:
+    """Validate then add the audit records of a JSONL file (keeping their ids), all or nothing."""
+    file = display_name(src)
+    problems = Problems()
+    with Progress(progress) as bar:
+        count = check_audit(runtime, src, file, problems, bar)
+        counts = {"audit_records": count}
+        if check_only:
+            return ImportResult(format="audit", source=file, check_only=True, counts=counts,
+                                problems=problems.items())
+        problems.raise_if_any()
+        with runtime.store.transaction():
+            write_audit(runtime, src, file, bar)
+            audit_import(runtime, "audit", resolved(src), counts)
+    return ImportResult(format="audit", source=file, counts=counts)
+
+
+def check_audit(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    file: str,
+    problems: Problems,
+    bar: Progress,
+) -> int:
+    """Check every line of an audit file; return the number of records."""
+    bar.stage(f"Checking {file}")
+    existing = {r.id for r in runtime.audit.list()}
+    seen: set[str] = set()
+    count = 0
+    for number, value in read_json_lines(src, file, problems):
+        count += 1
+        bar.advance()
+        try:
+            record = AuditRecord.model_validate(value)
+        except PydanticValidationError as exc:
+            problems.add_validation(file, exc, line=number)
+            continue
+        if record.id in seen:
+            problems.add(file, "id", f"duplicate audit record id {record.id!r} in this file",
+                         line=number)
+        elif record.id in existing:
+            problems.add(file, "id", f"audit record {record.id!r} already exists in the database",
+                         line=number)
+        seen.add(record.id)
+    return count
+
+
+def write_audit(
+    runtime: PhaseMemoryRuntime, src: str | os.PathLike[str], file: str, bar: Progress
+) -> int:
+    """Store the (checked) audit records of a file in order; call inside a transaction."""
+    bar.stage(f"Importing {file}")
+    count = 0
+    for _, value in read_json_lines(src, file, Problems()):
+        runtime.audit.record(AuditRecord.model_validate(value))
+        count += 1
+        bar.advance()
+    return count
