@@ -20,24 +20,15 @@ from __future__ import annotations
 
 import os
 from logging.config import fileConfig
-from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection
 
-from phase_memory.sql.tables import MIGRATION_ONLY, metadata
+from phase_memory.sql.tables import include_in_autogenerate as include_object
+from phase_memory.sql.tables import metadata
 
 config = context.config
 target_metadata = metadata
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Leave the FTS objects, the search column and the views out of autogenerate."""
-    if name is None:
-        return True
-    return name not in MIGRATION_ONLY and not name.startswith("nodes_fts")
 
 
 def _configure(connection: Connection) -> None:

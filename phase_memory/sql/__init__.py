@@ -8,6 +8,20 @@ The schema is owned by the Alembic migrations shipped with the package (see
 :mod:`phase_memory.sql.dialect`.
 """
 
-from phase_memory.sql.store import SqlStore, open_sql_store
+from phase_memory.sql.migrate import history as migration_history
+from phase_memory.sql.store import (
+    SqlStore,
+    database_revision,
+    downgrade_database,
+    open_sql_store,
+    upgrade_database,
+)
 
-__all__ = ["SqlStore", "open_sql_store"]
+__all__ = [
+    "SqlStore",
+    "database_revision",
+    "downgrade_database",
+    "migration_history",
+    "open_sql_store",
+    "upgrade_database",
+]

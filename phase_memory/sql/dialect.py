@@ -127,9 +127,12 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
         return stmt, {"match": match}
     # PostgreSQL: each term through plainto_tsquery (never syntax), OR-ed with ||.
     params = {f"term_{i}": term for i, term in enumerate(terms)}
-    query = " || ".join(f"plainto_tsquery('simple', :term_{i})" for i in range(len(terms)))
+    config: ColumnElement[Any] = literal_column("'simple'::regconfig")
+    queries = [func.plainto_tsquery(config, bindparam(name, type_=Text())) for name in params]
+    tsquery: ColumnElement[Any] = queries[0]
+    for query in queries[1:]:
+        tsquery = tsquery.op("||")(query)
     vector: ColumnElement[Any] = literal_column("nodes.search_vector")
-    tsquery: ColumnElement[Any] = literal_column(f"({query})")
     relevance = func.ts_rank(vector, tsquery, type_=Float)
     stmt = (
         select(nodes.c.id, relevance.label("relevance"))

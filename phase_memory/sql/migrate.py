@@ -32,9 +32,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 
-from phase_memory.errors import SchemaVersionError, StoreUnavailableError
+from phase_memory.errors import SchemaVersionError, StoreUnavailableError, ValidationError
 from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.models.ids import new_id, utc_now
 from phase_memory.sql import dialect, rows
@@ -89,9 +90,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-@cache
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+    return _scripts_in(str(migrations_dir()))
+
+
+@cache
+def _scripts_in(directory: str) -> ScriptDirectory:
+    config = alembic_config()
+    config.set_main_option("script_location", directory)
+    return ScriptDirectory.from_config(config)
 
 
 def head_revision() -> str:
@@ -163,7 +170,8 @@ def prepare(
             raise StoreUnavailableError(
                 f"{where} holds no phase-memory schema yet; open it for writing once to create it"
             )
-        _check_known(current, where)
+        if current not in known_revisions():
+            return None  # newer than this version: reading is allowed, writing is not
         raise SchemaVersionError(
             f"{where} is at schema revision {current}, older than {head}; {UPGRADE_HINT}"
         )
@@ -212,12 +220,17 @@ def _move(connections: Connections, revision: str, *, up: bool) -> str | None:
         target = head_revision() if revision == "head" else revision
         if current == target or (current is None and target == "base"):
             return None
+        if target != "base" and target not in known_revisions():
+            raise ValidationError(f"unknown schema revision {revision!r}")
         backup = backup_copy(connections.engine, current or "base")
         config = alembic_config(conn)
-        if up:
-            command.upgrade(config, revision)
-        else:
-            command.downgrade(config, revision)
+        try:
+            if up:
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+        except CommandError as exc:
+            raise ValidationError(f"cannot move to revision {revision!r}: {exc}") from None
         after = current_revision(conn)
         if after is not None:
             _audit_migration(conn, current or "base", after, backup)

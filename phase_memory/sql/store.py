@@ -194,6 +194,50 @@ def open_sql_store(
     return store
 
 
+@contextmanager
+def _unprepared(url_or_path: str | Path | URL, busy_timeout: float) -> Iterator[Connections]:
+    """Connections to a database without the opening rules (for schema commands)."""
+    with translated("open"):
+        url = to_url(url_or_path)
+    path = sqlite_file(url)
+    if path is not None:
+        _check_file(path, create=False)
+    with translated("open"):
+        engine = make_engine(url, EngineSettings(busy_timeout=busy_timeout))
+    try:
+        yield Connections(engine, serialize=is_sqlite_memory(url))
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(
+    url_or_path: str | Path | URL, revision: str = "head", *, busy_timeout: float = 5.0
+) -> str | None:
+    """``phase-memory db upgrade``: migrate up (backing the file up first).
+
+    Returns the backup's path, or None when there was nothing to do.
+    """
+    with _unprepared(url_or_path, busy_timeout) as connections:
+        return migrate.upgrade_database(connections, revision)
+
+
+def downgrade_database(
+    url_or_path: str | Path | URL, revision: str, *, busy_timeout: float = 5.0
+) -> str | None:
+    """``phase-memory db downgrade REV``: migrate down (``base`` drops every table).
+
+    The file is backed up first; returns the backup's path.
+    """
+    with _unprepared(url_or_path, busy_timeout) as connections:
+        return migrate.downgrade_database(connections, revision)
+
+
+def database_revision(url_or_path: str | Path | URL) -> tuple[str | None, str]:
+    """``phase-memory db current``: the database's revision and this version's head."""
+    with _unprepared(url_or_path, 5.0) as connections, connections.read("current") as conn:
+        return migrate.current_revision(conn), migrate.head_revision()
+
+
 def _check_file(path: Path, *, create: bool) -> None:
     """Refuse paths that cannot be a SQLite database, with a one-line reason."""
     if path.is_dir():
@@ -213,4 +257,10 @@ def _check_file(path: Path, *, create: bool) -> None:
         raise StoreUnavailableError(f"{path} is not a SQLite database")
 
 
-__all__ = ["SqlStore", "open_sql_store"]
+__all__ = [
+    "SqlStore",
+    "database_revision",
+    "downgrade_database",
+    "open_sql_store",
+    "upgrade_database",
+]

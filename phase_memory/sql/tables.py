@@ -71,6 +71,15 @@ MIGRATION_ONLY = frozenset(
 """Schema objects created by the migrations but kept out of this metadata."""
 
 
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic ``include_object`` hook: leave :data:`MIGRATION_ONLY` objects alone."""
+    if name is None:
+        return True
+    return name not in MIGRATION_ONLY and not name.startswith("nodes_fts")
+
+
 class UtcTimestamp(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime, exact to the microsecond.
 
