@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pydantic import JsonValue
 
 from phase_memory.errors import ConflictError, IntegrityError, NotFoundError
 from phase_memory.models import (
@@ -845,3 +846,23 @@ def test_graph_lookups_forget_what_a_rolled_back_transaction_wrote(store: Memory
     assert store.graph.edges_touching("a") == []
     assert ids(store.graph.paths_in_tree("root")) == ["root"]
     assert store.graph.list_activation_plans() == []
+
+
+def test_floats_keep_their_type_and_exact_value(store: MemoryStore) -> None:
+    # Whole-number and huge floats are where JSON storage most often turns a float
+    # into an int (or rounds it); exports would then differ between adapters.
+    floats: dict[str, JsonValue] = {
+        "two": 2.0,
+        "whole": 1e20,
+        "huge": 1.5e300,
+        "max": 1.7976931348623157e308,
+        "min_subnormal": 5e-324,
+        "third": 1 / 3,
+    }
+    seed(store, profile())
+    store.graph.save_node(node("n1", attributes=floats))
+    store.events.append([event("chat.turn", floats, event_id="f")])
+    for stored in (store.graph.get_node("n1").attributes, store.events.get("f").payload):
+        assert {k: (type(v), repr(v)) for k, v in stored.items()} == {
+            k: (type(v), repr(v)) for k, v in floats.items()
+        }
