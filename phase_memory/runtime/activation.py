@@ -1,0 +1,205 @@
+"""Activation: which memories to bring into the next turn, ranked, explained and stored.
+
+A query is split into plain word terms (:func:`phase_memory.text_search.query_terms`;
+no input is search syntax). Candidates come from the graph store's full-text
+search (FTS5 bm25 on SQLite, ``ts_rank`` on PostgreSQL, a small scorer in
+memory); each is scored from its text relevance (relative to the best match),
+its salience and its recency. The strongest matches then pull in their direct
+neighbours along edges ("graph hop"). Archived and forgotten nodes never appear;
+nodes at or above the profile's ``redact_at`` sensitivity appear without their
+content. The plan is stored by recording an ``activation.planned`` event.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from phase_memory.errors import NotFoundError, ValidationError
+from phase_memory.models import (
+    ActivationItem,
+    ActivationPlan,
+    ActivationPlanned,
+    MemoryNode,
+    NodeState,
+    PathStatus,
+    ProfilePolicy,
+    new_id,
+    utc_now,
+)
+from phase_memory.protocols import MemoryGraphStore
+from phase_memory.text_search import query_terms
+
+if TYPE_CHECKING:
+    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+TEXT_WEIGHT = 0.6
+"""Share of a direct match's score that comes from text relevance."""
+SALIENCE_WEIGHT = 0.25
+"""Share that comes from the node's salience."""
+RECENCY_WEIGHT = 0.15
+"""Share that comes from how recently the node was updated."""
+RECENCY_HALF_LIFE_DAYS = 30.0
+"""A node updated this many days ago gets half the recency of one updated now."""
+HOP_SOURCES = 3
+"""How many of the strongest matches pull in their neighbours."""
+HOP_DECAY = 0.5
+"""A neighbour's score is at most this share of the score of the match it hangs off."""
+MIN_CANDIDATES = 50
+"""Full-text candidates fetched at least (more when the budget is large)."""
+MAX_STORED_QUERY = 2000
+"""Longer queries are stored cut to this many characters."""
+
+
+@dataclass
+class _Scored:
+    node: MemoryNode
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def activate(
+    runtime: PhaseMemoryRuntime,
+    profile_id: str,
+    query: str,
+    *,
+    budget: int | None = None,
+    path_id: str | None = None,
+) -> ActivationPlan:
+    """Rank the profile's active memories for ``query``, store the plan and return it.
+
+    ``budget`` defaults to the profile's ``activation_budget``. With ``path_id``
+    only nodes in that path's effective history are eligible. An empty query
+    (no words) gives an empty plan, which is stored too.
+    """
+    store = runtime.store
+    graph = store.graph
+    profile = graph.get_profile(profile_id)
+    policy = profile.policy
+    if budget is None:
+        budget = policy.activation_budget
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValidationError(f"budget must be a positive whole number, got {budget!r}")
+    if not isinstance(query, str):
+        raise ValidationError("query must be text")
+    path_open = False
+    eligible: set[str] | None = None
+    if path_id is not None:
+        path = graph.find_path(path_id)
+        if path is None or path.profile_id != profile_id:
+            raise NotFoundError(f"path {path_id!r} does not exist in profile {profile_id!r}")
+        path_open = path.status is PathStatus.OPEN
+        snapshot = store.events.replay(path_id=path_id).snapshot
+        eligible = {
+            node_id for node_id, node in snapshot.nodes.items()
+            if node.profile_id == profile_id and node.state is NodeState.ACTIVE
+        }
+    now = utc_now()
+    ranked = _rank(graph, profile_id, query_terms(query), budget, eligible, now)
+    plan = ActivationPlan(
+        id=new_id(),
+        profile_id=profile_id,
+        path_id=path_id,
+        query=_storable(query),
+        budget=budget,
+        created_at=now,
+        items=[_item(rank, scored, policy) for rank, scored in enumerate(ranked, start=1)],
+    )
+    runtime.record(
+        runtime._event(
+            "activation.planned", profile_id, ActivationPlanned(plan=plan),
+            path_id=path_id if path_open else None,
+        )
+    )
+    return plan
+
+
+def _storable(query: str) -> str:
+    # NUL cannot be stored in PostgreSQL text; a huge paste is cut.
+    return query.replace("\x00", "\ufffd")[:MAX_STORED_QUERY]
+
+
+def _recency(node: MemoryNode, now: datetime) -> float:
+    age_days = max((now - node.updated_at).total_seconds(), 0.0) / 86_400
+    return math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+
+
+def _usable(node: MemoryNode | None, profile_id: str, eligible: set[str] | None) -> bool:
+    return (
+        node is not None
+        and node.profile_id == profile_id
+        and node.state is NodeState.ACTIVE
+        and (eligible is None or node.id in eligible)
+    )
+
+
+def _rank(
+    graph: MemoryGraphStore,
+    profile_id: str,
+    terms: list[str],
+    budget: int,
+    eligible: set[str] | None,
+    now: datetime,
+) -> list[_Scored]:
+    if not terms:
+        return []
+    limit = max(MIN_CANDIDATES, budget * 4)
+    if eligible is not None:
+        limit = max(limit, len(eligible))
+    matches = graph.search_text(profile_id, terms, limit)
+    best = max((m.relevance for m in matches), default=0.0)
+    scored: dict[str, _Scored] = {}
+    for match in matches:
+        node = graph.find_node(match.node_id)
+        if node is None or not _usable(node, profile_id, eligible) or best <= 0:
+            continue
+        text = max(match.relevance, 0.0) / best
+        recency = _recency(node, now)
+        score = TEXT_WEIGHT * text + SALIENCE_WEIGHT * node.salience + RECENCY_WEIGHT * recency
+        scored[node.id] = _Scored(
+            node, score,
+            [f"text match {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}"],
+        )
+    direct = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
+    for source in direct[:HOP_SOURCES]:
+        for edge in graph.edges_touching(source.node.id):
+            other_id = edge.target_id if edge.source_id == source.node.id else edge.source_id
+            if other_id in scored:
+                continue
+            other = graph.find_node(other_id)
+            if other is None or not _usable(other, profile_id, eligible):
+                continue
+            strength = min(max(edge.weight, 0.0), 1.0)
+            score = HOP_DECAY * source.score * strength * (0.5 + 0.5 * other.salience)
+            if score <= 0:
+                continue
+            scored[other_id] = _Scored(
+                other, score,
+                [f"graph hop from {source.node.id} via {edge.kind}",
+                 f"salience {other.salience:.2f}"],
+            )
+    ranked = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
+    return ranked[:budget]
+
+
+def _item(rank: int, scored: _Scored, policy: ProfilePolicy) -> ActivationItem:
+    node = scored.node
+    if node.sensitivity.level >= policy.redact_at.level:
+        return ActivationItem(
+            node_id=node.id, rank=rank, score=round(scored.score, 6),
+            reasons=[
+                *scored.reasons,
+                f"redacted: sensitivity {node.sensitivity.value} is at or above "
+                f"the profile's redact_at ({policy.redact_at.value})",
+            ],
+            redacted=True, label=node.label, content=None,
+        )
+    return ActivationItem(
+        node_id=node.id, rank=rank, score=round(scored.score, 6), reasons=scored.reasons,
+        redacted=False, label=node.label, content=node.content,
+    )
+
+
+__all__ = ["activate"]
