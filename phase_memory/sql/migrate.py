@@ -252,6 +252,8 @@ def backup_copy(engine: Engine, revision: str) -> Path | None:
         copy = sqlite3.connect(str(target))
         try:
             source.backup(copy)
+            # One self-contained file: no -wal / -shm beside the copy.
+            copy.execute("PRAGMA journal_mode = DELETE").fetchall()
         finally:
             copy.close()
     finally:
