@@ -1,0 +1,68 @@
+"""``activate``: which memories to bring into the next turn, and why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from phase_memory.cli._context import open_memory
+from phase_memory.cli._output import plain, print_json, say, short, table
+from phase_memory.models import ActivationPlan
+
+
+def activate(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="The question, as typed.")],
+    profile: Annotated[str, typer.Option("--profile", metavar="ID", help="The profile.")],
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget", metavar="N", min=1, help="At most N items (default: the profile's policy)."
+        ),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", metavar="ID", help="Rank as the conversation on this path."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Rank a profile's memories for a query and store the plan.
+
+    Nodes at or above the profile's ``redact_at`` sensitivity are listed
+    redacted: their content is withheld.
+    """
+    with open_memory(ctx) as mem:
+        plan = mem.activate(profile, query, budget=budget, path_id=path)
+    if as_json:
+        print_json(plan)
+        return
+    show_plan(plan)
+
+
+def show_plan(plan: ActivationPlan) -> None:
+    """The plan as a table: rank, score, memory, reasons."""
+    say(
+        plain(
+            f"Activation plan {plan.id} for {plan.query!r} "
+            f"({len(plan.items)} of budget {plan.budget})"
+        )
+    )
+    table(
+        "Activated memories",
+        ["#", "score", "node", "memory", "why"],
+        (
+            [
+                item.rank,
+                f"{item.score:.3f}",
+                item.node_id,
+                "[redacted]" if item.redacted else _memory(item.label, item.content),
+                ", ".join(item.reasons),
+            ]
+            for item in plan.items
+        ),
+    )
+
+
+def _memory(label: str | None, content: str | None) -> str:
+    return short(f"{label or ''}: {content}" if content else label, 60)

@@ -1,0 +1,139 @@
+"""``db upgrade | downgrade | current | history | checkpoint | vacuum``: schema and upkeep."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from phase_memory.cli._context import MEMORY, database_file, state_of
+from phase_memory.cli._errors import CliError
+from phase_memory.cli._output import print_json, print_jsonl, say, table
+from phase_memory.sql import (
+    database_revision,
+    downgrade_database,
+    migration_history,
+    open_sql_store,
+    upgrade_database,
+)
+
+app = typer.Typer(
+    help="Schema migrations (Alembic) and SQLite maintenance.", no_args_is_help=True
+)
+
+
+def _target(ctx: typer.Context) -> str:
+    state = state_of(ctx)
+    if state.db == MEMORY:
+        raise CliError("--db :memory: has no schema to manage; name a database file or URL")
+    return state.db
+
+
+@app.command("current")
+def current(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """The database's schema revision, and the newest this version knows."""
+    target = _target(ctx)
+    revision, head = database_revision(target)
+    if as_json:
+        print_json({"revision": revision, "head": head, "up_to_date": revision == head})
+        return
+    if revision is None:
+        say(f"{state_of(ctx).shown}: no phase-memory schema yet (newest is {head})")
+    elif revision == head:
+        say(f"{revision} (head)")
+    else:
+        say(f"{revision} (newest is {head}; run `phase-memory db upgrade`)")
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+) -> None:
+    """The migrations this version knows, newest first."""
+    revisions = migration_history()
+    if as_json:
+        print_jsonl(
+            {
+                "revision": r.revision,
+                "down_revision": r.down_revision,
+                "doc": r.doc,
+                "head": r.is_head,
+            }
+            for r in revisions
+        )
+        return
+    table(
+        "Migrations",
+        ["revision", "down revision", "description"],
+        (
+            [r.revision + (" (head)" if r.is_head else ""), r.down_revision or "-", r.doc]
+            for r in revisions
+        ),
+    )
+
+
+@app.command("upgrade")
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(metavar="[REV]", help="Target revision (default: head).")
+    ] = "head",
+) -> None:
+    """Upgrade the schema (a backup copy of the file is taken first)."""
+    target = _target(ctx)
+    before, _ = database_revision(target)
+    backup = upgrade_database(target, revision)
+    after, _ = database_revision(target)
+    if before == after:
+        say(f"Already at {after}; nothing to do")
+        return
+    say(f"Upgraded {before or 'base'} -> {after}")
+    if backup:
+        say(f"Backup of the previous file: {backup}")
+
+
+@app.command("downgrade")
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(metavar="REV", help="Target revision ('base' removes everything).")
+    ],
+) -> None:
+    """Downgrade the schema to REV (a backup copy of the file is taken first)."""
+    target = _target(ctx)
+    before, _ = database_revision(target)
+    backup = downgrade_database(target, revision)
+    after, _ = database_revision(target)
+    if before == after:
+        say(f"Already at {after or 'base'}; nothing to do")
+        return
+    say(f"Downgraded {before or 'base'} -> {after or 'base'}")
+    if backup:
+        say(f"Backup of the previous file: {backup}")
+
+
+@app.command("checkpoint")
+def checkpoint(ctx: typer.Context) -> None:
+    """Checkpoint the write-ahead log into the database file and truncate it (SQLite)."""
+    with open_sql_store(_target(ctx), create=False) as store:
+        store.checkpoint()
+    say("Checkpointed the write-ahead log")
+
+
+@app.command("vacuum")
+def vacuum(ctx: typer.Context) -> None:
+    """Rebuild the database file, returning free space (SQLite VACUUM)."""
+    target = _target(ctx)
+    file = database_file(target)
+    size = file.stat().st_size if file is not None and file.exists() else None
+    with open_sql_store(target, create=False) as store:
+        store.vacuum()
+    after = file.stat().st_size if file is not None and file.exists() else None
+    if size is not None and after is not None:
+        say(f"Vacuumed: {size:,} -> {after:,} bytes")
+    else:
+        say("Vacuumed")

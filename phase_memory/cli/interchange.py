@@ -1,0 +1,238 @@
+"""``import`` and ``export``: envelope JSON, events JSONL, workspace directories, MCP memory."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import phase_memory as pm
+from phase_memory.cli._context import MEMORY, open_memory, state_of
+from phase_memory.cli._errors import CliError, CliUsageError
+from phase_memory.cli._output import print_json, say, table
+from phase_memory.errors import ImportProblem, ImportValidationError
+from phase_memory.interchange.results import ExportResult, ImportResult
+
+ENVELOPE = "envelope"
+EVENTS = "events"
+AUDIT = "audit"
+WORKSPACE = "workspace"
+MCP = "mcp-memory"
+
+_SNIFF_BYTES = 1 << 20
+
+
+class ExportFormat(StrEnum):
+    """What ``export`` writes."""
+
+    envelope = ENVELOPE
+    events = EVENTS
+    workspace = WORKSPACE
+
+
+def detect_format(source: Path) -> str:
+    """Which format a file or directory holds, judged by its shape (not its name).
+
+    A directory is a workspace. A file whose first line is a whole JSON object
+    is JSON Lines: MCP memory (``"type": "entity"`` / ``"relation"``), events
+    (``event_id`` and ``kind``) or audit records (``operation`` and ``outcome``);
+    an object with ``"envelope"`` is a graph envelope, on one line or many.
+    """
+    if source.is_dir():
+        return WORKSPACE
+    if not source.exists():
+        raise CliError(f"{source} does not exist")
+    with source.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if not stripped:
+        raise CliError(f"{source} is empty")
+    first_line = stripped.split("\n", 1)[0].strip()
+    try:
+        first = json.loads(first_line)
+    except json.JSONDecodeError:
+        first = None
+    if isinstance(first, dict):
+        if "envelope" in first:
+            return ENVELOPE
+        if first.get("type") in ("entity", "relation"):
+            return MCP
+        if "event_id" in first or ("kind" in first and "payload" in first):
+            return EVENTS
+        if "operation" in first and "outcome" in first:
+            return AUDIT
+    elif stripped.startswith("{") and '"envelope"' in text:
+        return ENVELOPE
+    raise CliError(
+        f"cannot tell what {source} holds: expected a graph envelope (.json), events "
+        "(.jsonl), an MCP memory.jsonl or a workspace directory"
+    )
+
+
+def import_(
+    ctx: typer.Context,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH",
+            help="Envelope .json, events .jsonl, MCP memory.jsonl or a workspace directory.",
+        ),
+    ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate and report; write nothing.")
+    ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="ID",
+            help='Profile for formats that name none (MCP memory.jsonl); default "default".',
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Import a file or directory, all or nothing; the format is detected by its shape.
+
+    The whole input is validated first: any problem and nothing is written
+    (every problem is listed, with file, line and field).
+    """
+    kind = detect_format(source)
+    if profile is not None and kind != MCP:
+        raise CliUsageError(
+            f"--profile applies to MCP memory.jsonl only; {source} is {_article(kind)} "
+            "and names its own profiles"
+        )
+    state = state_of(ctx)
+    file = state.file
+    against_empty = check and file is not None and not file.exists()
+    try:
+        # A check of an import into a database that does not exist yet is made
+        # against an empty memory, and creates no file.
+        with (pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)) as mem:
+            if kind == ENVELOPE:
+                result = mem.import_envelope(source, check_only=check)
+            elif kind == EVENTS:
+                result = mem.import_events(source, check_only=check)
+            elif kind == AUDIT:
+                result = mem.import_audit(source, check_only=check)
+            elif kind == WORKSPACE:
+                result = mem.import_workspace(source, check_only=check)
+            else:
+                result = mem.import_mcp_memory(
+                    source, profile_id=profile or "default", check_only=check
+                )
+    except ImportValidationError as exc:
+        _report_problems(exc.problems, as_json, source, kind, check)
+        raise CliError(str(exc)) from exc
+    if result.problems:
+        _report_problems(result.problems, as_json, source, kind, check)
+        raise CliError(
+            f"{source} has {len(result.problems)} problem(s); nothing was imported"
+        )
+    if as_json:
+        print_json(result)
+        return
+    _say_import(result)
+
+
+def _article(kind: str) -> str:
+    names = {
+        ENVELOPE: "a graph envelope",
+        EVENTS: "an events file",
+        AUDIT: "an audit file",
+        WORKSPACE: "a workspace",
+        MCP: "an MCP memory file",
+    }
+    return names.get(kind, kind)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    shown = [f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n]
+    return ", ".join(shown) if shown else "nothing"
+
+
+def _say_import(result: ImportResult) -> None:
+    what = _article(result.format)
+    if result.check_only:
+        say(f"{result.source} is {what} and valid: {_counts(result.counts)} (nothing written)")
+    else:
+        say(f"Imported {what} from {result.source}: {_counts(result.counts)}")
+
+
+def _report_problems(
+    problems: tuple[ImportProblem, ...] | list[ImportProblem],
+    as_json: bool,
+    source: Path,
+    kind: str,
+    check: bool,
+) -> None:
+    if as_json:
+        print_json(
+            {
+                "format": kind,
+                "source": str(source),
+                "check_only": check,
+                "problems": [
+                    {
+                        "file": p.file,
+                        "line": p.line,
+                        "pointer": p.pointer,
+                        "field": p.field,
+                        "reason": p.reason,
+                    }
+                    for p in problems
+                ],
+            }
+        )
+        return
+    table(
+        "Problems",
+        ["file", "line", "where", "field", "reason"],
+        ([p.file, p.line or "", p.pointer or "", p.field, p.reason] for p in problems),
+    )
+
+
+def export(
+    ctx: typer.Context,
+    target: Annotated[
+        Path, typer.Argument(metavar="PATH", help="The file (or directory, for a workspace).")
+    ],
+    export_format: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            help="What to write (default: events for a .jsonl PATH, else envelope).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", metavar="ID", help="Only this profile (envelope only)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Export the memory: a graph envelope, the events as JSONL, or a workspace directory.
+
+    Files are written to a temporary name and renamed into place, so a crash
+    never leaves half an export; the same memory always gives the same bytes.
+    """
+    chosen = export_format or (
+        ExportFormat.events if target.suffix == ".jsonl" else ExportFormat.envelope
+    )
+    if profile is not None and chosen is not ExportFormat.envelope:
+        raise CliUsageError("--profile applies to --format envelope only")
+    with open_memory(ctx) as mem:
+        result: ExportResult
+        if chosen is ExportFormat.envelope:
+            result = mem.export_envelope(target, profile_id=profile)
+        elif chosen is ExportFormat.events:
+            result = mem.export_events(target)
+        else:
+            result = mem.export_workspace(target)
+    if as_json:
+        print_json(result)
+        return
+    say(f"Exported {_article(result.format)} to {result.target}: {_counts(result.counts)}")
