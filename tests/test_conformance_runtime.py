@@ -2,3 +2,4 @@
 
 from phase_memory.testing.spec_paths import *  # noqa: F403
 from phase_memory.testing.spec_runtime import *  # noqa: F403
+from phase_memory.testing.spec_runtime_properties import *  # noqa: F403
