@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import JsonValue
 
-from phase_memory.errors import ConflictError, IntegrityError, NotFoundError
+from phase_memory.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from phase_memory.models import (
     CompactionStatus,
     LifecycleKind,
@@ -866,3 +866,23 @@ def test_floats_keep_their_type_and_exact_value(store: MemoryStore) -> None:
         assert {k: (type(v), repr(v)) for k, v in stored.items()} == {
             k: (type(v), repr(v)) for k, v in floats.items()
         }
+
+
+def test_nul_characters_round_trip_or_are_refused_as_invalid(store: MemoryStore) -> None:
+    # Some engines cannot store U+0000 in text. An adapter may refuse it, but as a
+    # ValidationError (bad input, nothing written), never as a storage failure.
+    seed(store, profile())
+    text = "before\x00after"
+    try:
+        store.graph.save_node(node("n1", label=text, content=text, attributes={"t": text}))
+    except ValidationError:
+        assert store.graph.find_node("n1") is None
+    else:
+        stored = store.graph.get_node("n1")
+        assert (stored.label, stored.content, stored.attributes) == (text, text, {"t": text})
+    try:
+        store.events.append([event("chat.turn", {"text": text}, event_id="nul")])
+    except ValidationError:
+        assert store.events.last_position() == 0
+    else:
+        assert store.events.get("nul").payload == {"text": text}

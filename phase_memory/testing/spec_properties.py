@@ -52,13 +52,15 @@ def _fresh(factory: StoreFactory, tmp: pytest.TempPathFactory) -> Iterator[Memor
 # --- random logs --------------------------------------------------------------------
 
 _NODE = st.integers(min_value=0, max_value=5)
+# NUL is left out: whether it is stored or refused is spec_graph's concern, not determinism's.
+_TEXT = st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=20)
 _OPS = st.one_of(
-    st.tuples(st.just("node"), _NODE, st.text(max_size=12)),
+    st.tuples(st.just("node"), _NODE, _TEXT),
     st.tuples(st.just("edge"), _NODE, _NODE),
     st.tuples(st.just("state"), _NODE, st.sampled_from(list(NodeState))),
     st.tuples(st.just("delete"), _NODE),
     st.tuples(st.just("unlink"), _NODE, _NODE),
-    st.tuples(st.just("chat"), st.text(max_size=20)),
+    st.tuples(st.just("chat"), _TEXT),
     st.tuples(st.just("malformed"), _NODE),
 )
 
