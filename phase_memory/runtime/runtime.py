@@ -352,70 +352,114 @@ class PhaseMemoryRuntime:
         return diagnose(self)
 
     def export_envelope(
-        self, out: str | os.PathLike[str], *, profile_id: str | None = None
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str | None = None,
+        progress: bool | None = None,
     ) -> ExportResult:
-        """Write the graph (or one profile) as a deterministic Markitect graph envelope."""
+        """Write the graph (or one profile) as a deterministic Markitect graph envelope.
+
+        ``progress``: show a progress bar (default: when stderr is a terminal).
+        """
         from phase_memory.interchange.envelope import export_envelope
 
-        return export_envelope(self, out, profile_id=profile_id)
+        return export_envelope(self, out, profile_id=profile_id, progress=progress)
 
     def import_envelope(
-        self, src: str | os.PathLike[str], *, check_only: bool = False
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
     ) -> ImportResult:
-        """Validate then import a graph envelope, all or nothing."""
+        """Validate then import a graph envelope, all or nothing.
+
+        Raises ImportValidationError listing every problem (nothing written);
+        ``check_only=True`` returns the problems in the result instead.
+        """
         from phase_memory.interchange.envelope import import_envelope
 
-        return import_envelope(self, src, check_only=check_only)
+        return import_envelope(self, src, check_only=check_only, progress=progress)
 
-    def export_events(self, out: str | os.PathLike[str]) -> ExportResult:
-        """Write the event log as JSONL in position order."""
+    def export_events(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str | None = None,
+        progress: bool | None = None,
+    ) -> ExportResult:
+        """Write the event log (or one profile's events) as JSONL in position order."""
         from phase_memory.interchange.jsonl import export_events
 
-        return export_events(self, out)
+        return export_events(self, out, profile_id=profile_id, progress=progress)
 
     def import_events(
-        self, src: str | os.PathLike[str], *, check_only: bool = False
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
     ) -> ImportResult:
         """Validate then append (and project) the events of a JSONL file, all or nothing."""
         from phase_memory.interchange.jsonl import import_events
 
-        return import_events(self, src, check_only=check_only)
+        return import_events(self, src, check_only=check_only, progress=progress)
 
-    def export_audit(self, out: str | os.PathLike[str]) -> ExportResult:
+    def export_audit(
+        self, out: str | os.PathLike[str], *, progress: bool | None = None
+    ) -> ExportResult:
         """Write the audit records as JSONL in write order."""
         from phase_memory.interchange.jsonl import export_audit
 
-        return export_audit(self, out)
+        return export_audit(self, out, progress=progress)
 
     def import_audit(
-        self, src: str | os.PathLike[str], *, check_only: bool = False
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
     ) -> ImportResult:
         """Validate then import audit records from JSONL, all or nothing."""
         from phase_memory.interchange.jsonl import import_audit
 
-        return import_audit(self, src, check_only=check_only)
+        return import_audit(self, src, check_only=check_only, progress=progress)
 
-    def export_workspace(self, directory: str | os.PathLike[str]) -> ExportResult:
+    def export_workspace(
+        self, directory: str | os.PathLike[str], *, progress: bool | None = None
+    ) -> ExportResult:
         """Write the whole memory as a workspace directory."""
         from phase_memory.interchange.workspace import export_workspace
 
-        return export_workspace(self, directory)
+        return export_workspace(self, directory, progress=progress)
 
     def import_workspace(
-        self, directory: str | os.PathLike[str], *, check_only: bool = False
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
     ) -> ImportResult:
         """Validate then import a workspace directory into this (empty) memory."""
         from phase_memory.interchange.workspace import import_workspace
 
-        return import_workspace(self, directory, check_only=check_only)
+        return import_workspace(self, directory, check_only=check_only, progress=progress)
 
     def import_mcp_memory(
-        self, src: str | os.PathLike[str], *, profile_id: str = "default", check_only: bool = False
+        self,
+        src: str | os.PathLike[str],
+        *,
+        profile_id: str = "default",
+        check_only: bool = False,
+        progress: bool | None = None,
     ) -> ImportResult:
-        """Import the MCP memory server's ``memory.jsonl`` into a profile."""
+        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default")."""
         from phase_memory.interchange.mcp_memory import import_mcp_memory
 
-        return import_mcp_memory(self, src, profile_id=profile_id, check_only=check_only)
+        return import_mcp_memory(
+            self, src, profile_id=profile_id, check_only=check_only, progress=progress
+        )
 
 
 def _list_of(value: Any) -> list[dict[str, Any]]:
