@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
+from phase_memory.errors import ValidationError
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 MEMORY_TARGET = ":memory:"
@@ -30,6 +31,12 @@ def open(
     ``busy_timeout`` is in seconds; ``synchronous="full"`` makes every commit
     durable across power loss on SQLite, at some cost in write speed.
     """
+    if synchronous not in ("normal", "full"):
+        raise ValidationError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+    if journal_mode not in ("wal", "delete"):
+        raise ValidationError(f"journal_mode must be 'wal' or 'delete', not {journal_mode!r}")
+    if not busy_timeout >= 0:
+        raise ValidationError(f"busy_timeout must be >= 0 seconds, not {busy_timeout!r}")
     if os.fspath(target) == MEMORY_TARGET:
         from phase_memory.memory import InMemoryStore
 
