@@ -9,10 +9,12 @@ effects: the runtime's hot path, a few compiled upserts per event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     Table,
     bindparam,
     delete,
@@ -65,6 +67,42 @@ def _missing(what: str, key: str) -> NotFoundError:
     return NotFoundError(f"{what} {key!r} does not exist")
 
 
+# Hot lookups use statements built once, with bound parameters: building a
+# select anew on every call (and computing its cache key) cost more than
+# running it on SQLite.
+
+_BY_ID = {
+    table.name: select(*columns).where(table.c.id == bindparam("id_"))
+    for table, columns in (
+        (t.profiles, rows.PROFILE_COLUMNS),
+        (t.nodes, rows.NODE_COLUMNS),
+        (t.edges, rows.EDGE_COLUMNS),
+        (t.paths, rows.PATH_COLUMNS),
+    )
+}
+
+
+@cache
+def _exists_where(table_name: str, names: tuple[str, ...]) -> Select[Any]:
+    """``SELECT EXISTS (... WHERE <name> = :<name>_ ...)``."""
+    table = t.metadata.tables[table_name]
+    return select(exists().where(*(table.c[name] == bindparam(f"{name}_") for name in names)))
+
+
+@cache
+def _edges_where(source: bool, target: bool, kind: bool) -> Select[Any]:
+    """``list_edges`` for one combination of filters (parameters named ``<column>_``)."""
+    edges = t.edges
+    stmt = select(*rows.EDGE_COLUMNS).where(edges.c.profile_id == bindparam("profile_id_"))
+    if source:
+        stmt = stmt.where(edges.c.source_id == bindparam("source_id_"))
+    if target:
+        stmt = stmt.where(edges.c.target_id == bindparam("target_id_"))
+    if kind:
+        stmt = stmt.where(edges.c.kind == bindparam("kind_"))
+    return stmt.order_by(edges.c.id)
+
+
 class SqlGraphStore:
     """:class:`~phase_memory.protocols.MemoryGraphStore` on SQLite or PostgreSQL."""
 
@@ -74,12 +112,12 @@ class SqlGraphStore:
 
     # --- helpers --------------------------------------------------------------------
 
-    def _one(self, conn: Connection, columns: Sequence[Any], table: Table, key: str) -> Any:
-        return conn.execute(select(*columns).where(table.c.id == key)).first()
+    def _one(self, conn: Connection, table: Table, key: str) -> Any:
+        return conn.execute(_BY_ID[table.name], {"id_": key}).first()
 
     def _exists(self, conn: Connection, table: Table, **where: Any) -> bool:
-        clause = [table.c[name] == value for name, value in where.items()]
-        return bool(conn.execute(select(exists().where(*clause))).scalar())
+        params = {f"{name}_": value for name, value in where.items()}
+        return bool(conn.execute(_exists_where(table.name, tuple(where)), params).scalar())
 
     def _touches_edges(self, conn: Connection, node_id: str) -> bool:
         edges = t.edges
@@ -107,7 +145,7 @@ class SqlGraphStore:
     def find_profile(self, profile_id: str) -> Profile | None:
         """The profile with this id, or None."""
         with self._db.read("find_profile") as conn:
-            row = self._one(conn, rows.PROFILE_COLUMNS, t.profiles, profile_id)
+            row = self._one(conn, t.profiles, profile_id)
             return None if row is None else rows.profile_of(row)
 
     def list_profiles(self) -> list[Profile]:
@@ -167,7 +205,7 @@ class SqlGraphStore:
     def find_node(self, node_id: str) -> MemoryNode | None:
         """The node with this id, or None."""
         with self._db.read("find_node") as conn:
-            row = self._one(conn, rows.NODE_COLUMNS, t.nodes, node_id)
+            row = self._one(conn, t.nodes, node_id)
             return None if row is None else rows.node_of(row)
 
     def list_nodes(
@@ -249,7 +287,7 @@ class SqlGraphStore:
     def find_edge(self, edge_id: str) -> MemoryEdge | None:
         """The edge with this id, or None."""
         with self._db.read("find_edge") as conn:
-            row = self._one(conn, rows.EDGE_COLUMNS, t.edges, edge_id)
+            row = self._one(conn, t.edges, edge_id)
             return None if row is None else rows.edge_of(row)
 
     def list_edges(
@@ -260,16 +298,16 @@ class SqlGraphStore:
         kind: str | None = None,
     ) -> list[MemoryEdge]:
         """Edges of a profile, filtered by endpoints and kind, by id."""
-        edges = t.edges
-        stmt = select(*rows.EDGE_COLUMNS).where(edges.c.profile_id == profile_id)
+        stmt = _edges_where(source_id is not None, target_id is not None, kind is not None)
+        params = {"profile_id_": profile_id}
         if source_id is not None:
-            stmt = stmt.where(edges.c.source_id == source_id)
+            params["source_id_"] = source_id
         if target_id is not None:
-            stmt = stmt.where(edges.c.target_id == target_id)
+            params["target_id_"] = target_id
         if kind is not None:
-            stmt = stmt.where(edges.c.kind == kind)
+            params["kind_"] = kind
         with self._db.read("list_edges") as conn:
-            return [rows.edge_of(row) for row in conn.execute(stmt.order_by(edges.c.id))]
+            return [rows.edge_of(row) for row in conn.execute(stmt, params)]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""
@@ -317,7 +355,7 @@ class SqlGraphStore:
     def find_path(self, path_id: str) -> MemoryPath | None:
         """The path with this id, or None."""
         with self._db.read("find_path") as conn:
-            row = self._one(conn, rows.PATH_COLUMNS, t.paths, path_id)
+            row = self._one(conn, t.paths, path_id)
             return None if row is None else rows.path_of(row)
 
     def list_paths(self, profile_id: str | None = None) -> list[MemoryPath]:
@@ -363,7 +401,7 @@ class SqlGraphStore:
         return self._plans(where, "list_activation_plans")
 
     def _plans(self, where: Any, name: str) -> list[ActivationPlan]:
-        with self._db.read(name) as conn:
+        with self._db.read(name, snapshot=True) as conn:
             return _read_plans(conn, where)
 
     # --- the fold's view ------------------------------------------------------------
@@ -400,7 +438,7 @@ class SqlGraphStore:
     def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
         """Nodes within ``depth`` hops of ``node_id`` (either direction) and their edges."""
         edges = t.edges
-        with self._db.read("neighbourhood") as conn:
+        with self._db.read("neighbourhood", snapshot=True) as conn:
             if not self._exists(conn, t.nodes, id=node_id):
                 raise _missing("node", node_id)
             seen = {node_id}
@@ -516,7 +554,7 @@ class SqlGraphStore:
 
     def snapshot(self) -> GraphSnapshot:
         """Everything stored, as a snapshot comparable with a replay (position 0)."""
-        with self._db.read("snapshot") as conn:
+        with self._db.read("snapshot", snapshot=True) as conn:
             profiles = conn.execute(select(*rows.PROFILE_COLUMNS).order_by(t.profiles.c.id))
             profile_map = {p.id: p for p in map(rows.profile_of, profiles)}
             node_rows = conn.execute(select(*rows.NODE_COLUMNS).order_by(t.nodes.c.id))
