@@ -23,6 +23,8 @@ from sqlalchemy.pool import StaticPool
 
 WRITE_OPTION = "phase_memory_write"
 """Execution option marking a connection whose transaction will write."""
+AUTOCOMMIT_OPTION = "phase_memory_autocommit"
+"""Execution option of a one-statement read: no BEGIN, the statement is its own transaction."""
 
 Synchronous = Literal["normal", "full"]
 JournalMode = Literal["wal", "delete"]
@@ -112,5 +114,8 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(AUTOCOMMIT_OPTION, False):
+            conn.exec_driver_sql("BEGIN")

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, exists, func, select, update
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
@@ -32,6 +32,11 @@ _IN_BATCH = 500
 _events = t.events
 _INSERT = _events.insert()
 _LAST = select(func.max(_events.c.position))
+_LAST_AND_SEEN = select(
+    select(func.max(_events.c.position)).scalar_subquery(),
+    exists().where(_events.c.event_id == bindparam("id_")),
+)
+_SEEN = select(_events.c.event_id).where(_events.c.event_id.in_(bindparam("ids_", expanding=True)))
 _REPLACE = (
     update(_events)
     .where(_events.c.event_id == bindparam("event_id_"))
@@ -65,20 +70,23 @@ class SqlEventLog:
             return []
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
-            last = int(conn.execute(_LAST).scalar() or 0)
+            ids = [event.event_id for event in events]
+            stored: set[str] = set()
+            if len(ids) == 1:
+                # The common case, one round trip: the newest position and the duplicate test.
+                last_value, duplicate = conn.execute(_LAST_AND_SEEN, {"id_": ids[0]}).one()
+                if duplicate:
+                    stored.add(ids[0])
+            else:
+                last_value = conn.execute(_LAST).scalar()
+                for start in range(0, len(ids), _IN_BATCH):
+                    chunk = ids[start : start + _IN_BATCH]
+                    stored.update(conn.execute(_SEEN, {"ids_": chunk}).scalars())
+            last = int(last_value or 0)
             if expected_position is not None and expected_position != last:
                 raise ConflictError(f"log is at position {last}, expected {expected_position}")
             if not events:
                 return []
-            ids = [event.event_id for event in events]
-            stored: set[str] = set()
-            for start in range(0, len(ids), _IN_BATCH):
-                chunk = ids[start : start + _IN_BATCH]
-                stored.update(
-                    conn.execute(
-                        select(_events.c.event_id).where(_events.c.event_id.in_(chunk))
-                    ).scalars()
-                )
             seen: set[str] = set()
             for event_id in ids:
                 if event_id in stored or event_id in seen:

@@ -17,7 +17,7 @@ from phase_memory.errors import StoreUnavailableError
 from phase_memory.protocols import StoreCapabilities
 from phase_memory.sql import dialect, migrate
 from phase_memory.sql.audit import SqlAuditSink
-from phase_memory.sql.connections import Connections
+from phase_memory.sql.connections import Connections, StoreTransaction
 from phase_memory.sql.engine import (
     EngineSettings,
     JournalMode,
@@ -74,19 +74,14 @@ class SqlStore:
         ``BEGIN IMMEDIATE``: it waits up to the busy timeout for another
         writer, then raises StoreBusyError.
         """
-        return self._transaction()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._db.transaction():
-            yield
+        return StoreTransaction(self._db, "transaction")
 
     def integrity_findings(self) -> list[str]:
         """SQLite ``integrity_check`` and ``foreign_key_check`` problems ([] when fine)."""
         if self._db.dialect != dialect.SQLITE:
             return []
         findings: list[str] = []
-        with self._db.read("integrity check") as conn:
+        with self._db.read("integrity check", snapshot=True) as conn:
             for (message,) in conn.exec_driver_sql("PRAGMA integrity_check"):
                 if message != "ok":
                     findings.append(f"integrity_check: {message}")
