@@ -1,0 +1,150 @@
+"""Optional peers: eventsourcing's SQLite recorder and LangGraph's SqliteSaver.
+
+They run only when the packages import (``pip install -e '.[bench]'``);
+otherwise the row says "peer not installed". Here the "raw" column is the
+peer library, and the ratio is phase-memory's throughput over the peer's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import phase_memory as pm
+from benchmarks import data, dbfiles
+from benchmarks.harness import Context, Row, Timer, alternate, median, rate, ratio_of
+
+BATCH = 100
+
+
+def _not_installed(name: str, title: str, target: str, package: str) -> Row:
+    return Row(name=name, title=title, n="-", pm="peer not installed", raw="-", ratio=None,
+               target=target, met=None, note=f"peer not installed: pip install {package}")
+
+
+def eventsourcing_batches(ctx: Context, sizes: dict[str, Any]) -> Row:
+    """``events.append`` of 100 events at a time vs ``SQLiteAggregateRecorder.insert_events``."""
+    title, target = "eventsourcing SQLite recorder, batches of 100", ">= 1.00x peer"
+    try:
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore
+    except ImportError:
+        return _not_installed("peer_eventsourcing", title, target, "eventsourcing")
+    n = sizes["events"]
+    plain = data.events(n)
+    models = data.event_models(plain)
+    batches = [models[i : i + BATCH] for i in range(0, n, BATCH)]
+    # The same events as the peer stores them: one aggregate per profile, the
+    # event's JSON (payload and metadata) as its state.
+    originator = uuid.UUID(int=1)
+    stored = [
+        StoredEvent(originator_id=originator, originator_version=k, topic=e["kind"],
+                    state=data.dumps({**e, "occurred_at": data.ts_text(e["occurred_at"])})
+                    .encode("utf-8"))
+        for k, e in enumerate(plain)
+    ]
+    stored_batches = [stored[i : i + BATCH] for i in range(0, n, BATCH)]
+
+    def pm_side(i: int) -> float:
+        path = ctx.fresh_db(f"peer-es-pm-{i}")
+        with pm.open(path) as mem, Timer() as t:
+            for batch in batches:
+                mem.events.append(batch)
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
+    def peer_side(i: int) -> float:
+        path = ctx.workdir / f"peer-es-{i}.db"
+        dbfiles.remove_db(path)
+        datastore = SQLiteDatastore(str(path))
+        # The same synchronous setting as phase-memory's default (NORMAL, WAL).
+        create = datastore.pool._create_connection
+
+        def normal_sync() -> Any:
+            connection = create()
+            connection._sqlite_conn.execute("PRAGMA synchronous = NORMAL")
+            return connection
+
+        datastore.pool._create_connection = normal_sync  # type: ignore[method-assign]
+        recorder = SQLiteAggregateRecorder(datastore)
+        recorder.create_table()
+        with Timer() as t:
+            for batch in stored_batches:
+                recorder.insert_events(batch)
+        datastore.close()
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
+    pm_rates, peer_rates = alternate(ctx.repeat, pm_side, peer_side)
+    pm_rate, peer_rate = median(pm_rates), median(peer_rates)
+    ratio = ratio_of(pm_rate, peer_rate)
+    return Row(
+        name="peer_eventsourcing", title=title, n=f"{n:,}", pm=rate(pm_rate, "ev/s"),
+        raw=f"eventsourcing {rate(peer_rate, 'ev/s')}", ratio=ratio, target=target,
+        met=ratio is not None and ratio >= 1.0,
+        figures={"pm_events_per_s": pm_rates, "peer_events_per_s": peer_rates},
+    )
+
+
+def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
+    """``mem.record`` of one checkpoint-sized event vs ``SqliteSaver.put`` (WAL, NORMAL)."""
+    title, target = "LangGraph SqliteSaver.put, same synchronous", ">= 0.80x peer"
+    try:
+        from langgraph.checkpoint.base import empty_checkpoint
+        from langgraph.checkpoint.sqlite import SqliteSaver
+    except ImportError:
+        return _not_installed("peer_langgraph", title, target, "langgraph-checkpoint-sqlite")
+    n = sizes["puts"]
+    # A checkpoint holding a small conversation state; phase-memory records the same
+    # state as an event payload.
+    states = [{"messages": [f"turn {k}", "a reply of a few words"], "step": k} for k in range(n)]
+    profile = pm.Profile.model_validate(data.profile())
+
+    def pm_side(i: int) -> float:
+        path = ctx.fresh_db(f"peer-lg-pm-{i}")
+        with pm.open(path) as mem:
+            mem.save_profile(profile)
+            events = [
+                pm.MemoryEvent.model_construct(
+                    event_id=data.event_id(k, 5), kind="agent.checkpoint",
+                    profile_id=data.PROFILE_ID, path_id=None, occurred_at=data.moment(k),
+                    payload={"thread_id": "t1", "channel_values": state}, schema_version=1,
+                    actor="bench", causation_id=None, position=None)
+                for k, state in enumerate(states)
+            ]
+            with Timer() as t:
+                for event in events:
+                    mem.record(event)
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
+    def peer_side(i: int) -> float:
+        path = ctx.workdir / f"peer-lg-{i}.db"
+        dbfiles.remove_db(path)
+        conn = dbfiles.raw_connect(path)  # WAL + synchronous NORMAL, as phase-memory
+        conn.isolation_level = ""  # SqliteSaver commits through the sqlite3 module
+        saver = SqliteSaver(conn)
+        saver.setup()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        config: Any = {"configurable": {"thread_id": "t1", "checkpoint_ns": ""}}
+        checkpoints = []
+        for state in states:
+            checkpoint = empty_checkpoint()
+            checkpoint["channel_values"] = state
+            checkpoints.append(checkpoint)
+        with Timer() as t:
+            for checkpoint in checkpoints:
+                config = saver.put(config, checkpoint, {"source": "loop", "step": 1}, {})
+        conn.close()
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
+    pm_rates, peer_rates = alternate(ctx.repeat, pm_side, peer_side)
+    pm_rate, peer_rate = median(pm_rates), median(peer_rates)
+    ratio = ratio_of(pm_rate, peer_rate)
+    return Row(
+        name="peer_langgraph", title=title, n=f"{n:,}", pm=rate(pm_rate, "puts/s"),
+        raw=f"langgraph {rate(peer_rate, 'puts/s')}", ratio=ratio, target=target,
+        met=ratio is not None and ratio >= 0.8,
+        figures={"pm_puts_per_s": pm_rates, "peer_puts_per_s": peer_rates},
+    )
