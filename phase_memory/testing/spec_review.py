@@ -489,6 +489,9 @@ def write_secret_history(mem: PhaseMemoryRuntime) -> str:
 def test_forget_erases_the_node_from_graph_events_and_plans(mem: PhaseMemoryRuntime) -> None:
     path_id = write_secret_history(mem)
     assert _trace([e.payload for e in mem.events.list()]) == list(SECRETS)
+    plans = mem.graph.list_activation_plans()
+    planned = [i for p in plans for i in p.items if i.node_id == "secret"]
+    assert planned and all(i.label == SECRET_LABEL for i in planned)
     before = mem.events.last_position()
     result = mem.apply([
         action("forget", "secret", approved=True, reason="user asked us to forget it"),
