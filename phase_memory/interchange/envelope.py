@@ -33,6 +33,7 @@ from phase_memory.interchange.common import (
     EventWriter,
     audit_export,
     audit_import,
+    consistent_reads,
     display_name,
     graph_imported_event,
     resolved,
@@ -169,6 +170,8 @@ class EnvelopeScan:
     path_ids: set[str] = field(default_factory=set)
     invalid: dict[str, set[int]] = field(default_factory=dict)
     """Indexes of records that failed their model (skipped by the reference checks)."""
+    stored: dict[str, int] = field(default_factory=dict)
+    """How many records of each kind the database held (no lookups for kinds it has none of)."""
 
     def items(self, key: str) -> Iterator[Item]:
         """Read one record array again (a later pass)."""
@@ -189,6 +192,7 @@ def check_envelope(
 ) -> EnvelopeScan:
     """Run both checking passes over an envelope file; problems go to ``problems``."""
     scan = EnvelopeScan(path=Path(src), file=file or display_name(src), problems=problems)
+    scan.stored = runtime.graph.counts()
     progress.stage(f"Checking {scan.file}")
     _check_records(runtime.graph, scan, progress)
     if scan.readable:
@@ -247,13 +251,14 @@ def _check_record(graph: MemoryGraphStore, scan: EnvelopeScan, token: Item) -> N
     record_id: str = record.id
     what = _SINGULAR[key]
     duplicate = False
+    look = scan.stored.get(key, 1) > 0
     if key == "profiles":
         duplicate = record_id in scan.profiles
-        in_db = not duplicate and graph.find_profile(record_id) is not None
+        in_db = look and not duplicate and graph.find_profile(record_id) is not None
         scan.profiles.setdefault(record_id, record)
     elif key == "nodes":
         duplicate = record_id in scan.node_profiles
-        in_db = not duplicate and graph.find_node(record_id) is not None
+        in_db = look and not duplicate and graph.find_node(record_id) is not None
         profile = scan.profiles.get(record.profile_id)
         # Share one string object per profile id across every node.
         scan.node_profiles.setdefault(
@@ -261,11 +266,11 @@ def _check_record(graph: MemoryGraphStore, scan: EnvelopeScan, token: Item) -> N
         )
     elif key == "edges":
         duplicate = record_id in scan.edge_ids
-        in_db = not duplicate and graph.find_edge(record_id) is not None
+        in_db = look and not duplicate and graph.find_edge(record_id) is not None
         scan.edge_ids.add(record_id)
     else:
         duplicate = record_id in scan.path_ids
-        in_db = not duplicate and graph.find_path(record_id) is not None
+        in_db = look and not duplicate and graph.find_path(record_id) is not None
         scan.path_ids.add(record_id)
     where = {"line": token.line, "pointer": pointer_of(key, index, "id")}
     if duplicate:
@@ -352,7 +357,7 @@ def _check_references(graph: MemoryGraphStore, scan: EnvelopeScan, progress: Pro
 
 def _node_owner(graph: MemoryGraphStore, scan: EnvelopeScan, node_id: str) -> str | None:
     owner = scan.node_profiles.get(node_id)
-    if owner is None:
+    if owner is None and scan.stored.get("nodes", 1):
         stored = graph.find_node(node_id)
         owner = stored.profile_id if stored is not None else None
     return owner
@@ -403,16 +408,23 @@ def import_envelope(
     problems = Problems()
     file = display_name(src)
     with Progress(progress) as bar:
-        scan = check_envelope(runtime, src, problems, bar, file=file)
-        counts = {key: scan.counts.get(key, 0) for key in ENVELOPE_ARRAYS}
         if check_only:
-            return ImportResult(format="envelope", source=file, check_only=True, counts=counts,
-                                problems=problems.items())
-        problems.raise_if_any()
+            with consistent_reads(runtime):
+                scan = check_envelope(runtime, src, problems, bar, file=file)
+            return ImportResult(format="envelope", source=file, check_only=True,
+                                counts=_counts(scan), problems=problems.items())
+        # Checks and writes share one transaction: nothing can change in between.
         with runtime.store.transaction():
+            scan = check_envelope(runtime, src, problems, bar, file=file)
+            problems.raise_if_any()
             write_envelope_records(runtime, scan, bar)
-            audit_import(runtime, "envelope", resolved(src), counts, sorted(_touched(scan)))
-    return ImportResult(format="envelope", source=file, counts=counts)
+            audit_import(runtime, "envelope", resolved(src), _counts(scan),
+                         sorted(_touched(scan)))
+    return ImportResult(format="envelope", source=file, counts=_counts(scan))
+
+
+def _counts(scan: EnvelopeScan) -> dict[str, int]:
+    return {key: scan.counts.get(key, 0) for key in ENVELOPE_ARRAYS}
 
 
 def _touched(scan: EnvelopeScan) -> set[str]:

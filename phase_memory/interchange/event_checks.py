@@ -38,33 +38,41 @@ class EventChecker:
         self._edges: dict[str, bool] = {}
         self._line = 0
         self.count = 0
+        stored = store.graph.counts()
+        self._look = {kind: n > 0 for kind, n in stored.items()}
+        self._look["events"] = store.events.last_position() > 0
 
     # --- what exists ----------------------------------------------------------
 
     def _profile(self, profile_id: str) -> Profile | None:
         if profile_id not in self._profiles:
-            self._profiles[profile_id] = self._store.graph.find_profile(profile_id)
+            found = self._store.graph.find_profile(profile_id) if self._look["profiles"] else None
+            self._profiles[profile_id] = found
         return self._profiles[profile_id]
 
     def _path(self, path_id: str) -> tuple[str, PathStatus] | None:
         if path_id not in self._paths:
-            stored = self._store.graph.find_path(path_id)
+            stored = self._store.graph.find_path(path_id) if self._look["paths"] else None
             self._paths[path_id] = None if stored is None else (stored.profile_id, stored.status)
         return self._paths[path_id]
 
     def _node(self, node_id: str) -> str | None:
         """The profile of an existing node, None when it does not exist."""
         if node_id not in self._nodes:
-            stored = self._store.graph.find_node(node_id)
+            stored = self._store.graph.find_node(node_id) if self._look["nodes"] else None
             self._nodes[node_id] = None if stored is None else stored.profile_id
         return self._nodes[node_id]
 
     def _edge(self, edge_id: str) -> bool:
         if edge_id not in self._edges:
-            self._edges[edge_id] = self._store.graph.find_edge(edge_id) is not None
+            self._edges[edge_id] = (
+                self._look["edges"] and self._store.graph.find_edge(edge_id) is not None
+            )
         return self._edges[edge_id]
 
     def _event_exists(self, event_id: str) -> bool:
+        if not self._look["events"]:
+            return False
         try:
             self._store.events.get(event_id)
         except NotFoundError:

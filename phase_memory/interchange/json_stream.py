@@ -96,7 +96,9 @@ class JsonObjectStream:
         self._i = 0
         self._eof = False
         self._base_bytes = offset
-        self._base_line = line - 1
+        # Newlines before buffer index ``_counted_to`` (absolute, from the file start).
+        self._lines_before = line - 1
+        self._counted_to = 0
         self._max_value_chars = max_value_chars
         self._pointer = ""
         if offset:
@@ -104,18 +106,18 @@ class JsonObjectStream:
 
     # --- buffer ---------------------------------------------------------------
 
-    def _fill(self, size: int = CHUNK_BYTES) -> bool:
+    def _fill(self, size: int | None = None) -> bool:
         """Read more of the file into the buffer; False at the end of the file."""
         if self._eof:
             return False
         if self._i > CHUNK_BYTES:
             cut = self._i
-            dropped = self._buf[:cut]
-            self._base_bytes += len(dropped.encode("utf-8"))
-            self._base_line += dropped.count("\n")
+            self._base_bytes += len(self._buf[:cut].encode("utf-8"))
+            self._line(cut)  # count the newlines that are about to go
+            self._counted_to -= cut
             self._buf = self._buf[cut:]
             self._i = 0
-        data = self._raw.read(size)
+        data = self._raw.read(size or CHUNK_BYTES)
         try:
             text = self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
@@ -125,10 +127,17 @@ class JsonObjectStream:
         self._buf += text
         return bool(data) or bool(text)
 
+    def _line(self, index: int) -> int:
+        """The 1-based line of buffer ``index`` (counting only what was not counted yet)."""
+        if index >= self._counted_to:
+            self._lines_before += self._buf.count("\n", self._counted_to, index)
+            self._counted_to = index
+            return self._lines_before + 1
+        return self._lines_before - self._buf.count("\n", index, self._counted_to) + 1
+
     def _line_col(self, index: int) -> tuple[int, int]:
-        line = self._base_line + self._buf.count("\n", 0, index) + 1
         start = self._buf.rfind("\n", 0, index) + 1
-        return line, index - start + 1
+        return self._line(index), index - start + 1
 
     def _error(self, reason: str, index: int | None = None) -> JsonSyntaxError:
         line, column = self._line_col(self._i if index is None else index)
@@ -210,7 +219,7 @@ class JsonObjectStream:
                 self._expect(":", "':'")
                 self._pointer = "/" + key.replace("~", "~0").replace("/", "~1")
                 self._peek()
-                line, _ = self._line_col(self._i)
+                line = self._line(self._i)
                 if key in self._stream_keys and self._peek() == "[":
                     offset = self._offset_of(self._i)
                     yield ArrayStart(key, offset, line)
@@ -241,7 +250,7 @@ class JsonObjectStream:
         while True:
             self._pointer = f"{base}/{index}"
             self._peek()
-            line, _ = self._line_col(self._i)
+            line = self._line(self._i)
             yield Item(key, index, self._value(), line)
             index += 1
             self._pointer = base

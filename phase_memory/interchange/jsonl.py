@@ -23,6 +23,7 @@ from phase_memory.interchange.common import (
     EventWriter,
     audit_export,
     audit_import,
+    consistent_reads,
     display_name,
     resolved,
 )
@@ -161,16 +162,17 @@ def import_events(
     file = display_name(src)
     problems = Problems()
     with Progress(progress) as bar:
-        count = check_events(runtime, src, file, problems, bar)
-        counts = {"events": count}
         if check_only:
-            return ImportResult(format="events", source=file, check_only=True, counts=counts,
-                                problems=problems.items())
-        problems.raise_if_any()
+            with consistent_reads(runtime):
+                count = check_events(runtime, src, file, problems, bar)
+            return ImportResult(format="events", source=file, check_only=True,
+                                counts={"events": count}, problems=problems.items())
         with runtime.store.transaction():
+            count = check_events(runtime, src, file, problems, bar)
+            problems.raise_if_any()
             write_events(runtime, src, file, bar, total=count)
-            audit_import(runtime, "events", resolved(src), counts)
-    return ImportResult(format="events", source=file, counts=counts)
+            audit_import(runtime, "events", resolved(src), {"events": count})
+    return ImportResult(format="events", source=file, counts={"events": count})
 
 
 def check_events(
@@ -239,16 +241,17 @@ def import_audit(
     file = display_name(src)
     problems = Problems()
     with Progress(progress) as bar:
-        count = check_audit(runtime, src, file, problems, bar)
-        counts = {"audit_records": count}
         if check_only:
-            return ImportResult(format="audit", source=file, check_only=True, counts=counts,
-                                problems=problems.items())
-        problems.raise_if_any()
+            with consistent_reads(runtime):
+                count = check_audit(runtime, src, file, problems, bar)
+            return ImportResult(format="audit", source=file, check_only=True,
+                                counts={"audit_records": count}, problems=problems.items())
         with runtime.store.transaction():
+            count = check_audit(runtime, src, file, problems, bar)
+            problems.raise_if_any()
             write_audit(runtime, src, file, bar)
-            audit_import(runtime, "audit", resolved(src), counts)
-    return ImportResult(format="audit", source=file, counts=counts)
+            audit_import(runtime, "audit", resolved(src), {"audit_records": count})
+    return ImportResult(format="audit", source=file, counts={"audit_records": count})
 
 
 def check_audit(

@@ -36,6 +36,7 @@ from pydantic import ValidationError as PydanticValidationError
 from phase_memory.interchange.common import (
     EventWriter,
     audit_import,
+    consistent_reads,
     display_name,
     graph_imported_event,
     resolved,
@@ -149,12 +150,17 @@ def import_mcp_memory(
     except ValueError as exc:
         problems.add(file, "profile_id", f"{profile_id!r} is not a valid profile id: {exc}")
     with Progress(progress) as bar:
-        counts = _check(runtime, src, file, profile_id, problems, bar) if not problems else {}
         if check_only:
+            counts: dict[str, int] = {}
+            with consistent_reads(runtime):
+                if not problems:
+                    counts = _check(runtime, src, file, profile_id, problems, bar)
             return ImportResult(format="mcp-memory", source=file, check_only=True,
                                 counts=counts, problems=problems.items())
         problems.raise_if_any()
         with runtime.store.transaction():
+            counts = _check(runtime, src, file, profile_id, problems, bar)
+            problems.raise_if_any()
             _write(runtime, src, file, profile_id, bar)
             audit_import(runtime, "mcp-memory", resolved(src), counts, [profile_id])
     return ImportResult(format="mcp-memory", source=file, counts=counts)

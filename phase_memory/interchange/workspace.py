@@ -207,13 +207,15 @@ def import_workspace(
     problems = Problems()
     counts: dict[str, int] = {}
     with Progress(progress) as bar:
-        scan = _check_workspace(runtime, root, problems, bar, counts)
         if check_only:
+            with consistent_reads(runtime):
+                _check_workspace(runtime, root, problems, bar, counts)
             return ImportResult(format=WORKSPACE_FORMAT_NAME, source=source, check_only=True,
                                 counts=counts, problems=problems.items())
-        problems.raise_if_any()
-        assert scan is not None
         with runtime.store.transaction():
+            scan = _check_workspace(runtime, root, problems, bar, counts)
+            problems.raise_if_any()
+            assert scan is not None
             write_events(runtime, root / EVENTS, _name(root, EVENTS), bar, total=counts["events"])
             write_audit(runtime, root / AUDIT, _name(root, AUDIT), bar)
             _verify(runtime, root, scan, counts, bar)
