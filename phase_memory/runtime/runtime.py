@@ -27,6 +27,7 @@ from phase_memory.models import (
     MemoryEdge,
     MemoryEvent,
     MemoryNode,
+    MemoryPath,
     NodeDeleted,
     NodeSaved,
     PathStatus,
@@ -187,6 +188,15 @@ class PhaseMemoryRuntime:
         if path is None:
             if not opens_it:
                 raise NotFoundError(f"path {event.path_id!r} does not exist")
+            assert isinstance(opened, dict)
+            if opened.get("profile_id") != event.profile_id:
+                raise PolicyViolationError("a path must belong to the event's profile")
+            parent_id = opened.get("parent_path_id")
+            parent = _graph_path(self.store.graph, parent_id)
+            if parent is not None and parent.profile_id != event.profile_id:
+                raise IntegrityError(
+                    f"parent path {parent.id!r} belongs to profile {parent.profile_id!r}"
+                )
             return
         if opens_it:
             raise ConflictError(f"path {path.id!r} already exists")
@@ -460,6 +470,11 @@ class PhaseMemoryRuntime:
         return import_mcp_memory(
             self, src, profile_id=profile_id, check_only=check_only, progress=progress
         )
+
+
+def _graph_path(graph: MemoryGraphStore, path_id: Any) -> MemoryPath | None:
+    """The stored path named by a payload value, if it is an id of one."""
+    return graph.find_path(path_id) if isinstance(path_id, str) else None
 
 
 def _list_of(value: Any) -> list[dict[str, Any]]:

@@ -44,6 +44,8 @@ from phase_memory.testing.builders import (
     ids,
     node,
     node_saved,
+    path,
+    path_opened,
     profile,
     profile_saved,
 )
@@ -562,6 +564,19 @@ def test_opening_a_path_id_that_exists_is_a_conflict(mem: PhaseMemoryRuntime) ->
         mem.paths.open(P1, path_id="chat")
     with nothing_written(mem), pytest.raises(ConflictError):
         mem.paths.branch("chat", new_path_id="chat")
+
+
+def test_a_path_must_belong_to_the_profile_of_its_opening_event(
+    mem: PhaseMemoryRuntime,
+) -> None:
+    _base(mem)
+    mem.save_profile(profile("p2"))
+    root = mem.paths.open(P1)
+    with nothing_written(mem), pytest.raises(PolicyViolationError):
+        mem.record(path_opened(path("elsewhere", "p2"), profile_id=P1))
+    foreign_branch = path("cross", "p2", parent_path_id=root.id, root_path_id=root.id)
+    with nothing_written(mem), pytest.raises(IntegrityError):
+        mem.record(path_opened(foreign_branch))
 
 
 # --- only phase-memory errors escape ---------------------------------------------------------
