@@ -162,6 +162,8 @@ class PhaseMemoryRuntime:
         for node in _records(event, "node", "nodes"):
             kind = node.get("kind")
             if isinstance(kind, str) and not policy.allows_node_kind(kind):
+                if event.kind == "lifecycle.applied" and _keeps_kind(graph, node):
+                    continue  # archiving or forgetting a node the policy has since dropped
                 raise PolicyViolationError(
                     f"profile {profile.id!r} does not allow node kind {kind!r}"
                 )
@@ -475,6 +477,13 @@ class PhaseMemoryRuntime:
 def _graph_path(graph: MemoryGraphStore, path_id: Any) -> MemoryPath | None:
     """The stored path named by a payload value, if it is an id of one."""
     return graph.find_path(path_id) if isinstance(path_id, str) else None
+
+
+def _keeps_kind(graph: MemoryGraphStore, record: dict[str, Any]) -> bool:
+    """Whether ``record`` rewrites an existing node without changing its kind."""
+    node_id = record.get("id")
+    current = graph.find_node(node_id) if isinstance(node_id, str) else None
+    return current is not None and current.kind == record.get("kind")
 
 
 def _list_of(value: Any) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from phase_memory.errors import (
     IntegrityError,
     NotFoundError,
     PhaseMemoryError,
+    PolicyViolationError,
     ReviewRequiredError,
     ValidationError,
 )
@@ -24,7 +25,9 @@ from phase_memory.models import (
     CompactionStatus,
     LifecycleAction,
     LifecycleKind,
+    MemoryNode,
     NodeState,
+    Profile,
     ProfilePolicy,
 )
 from phase_memory.models.events import REDACTION_KEY
@@ -601,3 +604,18 @@ def test_merged_event_in_the_log_cannot_name_unknown_nodes(mem: PhaseMemoryRunti
     seeded(mem, review_required=frozenset())
     with pytest.raises((IntegrityError, ValidationError)):
         mem.record(event("nodes.merged", {"survivor_id": "a", "merged_ids": ["ghost"]}))
+
+
+def test_lifecycle_actions_still_apply_to_nodes_of_a_kind_the_policy_has_since_dropped(
+    mem: PhaseMemoryRuntime,
+) -> None:
+    """Tightening a node-kind allow-list must not make existing nodes unmanageable."""
+    mem.save_profile(Profile(id="tight"))
+    node = mem.save_node(MemoryNode(profile_id="tight", kind="legacy", label="old habit"))
+    profile = mem.graph.get_profile("tight")
+    tightened = profile.policy.model_copy(update={"node_kinds": frozenset({"fact"})})
+    mem.save_profile(profile.model_copy(update={"policy": tightened}))
+    with pytest.raises(PolicyViolationError):
+        mem.save_node(MemoryNode(profile_id="tight", kind="legacy", label="new one"))
+    mem.apply([LifecycleAction(kind=LifecycleKind.ARCHIVE, profile_id="tight", targets=[node.id])])
+    assert mem.graph.get_node(node.id).state is NodeState.ARCHIVED
