@@ -145,6 +145,7 @@ class EventWriter:
         self._events: list[MemoryEvent] = []
         self._lines: list[int | None] = []
         self._records = 0
+        """Records carried by the queued events (what the progress bar counts)."""
         self.written = 0
 
     @property
@@ -164,7 +165,7 @@ class EventWriter:
         """Record every queued event."""
         if not self._events:
             return
-        events, lines = self._events, self._lines
+        events, lines, records = self._events, self._lines, self._records
         self._events, self._lines, self._records = [], [], 0
         try:
             self._runtime.record_many(events)
@@ -178,4 +179,4 @@ class EventWriter:
                 [ImportProblem(file=self._file, field="", reason=text, line=line)]
             ) from exc
         self.written += len(events)
-        self._progress.advance(len(events))
+        self._progress.advance(records)

@@ -62,7 +62,8 @@ def export_events(
 ) -> ExportResult:
     """Write the event log (or one profile's events) as JSONL in position order."""
     with Progress(progress) as bar:
-        bar.stage("Writing events", total=runtime.events.last_position() or None)
+        total = runtime.events.last_position() if profile_id is None else 0
+        bar.stage("Writing events", total=total or None)
         count = write_lines(out, (event_line(e) for e in runtime.events.iter(profile_id)), bar)
     target = resolved(out)
     counts = {"events": count}

@@ -16,10 +16,10 @@ import pytest
 
 from phase_memory.diagnostics import Finding, RepairReport
 from phase_memory.errors import PhaseMemoryError
-from phase_memory.models import NodeState, PathStatus
+from phase_memory.models import Approval, LifecycleAction, LifecycleKind, NodeState, PathStatus
 from phase_memory.replay import PutEdge, PutNode, PutPath
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
-from phase_memory.testing.builders import P1, edge, event, node, path, profile
+from phase_memory.testing.builders import P1, T0, edge, event, node, path, profile
 from phase_memory.testing.spec_interchange import build_sample
 
 
@@ -170,3 +170,32 @@ def test_several_active_paths_in_one_tree(mem: PhaseMemoryRuntime) -> None:
     _break(lambda: mem.graph.apply([PutPath(path("other", root_path_id=root.id,
                                                  parent_path_id=root.id, active=True))]))
     assert _found(mem.diagnose(), "path.several_active")
+
+
+def test_a_memory_after_an_approved_forget_is_clean(mem: PhaseMemoryRuntime) -> None:
+    mem.save_profile(profile())
+    mem.save_node(node("secret", label="vault phrase", content="ocelot zanzibar"))
+    mem.save_node(node("friend", label="a friend"))
+    mem.save_edge(edge("e1", "secret", "friend"))
+    mem.record(event("chat.note", {"text": "the vault phrase is ocelot zanzibar",
+                                   "node_id": "secret"}))
+    mem.activate(P1, "vault phrase")
+    mem.apply([
+        LifecycleAction(
+            id="forget-1", kind=LifecycleKind.FORGET, profile_id=P1, targets=["secret"],
+            reason="asked to", approval=Approval(approved_by="reviewer", approved_at=T0),
+        )
+    ])
+    report = mem.diagnose()
+    assert report.ok, report.findings
+
+
+def test_forgotten_content_left_in_a_free_form_event(mem: PhaseMemoryRuntime) -> None:
+    mem.save_profile(profile())
+    mem.save_node(node("n1", label=""))
+    tombstone = mem.graph.get_node("n1").model_copy(update={"state": NodeState.FORGOTTEN})
+    _break(lambda: mem.graph.apply([PutNode(tombstone)]))
+    _break(lambda: mem.events.append([event("chat.note", {"about": "n1", "text": "kept"},
+                                            event_id="note-1")]))
+    [finding] = _found(mem.diagnose(), "forget.content_in_event")
+    assert "note-1" in finding.location
