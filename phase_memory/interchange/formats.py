@@ -17,7 +17,7 @@ from pydantic import Field
 from phase_memory.errors import ValidationError
 from phase_memory.models import MemoryEdge, MemoryNode, MemoryPath, Profile
 from phase_memory.models.base import DomainModel
-from phase_memory.models.ids import Timestamp
+from phase_memory.models.ids import UtcDatetime, utc_now
 
 ENVELOPE_NAME = "markitect.graph"
 ENVELOPE_SCHEMA_VERSION = 1
@@ -82,7 +82,7 @@ class WorkspaceMetadata(DomainModel):
     format: Literal["phase-memory.workspace"]
     format_version: Literal[1]
     generator: str = ""
-    exported_at: Timestamp
+    exported_at: UtcDatetime = Field(default_factory=utc_now)
     envelope_schema_version: int = ENVELOPE_SCHEMA_VERSION
     counts: WorkspaceCounts = Field(default_factory=WorkspaceCounts)
 

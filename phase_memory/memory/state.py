@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from phase_memory.errors import IntegrityError
 from phase_memory.models import AuditRecord, MemoryEvent
 from phase_memory.replay import (
     Effect,
@@ -58,11 +59,21 @@ class SharedState:
             self._journal = journal
             try:
                 yield
+                self._check_event_paths(journal)
             except BaseException:
                 self._rollback(journal)
                 raise
             finally:
                 self._journal = None
+
+    def _check_event_paths(self, journal: _Journal) -> None:
+        """At commit, every new event's path must exist (a deferred foreign key, as on SQL)."""
+        for event in self.events[journal.events_len :]:
+            if event.path_id is not None and event.path_id not in self.graph.paths:
+                raise IntegrityError(
+                    f"event {event.event_id!r} refers to path {event.path_id!r}, "
+                    "which does not exist"
+                )
 
     def _rollback(self, journal: _Journal) -> None:
         for index, event in journal.old_payloads.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from phase_memory.models.base import DomainModel
-from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
 
 
 class ActivationItem(DomainModel):
@@ -23,10 +23,10 @@ class ActivationItem(DomainModel):
 class ActivationPlan(DomainModel):
     """A stored activation: the query, the budget and the ranked items."""
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     profile_id: Identifier
     path_id: Identifier | None = None
     query: str
     budget: int = Field(ge=1)
-    created_at: Timestamp
+    created_at: UtcDatetime = Field(default_factory=utc_now)
     items: list[ActivationItem] = Field(default_factory=list)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from phase_memory.models.base import AuditOutcome, DomainModel, JsonObject
-from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
 
 
 class AuditRecord(DomainModel):
     """Who did what to which records, when, and how it ended."""
 
-    id: GeneratedId
-    at: Timestamp
+    id: Identifier = Field(default_factory=new_id)
+    at: UtcDatetime = Field(default_factory=utc_now)
     actor: str = "system"
     operation: str
     subject_ids: list[Identifier] = Field(default_factory=list)

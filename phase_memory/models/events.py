@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from phase_memory.models.activation import ActivationPlan
 from phase_memory.models.base import DomainModel, JsonObject, NodeState
 from phase_memory.models.graph import MemoryEdge, MemoryNode
-from phase_memory.models.ids import GeneratedId, Identifier, Timestamp, check_identifier
+from phase_memory.models.ids import Identifier, UtcDatetime, check_identifier, new_id, utc_now
 from phase_memory.models.lifecycle import LifecycleAction
 from phase_memory.models.paths import MemoryPath
 from phase_memory.models.profile import Profile
@@ -35,11 +35,11 @@ class MemoryEvent(DomainModel):
     passed in is ignored by ``append`` and set on the events the log returns.
     """
 
-    event_id: GeneratedId
+    event_id: Identifier = Field(default_factory=new_id)
     kind: EventKind
     profile_id: Identifier
     path_id: Identifier | None = None
-    occurred_at: Timestamp
+    occurred_at: UtcDatetime = Field(default_factory=utc_now)
     payload: JsonObject = Field(default_factory=dict)
     schema_version: int = Field(default=1, ge=1)
     actor: str = "system"

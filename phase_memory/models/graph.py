@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
-from phase_memory.models.ids import GeneratedId, Identifier, Kind, Timestamp
+from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
 
 
 class MemoryNode(DomainModel):
@@ -14,7 +14,7 @@ class MemoryNode(DomainModel):
     ``version`` counts saves (1 after the first); stores assign it.
     """
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     profile_id: Identifier
     kind: Kind
     label: str
@@ -23,20 +23,20 @@ class MemoryNode(DomainModel):
     salience: float = Field(default=0.5, ge=0.0, le=1.0)
     sensitivity: Sensitivity = Sensitivity.INTERNAL
     state: NodeState = NodeState.ACTIVE
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
     version: int = Field(default=0, ge=0)
 
 
 class MemoryEdge(DomainModel):
     """A directed, weighted relation between two nodes of the same profile."""
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     profile_id: Identifier
     source_id: Identifier
     target_id: Identifier
     kind: Kind
     weight: float = 1.0
     attributes: JsonObject = Field(default_factory=dict)
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)

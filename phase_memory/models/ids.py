@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
 MAX_ID_LENGTH = 200
 
@@ -87,5 +87,6 @@ Kind = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
 
-GeneratedId = Annotated[Identifier, Field(default_factory=new_id)]
-Timestamp = Annotated[UtcDatetime, Field(default_factory=utc_now)]
+# Fields use these as ``id: Identifier = Field(default_factory=new_id)`` rather
+# than through an Annotated default, so the pydantic mypy plugin sees them as
+# optional in constructors.

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from phase_memory.models.base import DomainModel, JsonObject, LifecycleKind
-from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
 
 
 class Approval(DomainModel):
     """An explicit approval: who approved, when, and why."""
 
     approved_by: Identifier
-    approved_at: Timestamp
+    approved_at: UtcDatetime = Field(default_factory=utc_now)
     note: str = ""
 
 
@@ -25,7 +25,7 @@ class LifecycleAction(DomainModel):
     ``compact_path``. Whether review is needed is decided by the profile policy.
     """
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     kind: LifecycleKind
     profile_id: Identifier
     targets: list[Identifier] = Field(min_length=1)

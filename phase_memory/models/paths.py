@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from phase_memory.models.base import CompactionStatus, DomainModel, PathStatus
-from phase_memory.models.ids import GeneratedId, Identifier, Timestamp
+from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
 
 
 class MemoryPath(DomainModel):
@@ -13,7 +15,7 @@ class MemoryPath(DomainModel):
     a root path); at most one path per tree is ``active``.
     """
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     profile_id: Identifier
     parent_path_id: Identifier | None = None
     fork_event_id: Identifier | None = None
@@ -25,8 +27,8 @@ class MemoryPath(DomainModel):
     abandoned_reason: str | None = None
     compaction_status: CompactionStatus = CompactionStatus.NONE
     summary_node_id: Identifier | None = None
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
 
     @property
     def tree_id(self) -> str:

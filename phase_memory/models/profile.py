@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_serializer
 
 from phase_memory.models.base import DomainModel, JsonObject, LifecycleKind, Sensitivity
-from phase_memory.models.ids import GeneratedId, Kind, Timestamp
+from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
 
 DEFAULT_REVIEW_REQUIRED = frozenset(
     {LifecycleKind.FORGET, LifecycleKind.MERGE_NODES, LifecycleKind.COMPACT_PATH}
@@ -43,10 +43,10 @@ class ProfilePolicy(DomainModel):
 class Profile(DomainModel):
     """A memory namespace: every node, edge, path and event belongs to one profile."""
 
-    id: GeneratedId
+    id: Identifier = Field(default_factory=new_id)
     name: str = ""
     description: str = ""
     policy: ProfilePolicy = ProfilePolicy()
     attributes: JsonObject = Field(default_factory=dict)
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)

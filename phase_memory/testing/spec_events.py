@@ -11,7 +11,12 @@ from itertools import pairwise
 
 import pytest
 
-from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
+from phase_memory.errors import (
+    ConflictError,
+    DuplicateEventError,
+    IntegrityError,
+    NotFoundError,
+)
 from phase_memory.models import JsonObject, MemoryEvent
 from phase_memory.protocols import MemoryStore
 from phase_memory.testing.builders import (
@@ -219,6 +224,22 @@ def test_list_filters_by_path(store: MemoryStore) -> None:
     assert ids(store.events.list(path_id="pa")) == ["e1", "e5"]
     assert ids(store.events.list(path_id="px")) == ["e4"]
     assert store.events.list(path_id="nowhere") == []
+
+
+def test_an_event_in_a_path_that_never_exists_is_refused_at_commit(store: MemoryStore) -> None:
+    seed(store, profile(P1))
+    with pytest.raises(IntegrityError):
+        store.events.append([event("chat.turn", path_id="nowhere")])
+    assert store.events.last_position() == 0
+
+
+def test_an_event_may_precede_its_path_inside_one_transaction(store: MemoryStore) -> None:
+    """The path check is deferred to commit, so an event can open its own path."""
+    seed(store, profile(P1))
+    with store.transaction():
+        store.events.append([event("chat.turn", path_id="later")])
+        store.graph.save_path(path("later"))
+    assert [e.path_id for e in store.events.list()] == ["later"]
 
 
 def test_list_after_is_exclusive(store: MemoryStore) -> None:
