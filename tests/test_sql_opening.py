@@ -346,3 +346,32 @@ def test_in_memory_databases_are_private_and_shared_across_threads() -> None:
         thread.start()
         thread.join(10)
         assert seen == [1]
+
+
+def test_processes_appending_at_once_lose_and_duplicate_nothing(db: Path) -> None:
+    script = (
+        "import sys\n"
+        "from phase_memory.sql import open_sql_store\n"
+        "from phase_memory.testing.builders import event\n"
+        "worker = sys.argv[2]\n"
+        "with open_sql_store(sys.argv[1], busy_timeout=60) as store:\n"
+        "    for i in range(40):\n"
+        "        batch = [event('chat.turn', {'w': worker, 'i': i}, event_id=f'{worker}-{i}-{k}')\n"
+        "                 for k in range(1 + i % 3)]\n"
+        "        store.events.append(batch)\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(db), f"w{n}"]) for n in range(4)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=300) == 0
+    with open_sql_store(db, read_only=True) as store:
+        events = store.events.list()
+        assert store.integrity_findings() == []
+    expected = {f"w{n}-{i}-{k}" for n in range(4) for i in range(40) for k in range(1 + i % 3)}
+    assert {e.event_id for e in events} == expected
+    positions = [e.position for e in events]
+    assert positions == sorted(set(positions))  # strictly increasing, no duplicates
+    for n in range(4):  # each worker's events in its own order
+        mine = [(e.payload["i"], e.event_id) for e in events if e.payload["w"] == f"w{n}"]
+        assert mine == sorted(mine)

@@ -11,8 +11,12 @@ from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.sql import rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
+from phase_memory.sql.prepared import Prepared
 
-_INSERT = t.audit_records.insert()
+_INSERT = Prepared(
+    t.audit_records.insert(),
+    column_keys=[c.name for c in t.audit_records.columns if c.name != "seq"],
+)
 
 
 class SqlAuditSink:
@@ -24,7 +28,7 @@ class SqlAuditSink:
     def record(self, record: AuditRecord) -> None:
         """Store one audit record (in the current transaction, if any)."""
         with self._db.write("audit.record") as conn:
-            conn.execute(_INSERT, [rows.audit_row(record)])
+            _INSERT.run_many(conn, [rows.audit_row(record)])
 
     def list(
         self,

@@ -26,6 +26,9 @@ from phase_memory.errors import StoreUnavailableError
 from phase_memory.sql.engine import AUTOCOMMIT_OPTION, WRITE_OPTION
 from phase_memory.sql.errors import is_translatable, translate
 
+CLOSED = "the store is closed"
+"""The message of the StoreUnavailableError every call on a closed store raises."""
+
 _WRITE = {WRITE_OPTION: True}
 _AUTOCOMMIT = {AUTOCOMMIT_OPTION: True}
 
@@ -37,6 +40,8 @@ class Connections:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.read_only = read_only
+        self.closed = False
+        """Set by :meth:`close`: every later call raises StoreUnavailableError."""
         self.current: ContextVar[Connection | None] = ContextVar(
             f"phase_memory_sql_{id(self)}", default=None
         )
@@ -45,6 +50,11 @@ class Connections:
         self.lock: contextlib.AbstractContextManager[object] = (
             threading.RLock() if serialize else contextlib.nullcontext()
         )
+
+    def close(self) -> None:
+        """Refuse every later call and release the engine's connections."""
+        self.closed = True
+        self.engine.dispose()
 
     def in_transaction(self) -> bool:
         """Whether the current context is inside :meth:`transaction`."""
@@ -92,6 +102,8 @@ class Transaction:
         current = db.current.get()
         if current is not None:
             return current  # join the outer transaction
+        if db.closed:
+            raise StoreUnavailableError(CLOSED)
         if db.read_only:
             raise StoreUnavailableError("the database is open read-only: writing is refused")
         db.lock.__enter__()
@@ -176,6 +188,8 @@ class Read:
         current = db.current.get()
         if current is not None:
             return current
+        if db.closed:
+            raise StoreUnavailableError(CLOSED)
         db.lock.__enter__()
         try:
             conn = db.engine.connect()

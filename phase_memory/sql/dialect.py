@@ -3,18 +3,32 @@
 - **upsert**: ``INSERT ... ON CONFLICT (key) DO UPDATE`` (both dialects have it,
   through different SQLAlchemy constructs);
 - **full-text search**: an FTS5 ``MATCH`` ranked with bm25 on SQLite, a
-  ``tsvector @@ tsquery`` ranked with ``ts_rank`` on PostgreSQL;
-- **JSON as text**: SQLite keeps JSON as text already, PostgreSQL casts JSONB;
+  ``tsvector @@ tsquery`` ranked with ``ts_rank`` on PostgreSQL; forgetting a
+  node merges the FTS5 index in the same transaction, so no erased term
+  lingers in an old index segment;
+- **JSON**: SQLite keeps JSON as text already, PostgreSQL casts JSONB; JSONB
+  keeps numbers as ``numeric``, so floats are written in a form that reads
+  back as the same float (``1e20`` would come back as an integer);
 - **locking**: SQLite write transactions start with ``BEGIN IMMEDIATE`` (see
-  :mod:`phase_memory.sql.engine`), which already serialises writers; on
-  PostgreSQL the event log is locked for appends (so positions become visible
-  in commit order) and migrations take an advisory lock.
+  :mod:`phase_memory.sql.engine`), which serialises writers; on PostgreSQL
+  every write transaction starts by taking the store's *writer lock*, a
+  transaction-scoped advisory lock keyed on the schema, so writers take turns
+  just as on SQLite: positions are assigned as the newest plus one and become
+  visible in commit order (a reader tailing with ``after=`` never skips one).
+  Migrations take a second advisory lock;
+- **snapshots**: a multi-statement read runs ``REPEATABLE READ`` on
+  PostgreSQL (SQLite's read transactions are snapshots already);
+- **schemas**: on PostgreSQL the store lives in the first schema of the
+  connection's ``search_path`` (``?options=-csearch_path%3Dname`` in the URL),
+  which must exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cache
+import json
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +59,18 @@ POSTGRESQL = "postgresql"
 
 SCHEMA_LOCK_KEY = 0x7068_6D65_6D00  # "phmem": the advisory lock of migrations
 """The PostgreSQL advisory lock key held while a migration runs."""
+
+WRITER_LOCK_CLASS = 0x706D_7772  # "pmwr"
+"""First key of the PostgreSQL writer lock; the second is a hash of the schema's name."""
+
+WRITER_LOCK_SQL = (
+    f"SELECT pg_advisory_xact_lock({WRITER_LOCK_CLASS}, "
+    "hashtext(coalesce(current_schema(), '')))"
+)
+"""Taken first in every PostgreSQL write transaction (see :func:`begin_postgresql`)."""
+
+SNAPSHOT_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+"""First statement of a PostgreSQL read that must see one snapshot."""
 
 LABEL_WEIGHT = 2.0
 """A term in a node's label counts this many times a term in its content."""
@@ -89,6 +115,55 @@ def contains(dialect: str, haystack: ColumnElement[str], needle: Any) -> ColumnE
     if dialect == SQLITE:
         return func.instr(haystack, needle) > 0
     return func.strpos(haystack, needle) > 0
+
+
+# --- JSON as written -------------------------------------------------------------------
+
+json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+"""How JSON columns are written: compact, UTF-8 text readable in ``sqlite3``."""
+
+
+def json_serializer(dialect: str) -> Callable[[Any], str]:
+    """The JSON serializer of an engine of ``dialect``."""
+    return json_dumps if dialect == SQLITE else _jsonb_dumps
+
+
+def _jsonb_dumps(value: Any) -> str:
+    """JSON for a JSONB column: floats written so they read back as the same float.
+
+    JSONB stores numbers as ``numeric`` and prints ``1e+20`` back as
+    ``100000000000000000000``, which JSON readers take for an integer. Floats
+    with a positive exponent are written out in full with a ``.0`` instead
+    (``numeric`` keeps that scale); every other float already prints with a
+    point or a negative exponent, which comes back with a point.
+    """
+    text = json_dumps(value)
+    if "e+" not in text:  # the common case: no such float (or only a string holding "e+")
+        return text
+    return _encode(value)
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, float):
+        literal = repr(value)
+        if "e+" in literal:
+            return format(Decimal(literal), "f") + ".0"
+        return json_dumps(value)
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(_key(key) + ":" + _encode(item) for key, item in value.items())
+            + "}"
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(item) for item in value) + "]"
+    return json_dumps(value)
+
+
+def _key(key: Any) -> str:
+    # json.dumps turns non-string keys into strings ("1", "true", "null").
+    encoded = json_dumps({key: None})
+    return encoded[1 : encoded.rindex(":")]
 
 
 # --- full-text search -------------------------------------------------------------------
@@ -146,7 +221,13 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
 
 
 def optimize_search_index(conn: Connection) -> None:
-    """Merge the full-text index so no deleted term lingers in old segments."""
+    """Merge the full-text index so no deleted term lingers in old segments.
+
+    FTS5 keeps a deleted or replaced row's terms in older index segments until
+    they are merged; the graph store calls this in the transaction that writes
+    a forgotten node. PostgreSQL's GIN index drops them with the row version
+    (the space is reclaimed by ``VACUUM``), so there is nothing to do there.
+    """
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
 
@@ -157,11 +238,43 @@ def optimize_search_index(conn: Connection) -> None:
 def lock_event_log(conn: Connection) -> None:
     """Serialise appends, so positions are assigned and become visible in commit order.
 
-    On SQLite the write transaction's ``BEGIN IMMEDIATE`` already holds the
-    database's write lock.
+    Nothing to do on either dialect: every write transaction already holds the
+    writers' lock from its first statement (``BEGIN IMMEDIATE`` on SQLite, the
+    writer lock of :func:`begin_postgresql` on PostgreSQL), and positions are
+    the newest plus one, assigned under it. So an append commits before the
+    next one can read the newest position, and a reader tailing with
+    ``after=`` sees positions in commit order.
     """
-    if name_of(conn) == POSTGRESQL:
-        conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+
+
+def begin_postgresql(driver_connection: Any, *, write: bool, snapshot: bool) -> None:
+    """The first statement of a PostgreSQL transaction (psycopg begins implicitly).
+
+    A write transaction waits for the store's writer lock (up to the
+    connection's ``lock_timeout``, then StoreBusyError), so writers of one
+    schema take turns as they do on SQLite; a snapshot read asks for
+    ``REPEATABLE READ``.
+    """
+    if write:
+        driver_connection.execute(WRITER_LOCK_SQL)
+    elif snapshot:
+        driver_connection.execute(SNAPSHOT_SQL)
+
+
+def postgresql_session_settings(*, lock_timeout: float, read_only: bool) -> list[str]:
+    """``SET`` statements run on every new PostgreSQL connection."""
+    # lock_timeout 0 would mean "wait forever": the shortest wait is a millisecond.
+    settings = [f"SET lock_timeout = {max(1, int(lock_timeout * 1000))}"]
+    if read_only:
+        settings.append("SET default_transaction_read_only = on")
+    return settings
+
+
+def missing_schema(conn: Connection) -> bool:
+    """Whether a PostgreSQL connection's ``search_path`` names no existing schema."""
+    if name_of(conn) != POSTGRESQL:
+        return False
+    return conn.exec_driver_sql("SELECT current_schema()").scalar() is None
 
 
 def lock_schema(conn: Connection) -> None:

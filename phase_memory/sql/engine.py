@@ -114,8 +114,9 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # Straight on the driver connection: this runs for every transaction.
         options = conn.get_execution_options()
         if options.get(WRITE_OPTION, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         elif not options.get(AUTOCOMMIT_OPTION, False):
-            conn.exec_driver_sql("BEGIN")
+            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from phase_memory.errors import (
     PhaseMemoryError,
     StoreBusyError,
     StoreUnavailableError,
+    ValidationError,
 )
 
 _BUSY = ("database is locked", "database is busy", "database table is locked")
@@ -33,6 +34,11 @@ _UNAVAILABLE = (
     "no such column",
     "readonly database",
     "read-only",
+)
+# SQLite result codes of a write the file system refused (EFBIG, ENOSPC, EIO).
+_WRITE_FAILED = frozenset(
+    {"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
+     "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_DIR_FSYNC"}
 )
 # PostgreSQL SQLSTATE classes: 40 transaction rollback (serialization,
 # deadlock), 55P03 lock not available, 57 operator intervention, 08 connection.
@@ -60,12 +66,32 @@ def translate(error: BaseException, where: str = "") -> PhaseMemoryError:
             f"{prefix}the database stayed locked by another writer past the busy timeout; "
             "try again or raise busy_timeout"
         )
+    if isinstance(error, sa_exc.DataError) or (state or "").startswith("22"):
+        # Class 22, data exception: the input cannot be stored as given (a NUL
+        # character in PostgreSQL text, a number out of range). Nothing was written.
+        return ValidationError(f"{prefix}the value cannot be stored: {_first_line(original)}")
     if isinstance(error, sa_exc.IntegrityError) or isinstance(original, sqlite3.IntegrityError):
         if "uq_paths_one_active_per_tree" in message or "paths.tree_id" in message:
             return ConflictError(f"{prefix}another path of this tree is already active")
         return IntegrityError(f"{prefix}the write breaks a reference or a constraint: {original}")
     if "readonly" in message or "read-only" in message or "query_only" in message:
-        return StoreUnavailableError(f"{prefix}the database is open read-only")
+        # A store opened read_only refuses writes before they reach SQLite, so this
+        # comes from the file system: the file (or its directory) cannot be written.
+        return StoreUnavailableError(
+            f"{prefix}the database is read-only: its file or directory cannot be written "
+            f"({_first_line(original)})"
+        )
+    name = getattr(original, "sqlite_errorname", "") or ""
+    if name in _WRITE_FAILED or "disk is full" in message:
+        return StoreUnavailableError(
+            f"{prefix}writing the database file failed ({_first_line(original)}"
+            f"{', ' + name if name else ''}): is the disk full, or a file size limit reached?"
+        )
+    if "malformed" in message or name == "SQLITE_CORRUPT":
+        return StoreUnavailableError(
+            f"{prefix}the database file is corrupt ({_first_line(original)}); "
+            "see `phase-memory doctor`, and restore it from a backup"
+        )
     if any(text in message for text in _UNAVAILABLE) or (state or "").startswith(("08", "57")):
         return StoreUnavailableError(
             f"{prefix}the database cannot be used: {_first_line(original)}"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import builtins
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
+from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
@@ -22,6 +24,7 @@ from phase_memory.replay import LoggedEvent, replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
+from phase_memory.sql.prepared import Prepared
 
 CHUNK = 2000
 """Events fetched per round trip when streaming."""
@@ -30,14 +33,17 @@ _IN_BATCH = 500
 """Event ids checked per duplicate-lookup query."""
 
 _events = t.events
-_INSERT = _events.insert()
-_LAST = select(func.max(_events.c.position))
-_LAST_AND_SEEN = select(
-    select(func.max(_events.c.position)).scalar_subquery(),
-    exists().where(_events.c.event_id == bindparam("id_")),
+_INSERT = Prepared(_events.insert(), column_keys=[c.name for c in _events.columns])
+_LAST = Prepared(select(func.max(_events.c.position)))
+_LAST_AND_SEEN = Prepared(
+    select(
+        select(func.max(_events.c.position)).scalar_subquery(),
+        exists().where(_events.c.event_id == bindparam("id_")),
+    )
 )
+_GET = Prepared(select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_")))
 _SEEN = select(_events.c.event_id).where(_events.c.event_id.in_(bindparam("ids_", expanding=True)))
-_REPLACE = (
+_REPLACE = Prepared(
     update(_events)
     .where(_events.c.event_id == bindparam("event_id_"))
     .values(payload=bindparam("payload_"))
@@ -51,15 +57,17 @@ class SqlEventLog:
         self._db = connections
         self._dialect = connections.dialect
         payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
-        self._logged = select(
-            _events.c.position,
-            _events.c.event_id,
-            _events.c.kind,
-            _events.c.profile_id,
-            _events.c.path_id,
-            _events.c.occurred_at,
-            _events.c.schema_version,
-            payload,
+        self._logged = _paged(
+            select(
+                _events.c.position,
+                _events.c.event_id,
+                _events.c.kind,
+                _events.c.profile_id,
+                _events.c.path_id,
+                _events.c.occurred_at,
+                _events.c.schema_version,
+                payload,
+            )
         )
 
     def append(
@@ -71,40 +79,41 @@ class SqlEventLog:
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
             ids = [event.event_id for event in events]
-            stored: set[str] = set()
             if len(ids) == 1:
                 # The common case, one round trip: the newest position and the duplicate test.
-                last_value, duplicate = conn.execute(_LAST_AND_SEEN, {"id_": ids[0]}).one()
+                last_value, duplicate = _LAST_AND_SEEN.first(conn, {"id_": ids[0]})
                 if duplicate:
-                    stored.add(ids[0])
+                    raise DuplicateEventError(ids[0])
             else:
-                last_value = conn.execute(_LAST).scalar()
-                for start in range(0, len(ids), _IN_BATCH):
-                    chunk = ids[start : start + _IN_BATCH]
-                    stored.update(conn.execute(_SEEN, {"ids_": chunk}).scalars())
+                last_value = _LAST.scalar(conn)
             last = int(last_value or 0)
             if expected_position is not None and expected_position != last:
                 raise ConflictError(f"log is at position {last}, expected {expected_position}")
             if not events:
                 return []
-            seen: set[str] = set()
-            for event_id in ids:
-                if event_id in stored or event_id in seen:
-                    raise DuplicateEventError(event_id)
-                seen.add(event_id)
+            if len(set(ids)) != len(ids):
+                _raise_first_duplicate(conn, ids)
             positions = list(range(last + 1, last + 1 + len(events)))
-            conn.execute(
-                _INSERT,
-                [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)],
-            )
+            params = [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)]
+            if len(ids) == 1:
+                _INSERT.run_many(conn, params)
+            else:
+                # A batch relies on the unique index for ids already stored: inside a
+                # savepoint, so a duplicate undoes the rows inserted before it.
+                savepoint = conn.begin_nested()
+                try:
+                    _INSERT.run_many(conn, params)
+                except (sqlite3.IntegrityError, sa_exc.IntegrityError):
+                    savepoint.rollback()
+                    _raise_first_duplicate(conn, ids)
+                    raise
+                savepoint.commit()
         return positions
 
     def get(self, event_id: str) -> MemoryEvent:
         """The event with this id (position set)."""
         with self._db.read("get") as conn:
-            row = conn.execute(
-                select(*rows.EVENT_COLUMNS).where(_events.c.event_id == event_id)
-            ).first()
+            row = _GET.first(conn, {"id_": event_id})
             if row is None:
                 raise NotFoundError(f"event {event_id!r} does not exist")
             return rows.event_of(row)
@@ -135,13 +144,14 @@ class SqlEventLog:
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> Iterator[MemoryEvent]:
         """Stream events in position order, ``after`` < position <= ``until``."""
-        base = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
-        for row in self._pages(base, profile_id, after, until, "iter"):
+        page = _PAGES_BY_PROFILE if profile_id is not None else _PAGES
+        for row in self._pages(page, _EVENT_POSITION, profile_id, after, until, "iter"):
             yield rows.event_of(row)
 
     def _pages(
         self,
-        base: Select[Any],
+        statement: Prepared,
+        position_index: int,
         profile_id: str | None,
         after: int | None,
         until: int | None,
@@ -152,15 +162,16 @@ class SqlEventLog:
         # started, so a concurrent writer cannot make it run forever.
         if until is None:
             until = self.last_position()
+        params: dict[str, Any] = {"until_": until, "limit_": CHUNK, "profile_": profile_id}
         cursor = after or 0
         while cursor < until:
-            stmt = _filtered(base, profile_id=profile_id, after=cursor, until=until)
+            params["after_"] = cursor
             with self._db.read(where) as conn:
-                page = conn.execute(stmt.limit(CHUNK)).all()
+                page = statement.all(conn, params)
             yield from page
             if len(page) < CHUNK:
                 return
-            cursor = page[-1].position
+            cursor = page[-1][position_index]
 
     def replay(self, until: int | None = None, path_id: str | None = None) -> ReplayResult:
         """Fold the log (up to ``until``, along ``path_id``'s history) into a snapshot.
@@ -168,25 +179,15 @@ class SqlEventLog:
         Rows go to the fold as :class:`~phase_memory.replay.LoggedEvent` with the
         payload still JSON text: each payload is parsed once, into its model.
         """
-        logged = (
-            LoggedEvent(
-                position=row.position,
-                event_id=row.event_id,
-                kind=row.kind,
-                profile_id=row.profile_id,
-                path_id=row.path_id,
-                occurred_at=row.occurred_at,
-                schema_version=row.schema_version,
-                payload=row.payload,
-            )
-            for row in self._pages(self._logged, None, None, until, "replay")
-        )
+        # The select lists LoggedEvent's fields in order.
+        pages = self._pages(self._logged, 0, None, None, until, "replay")
+        logged = (LoggedEvent(*row) for row in pages)
         return replay(logged, until=until, path_id=path_id)
 
     def last_position(self) -> int:
         """The position of the newest event, 0 when the log is empty."""
         with self._db.read("last_position") as conn:
-            return int(conn.execute(_LAST).scalar() or 0)
+            return int(_LAST.scalar(conn) or 0)
 
     def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
         """Events whose payload contains ``text`` anywhere, in position order."""
@@ -207,9 +208,36 @@ class SqlEventLog:
             return
         with self._db.write("replace_payloads") as conn:
             for event_id, payload in payloads.items():
-                result = conn.execute(_REPLACE, {"event_id_": event_id, "payload_": payload})
-                if result.rowcount == 0:
+                if _REPLACE.run(conn, {"event_id_": event_id, "payload_": payload}) == 0:
                     raise NotFoundError(f"event {event_id!r} does not exist")
+
+
+def _paged(stmt: Select[Any], *, by_profile: bool = False) -> Prepared:
+    """One keyset page: ``:after_ < position <= :until_``, at most ``:limit_`` rows."""
+    position = _events.c.position
+    stmt = stmt.where(position > bindparam("after_"), position <= bindparam("until_"))
+    if by_profile:
+        stmt = stmt.where(_events.c.profile_id == bindparam("profile_"))
+    return Prepared(stmt.order_by(position).limit(bindparam("limit_")))
+
+
+_EVENT_SELECT = select(*rows.EVENT_COLUMNS)
+_PAGES = _paged(_EVENT_SELECT)
+_PAGES_BY_PROFILE = _paged(_EVENT_SELECT, by_profile=True)
+_EVENT_POSITION = rows.EVENT_FIELDS.index("position")
+
+
+def _raise_first_duplicate(conn: Connection, ids: builtins.list[str]) -> None:
+    """DuplicateEventError for the first id of a batch that is stored or seen before in it."""
+    stored: set[str] = set()
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        stored.update(conn.execute(_SEEN, {"ids_": chunk}).scalars())
+    seen: set[str] = set()
+    for event_id in ids:
+        if event_id in stored or event_id in seen:
+            raise DuplicateEventError(event_id)
+        seen.add(event_id)
 
 
 def _filtered(

@@ -48,6 +48,7 @@ from phase_memory.replay import (
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
+from phase_memory.sql.prepared import Prepared
 from phase_memory.sql.search import search_text
 
 CHUNK = 1000
@@ -55,11 +56,11 @@ CHUNK = 1000
 
 _ITEM_SELECT = select(t.activation_items.c.plan_id, *rows.ITEM_COLUMNS)
 _DELETE_BY_ID = {
-    table.name: delete(table).where(table.c.id == bindparam("id_"))
+    table.name: Prepared(delete(table).where(table.c.id == bindparam("id_")))
     for table in (t.profiles, t.nodes, t.edges, t.paths)
 }
-_DELETE_ITEMS = delete(t.activation_items).where(
-    t.activation_items.c.plan_id == bindparam("plan_id_")
+_DELETE_ITEMS = Prepared(
+    delete(t.activation_items).where(t.activation_items.c.plan_id == bindparam("plan_id_"))
 )
 
 
@@ -72,7 +73,7 @@ def _missing(what: str, key: str) -> NotFoundError:
 # running it on SQLite.
 
 _BY_ID = {
-    table.name: select(*columns).where(table.c.id == bindparam("id_"))
+    table.name: Prepared(select(*columns).where(table.c.id == bindparam("id_")))
     for table, columns in (
         (t.profiles, rows.PROFILE_COLUMNS),
         (t.nodes, rows.NODE_COLUMNS),
@@ -83,10 +84,63 @@ _BY_ID = {
 
 
 @cache
-def _exists_where(table_name: str, names: tuple[str, ...]) -> Select[Any]:
+def _exists_where(table_name: str, names: tuple[str, ...]) -> Prepared:
     """``SELECT EXISTS (... WHERE <name> = :<name>_ ...)``."""
     table = t.metadata.tables[table_name]
-    return select(exists().where(*(table.c[name] == bindparam(f"{name}_") for name in names)))
+    return Prepared(
+        select(exists().where(*(table.c[name] == bindparam(f"{name}_") for name in names)))
+    )
+
+
+@cache
+def _upsert(dialect_name: str, table: Table) -> Prepared:
+    """Insert-or-replace of whole rows (every column but server-assigned keys)."""
+    keys = [c.name for c in table.columns if c.name not in _SERVER_KEYS]
+    return Prepared(dialect.upsert(dialect_name, table), column_keys=keys)
+
+
+_SERVER_KEYS = {"node_seq"}
+_edges = t.edges
+_TOUCHING = Prepared(
+    select(*rows.EDGE_COLUMNS)
+    .where(or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_")))
+    .order_by(_edges.c.id)
+)
+_TOUCHES = Prepared(
+    select(
+        exists().where(
+            or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
+        )
+    )
+)
+_IN_TREE = Prepared(
+    select(*rows.PATH_COLUMNS).where(t.paths.c.tree_id == bindparam("tree_")).order_by(t.paths.c.id)
+)
+_NODE_STATE = Prepared(
+    select(t.nodes.c.version, t.nodes.c.profile_id).where(t.nodes.c.id == bindparam("id_"))
+)
+_ENDS = Prepared(
+    select(t.nodes.c.id, t.nodes.c.profile_id).where(
+        or_(t.nodes.c.id == bindparam("source_"), t.nodes.c.id == bindparam("target_"))
+    )
+)
+_OTHER_ACTIVE = Prepared(
+    select(t.paths.c.id)
+    .where(
+        t.paths.c.tree_id == bindparam("tree_"),
+        t.paths.c.active,
+        t.paths.c.id != bindparam("id_"),
+    )
+    .limit(1)
+)
+_DELETE_TOUCHING = Prepared(
+    delete(_edges).where(
+        or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
+    )
+)
+_INSERT_ITEMS = Prepared(
+    t.activation_items.insert(), column_keys=[c.name for c in t.activation_items.columns]
+)
 
 
 @cache
@@ -113,19 +167,17 @@ class SqlGraphStore:
     # --- helpers --------------------------------------------------------------------
 
     def _one(self, conn: Connection, table: Table, key: str) -> Any:
-        return conn.execute(_BY_ID[table.name], {"id_": key}).first()
+        return _BY_ID[table.name].first(conn, {"id_": key})
 
     def _exists(self, conn: Connection, table: Table, **where: Any) -> bool:
         params = {f"{name}_": value for name, value in where.items()}
-        return bool(conn.execute(_exists_where(table.name, tuple(where)), params).scalar())
+        return bool(_exists_where(table.name, tuple(where)).scalar(conn, params))
 
     def _touches_edges(self, conn: Connection, node_id: str) -> bool:
-        edges = t.edges
-        touching = exists().where(or_(edges.c.source_id == node_id, edges.c.target_id == node_id))
-        return bool(conn.execute(select(touching)).scalar())
+        return bool(_TOUCHES.scalar(conn, {"id_": node_id}))
 
     def _upsert(self, conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
-        conn.execute(dialect.upsert(self._dialect, table), params)
+        _upsert(self._dialect, table).run_many(conn, params)
 
     # --- profiles -------------------------------------------------------------------
 
@@ -165,7 +217,7 @@ class SqlGraphStore:
                         f"profile {profile_id!r} still owns nodes, paths, "
                         "activation plans or events"
                     )
-            conn.execute(_DELETE_BY_ID["profiles"], {"id_": profile_id})
+            _DELETE_BY_ID["profiles"].run(conn, {"id_": profile_id})
 
     # --- nodes ----------------------------------------------------------------------
 
@@ -174,17 +226,15 @@ class SqlGraphStore:
         with self._db.write("save_node") as conn:
             if not self._exists(conn, t.profiles, id=node.profile_id):
                 raise IntegrityError(f"profile {node.profile_id!r} does not exist")
-            current = conn.execute(
-                select(t.nodes.c.version, t.nodes.c.profile_id).where(t.nodes.c.id == node.id)
-            ).first()
-            current_version = 0 if current is None else int(current.version)
+            current = _NODE_STATE.first(conn, {"id_": node.id})
+            current_version = 0 if current is None else int(current[0])
             if (
                 current is not None
-                and current.profile_id != node.profile_id
+                and current[1] != node.profile_id
                 and self._touches_edges(conn, node.id)
             ):
                 raise IntegrityError(
-                    f"node {node.id!r} has edges in profile {current.profile_id!r}; "
+                    f"node {node.id!r} has edges in profile {current[1]!r}; "
                     f"it cannot move to {node.profile_id!r}"
                 )
             if expected_version is not None and expected_version != current_version:
@@ -248,25 +298,15 @@ class SqlGraphStore:
         with self._db.write("delete_node") as conn:
             if not self._exists(conn, t.nodes, id=node_id):
                 raise _missing("node", node_id)
-            conn.execute(
-                delete(t.edges).where(
-                    or_(t.edges.c.source_id == node_id, t.edges.c.target_id == node_id)
-                )
-            )
-            conn.execute(_DELETE_BY_ID["nodes"], {"id_": node_id})
+            _DELETE_TOUCHING.run(conn, {"id_": node_id})
+            _DELETE_BY_ID["nodes"].run(conn, {"id_": node_id})
 
     # --- edges ----------------------------------------------------------------------
 
     def save_edge(self, edge: MemoryEdge) -> MemoryEdge:
         """Insert or replace an edge whose endpoints exist in its profile."""
         with self._db.write("save_edge") as conn:
-            ends = dict(
-                conn.execute(
-                    select(t.nodes.c.id, t.nodes.c.profile_id).where(
-                        t.nodes.c.id.in_({edge.source_id, edge.target_id})
-                    )
-                ).all()
-            )
+            ends = dict(_ENDS.all(conn, {"source_": edge.source_id, "target_": edge.target_id}))
             for end in (edge.source_id, edge.target_id):
                 if end not in ends:
                     raise IntegrityError(f"edge {edge.id!r} refers to missing node {end!r}")
@@ -317,7 +357,7 @@ class SqlGraphStore:
     def delete_edge(self, edge_id: str) -> None:
         """Delete an edge."""
         with self._db.write("delete_edge") as conn:
-            if conn.execute(_DELETE_BY_ID["edges"], {"id_": edge_id}).rowcount == 0:
+            if _DELETE_BY_ID["edges"].run(conn, {"id_": edge_id}) == 0:
                 raise _missing("edge", edge_id)
 
     # --- paths ----------------------------------------------------------------------
@@ -333,11 +373,7 @@ class SqlGraphStore:
             ):
                 raise IntegrityError(f"parent path {path.parent_path_id!r} does not exist")
             if path.active:
-                other = conn.execute(
-                    select(paths.c.id)
-                    .where(paths.c.tree_id == path.tree_id, paths.c.active, paths.c.id != path.id)
-                    .limit(1)
-                ).scalar()
+                other = _OTHER_ACTIVE.scalar(conn, {"tree_": path.tree_id, "id_": path.id})
                 if other is not None:
                     raise ConflictError(
                         f"path {other!r} is already the active path of tree {path.tree_id!r}"
@@ -384,7 +420,7 @@ class SqlGraphStore:
             )
             if self._exists(conn, t.events, path_id=path_id) or conn.execute(referring).scalar():
                 raise IntegrityError(f"path {path_id!r} is still referred to")
-            conn.execute(_DELETE_BY_ID["paths"], {"id_": path_id})
+            _DELETE_BY_ID["paths"].run(conn, {"id_": path_id})
 
     # --- activation plans -----------------------------------------------------------
 
@@ -408,24 +444,13 @@ class SqlGraphStore:
 
     def edges_touching(self, node_id: str) -> list[MemoryEdge]:
         """Edges with ``node_id`` at either end, by id."""
-        edges = t.edges
-        stmt = (
-            select(*rows.EDGE_COLUMNS)
-            .where(or_(edges.c.source_id == node_id, edges.c.target_id == node_id))
-            .order_by(edges.c.id)
-        )
         with self._db.read("edges_touching") as conn:
-            return [rows.edge_of(row) for row in conn.execute(stmt)]
+            return [rows.edge_of(row) for row in _TOUCHING.all(conn, {"id_": node_id})]
 
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         """Paths of the conversation tree rooted at ``root_path_id``, by id."""
-        stmt = (
-            select(*rows.PATH_COLUMNS)
-            .where(t.paths.c.tree_id == root_path_id)
-            .order_by(t.paths.c.id)
-        )
         with self._db.read("paths_in_tree") as conn:
-            return [rows.path_of(row) for row in conn.execute(stmt)]
+            return [rows.path_of(row) for row in _IN_TREE.all(conn, {"tree_": root_path_id})]
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
         """Stored plans with an item for ``node_id``, by id."""
@@ -532,9 +557,9 @@ class SqlGraphStore:
         elif kind is PutEdge:
             self._upsert(conn, t.edges, batch)
         elif kind is RemoveEdge:
-            conn.execute(_DELETE_BY_ID["edges"], batch)
+            _DELETE_BY_ID["edges"].run_many(conn, batch)
         elif kind is RemoveNode:
-            conn.execute(_DELETE_BY_ID["nodes"], batch)
+            _DELETE_BY_ID["nodes"].run_many(conn, batch)
         elif kind is PutPath:
             # One at a time, in order: deactivating a tree's other path must
             # land before the newly active one (the one-active-path index).
@@ -545,10 +570,10 @@ class SqlGraphStore:
 
     def _put_plan(self, conn: Connection, plan: ActivationPlan) -> None:
         self._upsert(conn, t.activation_plans, [rows.plan_row(plan)])
-        conn.execute(_DELETE_ITEMS, {"plan_id_": plan.id})
+        _DELETE_ITEMS.run(conn, {"plan_id_": plan.id})
         items = rows.item_rows(plan)
         if items:
-            conn.execute(t.activation_items.insert(), items)
+            _INSERT_ITEMS.run_many(conn, items)
 
     # --- snapshot -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ processes opening a database at the same time do not race.
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 from dataclasses import dataclass
 from functools import cache
@@ -238,7 +239,14 @@ def _move(connections: Connections, revision: str, *, up: bool) -> str | None:
 
 
 def backup_copy(engine: Engine, revision: str) -> Path | None:
-    """Copy a SQLite database file to ``<name>.bak-<revision>`` (numbered if taken)."""
+    """Copy a SQLite database file to ``<name>.bak-<revision>`` (numbered if taken).
+
+    The copy is made under a temporary name and renamed into place once whole
+    and synced, so a process killed while backing up never leaves a partial
+    file under a backup's name. (Callers hold the migration lock, so one
+    temporary name per database is enough; a leftover of a killed run is
+    removed first.)
+    """
     path = sqlite_file(engine.url)
     if path is None or not path.exists():
         return None
@@ -247,9 +255,12 @@ def backup_copy(engine: Engine, revision: str) -> Path | None:
     while target.exists():
         number += 1
         target = path.with_name(f"{path.name}.bak-{revision}.{number}")
+    partial = path.with_name(f".{path.name}.bak-partial")
+    for leftover in (partial, partial.with_name(partial.name + "-journal")):
+        leftover.unlink(missing_ok=True)
     source = sqlite3.connect(str(path))
     try:
-        copy = sqlite3.connect(str(target))
+        copy = sqlite3.connect(str(partial))
         try:
             source.backup(copy)
             # One self-contained file: no -wal / -shm beside the copy.
@@ -258,7 +269,24 @@ def backup_copy(engine: Engine, revision: str) -> Path | None:
             copy.close()
     finally:
         source.close()
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
+    _fsync_directory(target.parent)
     return target
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems without directory fsync
+        pass
+    finally:
+        os.close(fd)
 
 
 def _audit_migration(conn: Connection, before: str, after: str, backup: Path | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Row
+from sqlalchemy import Column
 
 from phase_memory.models import (
     ActivationItem,
@@ -39,6 +39,15 @@ PLAN_COLUMNS = _columns(
 )
 ITEM_COLUMNS = _columns(t.activation_items, ActivationItem.model_fields)
 AUDIT_COLUMNS = _columns(t.audit_records, AuditRecord.model_fields)
+
+PROFILE_FIELDS = tuple(c.name for c in PROFILE_COLUMNS)
+NODE_FIELDS = tuple(c.name for c in NODE_COLUMNS)
+EDGE_FIELDS = tuple(c.name for c in EDGE_COLUMNS)
+PATH_FIELDS = tuple(c.name for c in PATH_COLUMNS)
+EVENT_FIELDS = tuple(c.name for c in EVENT_COLUMNS)
+PLAN_FIELDS = tuple(c.name for c in PLAN_COLUMNS)
+ITEM_FIELDS = tuple(c.name for c in ITEM_COLUMNS)
+AUDIT_FIELDS = tuple(c.name for c in AUDIT_COLUMNS)
 
 
 # --- models to rows -----------------------------------------------------------------
@@ -171,47 +180,51 @@ def audit_row(record: AuditRecord) -> dict[str, Any]:
 
 
 # --- rows to models -----------------------------------------------------------------
+# Rows are tuples in the order of the ``*_COLUMNS`` lists (SQLAlchemy rows or
+# the plain tuples of :mod:`phase_memory.sql.prepared`).
 
 
-def profile_of(row: Row[Any]) -> Profile:
+def profile_of(row: Sequence[Any]) -> Profile:
     """A profile from a row of :data:`PROFILE_COLUMNS`."""
-    return Profile.model_validate(row._asdict())
+    return Profile.model_validate(dict(zip(PROFILE_FIELDS, row, strict=True)))
 
 
-def node_of(row: Row[Any]) -> MemoryNode:
+def node_of(row: Sequence[Any]) -> MemoryNode:
     """A node from a row of :data:`NODE_COLUMNS`."""
-    return MemoryNode.model_validate(row._asdict())
+    return MemoryNode.model_validate(dict(zip(NODE_FIELDS, row, strict=True)))
 
 
-def edge_of(row: Row[Any]) -> MemoryEdge:
+def edge_of(row: Sequence[Any]) -> MemoryEdge:
     """An edge from a row of :data:`EDGE_COLUMNS`."""
-    return MemoryEdge.model_validate(row._asdict())
+    return MemoryEdge.model_validate(dict(zip(EDGE_FIELDS, row, strict=True)))
 
 
-def path_of(row: Row[Any]) -> MemoryPath:
+def path_of(row: Sequence[Any]) -> MemoryPath:
     """A path from a row of :data:`PATH_COLUMNS`."""
-    return MemoryPath.model_validate(row._asdict())
+    return MemoryPath.model_validate(dict(zip(PATH_FIELDS, row, strict=True)))
 
 
-def event_of(row: Row[Any]) -> MemoryEvent:
+def event_of(row: Sequence[Any]) -> MemoryEvent:
     """An event from a row of :data:`EVENT_COLUMNS`."""
-    return MemoryEvent.model_validate(row._asdict())
+    return MemoryEvent.model_validate(dict(zip(EVENT_FIELDS, row, strict=True)))
 
 
-def audit_of(row: Row[Any]) -> AuditRecord:
+def audit_of(row: Sequence[Any]) -> AuditRecord:
     """An audit record from a row of :data:`AUDIT_COLUMNS`."""
-    return AuditRecord.model_validate(row._asdict())
+    return AuditRecord.model_validate(dict(zip(AUDIT_FIELDS, row, strict=True)))
 
 
-def plans_of(plan_rows: Sequence[Row[Any]], items: Iterable[Row[Any]]) -> list[ActivationPlan]:
-    """Plans from plan rows and their item rows (``plan_id`` first, in order)."""
-    by_plan: dict[str, list[dict[str, Any]]] = {row.id: [] for row in plan_rows}
+def plans_of(
+    plan_rows: Sequence[Sequence[Any]], items: Iterable[Sequence[Any]]
+) -> list[ActivationPlan]:
+    """Plans from rows of :data:`PLAN_COLUMNS` and their item rows.
+
+    Item rows are ``plan_id`` followed by :data:`ITEM_COLUMNS`, in item order.
+    """
+    plans = [dict(zip(PLAN_FIELDS, row, strict=True)) for row in plan_rows]
+    by_plan: dict[str, list[dict[str, Any]]] = {plan["id"]: [] for plan in plans}
     for item in items:
-        fields = item._asdict()
-        plan_id = fields.pop("plan_id")
-        if plan_id in by_plan:
-            by_plan[plan_id].append(fields)
-    return [
-        ActivationPlan.model_validate({**row._asdict(), "items": by_plan[row.id]})
-        for row in plan_rows
-    ]
+        found = by_plan.get(item[0])
+        if found is not None:
+            found.append(dict(zip(ITEM_FIELDS, item[1:], strict=True)))
+    return [ActivationPlan.model_validate({**plan, "items": by_plan[plan["id"]]}) for plan in plans]

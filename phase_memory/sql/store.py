@@ -17,7 +17,7 @@ from phase_memory.errors import StoreUnavailableError
 from phase_memory.protocols import StoreCapabilities
 from phase_memory.sql import dialect, migrate
 from phase_memory.sql.audit import SqlAuditSink
-from phase_memory.sql.connections import Connections, StoreTransaction
+from phase_memory.sql.connections import CLOSED, Connections, StoreTransaction
 from phase_memory.sql.engine import (
     EngineSettings,
     JournalMode,
@@ -114,6 +114,8 @@ class SqlStore:
 
     def _raw(self, sql: str, where: str) -> None:
         # Outside any transaction (VACUUM and checkpoints cannot run in one).
+        if self._closed:
+            raise StoreUnavailableError(CLOSED)
         if self.read_only:
             raise StoreUnavailableError("the database is open read-only")
         with translated(where):
@@ -127,11 +129,11 @@ class SqlStore:
                 raw.close()
 
     def close(self) -> None:
-        """Release connections and files."""
+        """Release connections and files; every later call raises StoreUnavailableError."""
         if not self._closed:
             self._closed = True
             with translated("close"):
-                self.engine.dispose()
+                self._db.close()
 
     def __enter__(self) -> SqlStore:
         return self
