@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from phase_memory.errors import StoreUnavailableError
 from phase_memory.memory.audit import InMemoryAuditSink
 from phase_memory.memory.event_log import InMemoryEventLog
 from phase_memory.memory.graph_store import InMemoryGraphStore
@@ -31,4 +32,19 @@ class InMemoryStore:
         return []
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Refuse every later call (StoreUnavailableError), as the SQL store does.
+
+        Every read, write and transaction of the in-memory adapters enters the
+        shared lock first; a closed store's lock refuses to be entered.
+        """
+        self._shared.lock = _ClosedLock()  # type: ignore[assignment]
+
+
+class _ClosedLock:
+    """The lock of a closed in-memory store: entering it raises StoreUnavailableError."""
+
+    def __enter__(self) -> None:
+        raise StoreUnavailableError("the store is closed")
+
+    def __exit__(self, *exc: object) -> None:  # pragma: no cover - never entered
+        return None
