@@ -7,19 +7,28 @@ two writers queue on the busy timeout instead of deadlocking on a lock
 upgrade) and a plain ``BEGIN`` for reads (so a read sees one snapshot). DDL is
 transactional that way too, which lets a migration run inside the write
 transaction that holds the lock.
+
+On PostgreSQL (psycopg 3, which begins transactions implicitly) the same
+``begin`` event makes the first statement of a write transaction take the
+store's writer lock, and of a snapshot read ask for ``REPEATABLE READ`` (see
+:func:`phase_memory.sql.dialect.begin_postgresql`); every new connection gets
+``lock_timeout`` from the busy timeout, so a writer waits as long as it would
+on SQLite and then raises StoreBusyError. The schema is the first one of the
+connection's ``search_path``, which a URL sets with
+``?options=-csearch_path%3Dmyschema``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
+
+from phase_memory.sql import dialect
 
 WRITE_OPTION = "phase_memory_write"
 """Execution option marking a connection whose transaction will write."""
@@ -28,9 +37,6 @@ AUTOCOMMIT_OPTION = "phase_memory_autocommit"
 
 Synchronous = Literal["normal", "full"]
 JournalMode = Literal["wal", "delete"]
-
-json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-"""How JSON columns are written: compact, UTF-8 text readable in ``sqlite3``."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def sqlite_file(url: URL) -> Path | None:
 
 def make_engine(url: URL, settings: EngineSettings) -> Engine:
     """An engine for ``url`` with phase-memory's connection settings installed."""
-    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    kwargs: dict[str, Any] = {"json_serializer": dialect.json_serializer(url.get_backend_name())}
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {
             "timeout": settings.busy_timeout,
@@ -85,7 +91,37 @@ def make_engine(url: URL, settings: EngineSettings) -> Engine:
         engine = create_engine(url, **kwargs)
         install_sqlite_listeners(engine, settings, in_memory=is_sqlite_memory(url))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if engine.dialect.name == dialect.POSTGRESQL:
+        install_postgresql_listeners(engine, settings)
+    return engine
+
+
+def install_postgresql_listeners(engine: Engine, settings: EngineSettings) -> None:
+    """``lock_timeout`` (and read-only) on every new connection; the writer lock on ``begin``."""
+    statements = dialect.postgresql_session_settings(
+        lock_timeout=settings.busy_timeout, read_only=settings.read_only
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        write = bool(options.get(WRITE_OPTION, False))
+        dialect.begin_postgresql(
+            conn.connection.driver_connection,
+            write=write,
+            snapshot=not write and not options.get(AUTOCOMMIT_OPTION, False),
+        )
 
 
 def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_memory: bool) -> None:
