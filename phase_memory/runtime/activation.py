@@ -73,7 +73,23 @@ def activate(
     ``budget`` defaults to the profile's ``activation_budget``. With ``path_id``
     only nodes in that path's effective history are eligible. An empty query
     (no words) gives an empty plan, which is stored too.
+
+    Everything runs in one store transaction: the ranking reads one state of
+    the graph, the plan is recorded against that state, and the many node
+    lookups share one connection instead of opening one each.
     """
+    with runtime.store.transaction():
+        return _activate(runtime, profile_id, query, budget=budget, path_id=path_id)
+
+
+def _activate(
+    runtime: PhaseMemoryRuntime,
+    profile_id: str,
+    query: str,
+    *,
+    budget: int | None,
+    path_id: str | None,
+) -> ActivationPlan:
     store = runtime.store
     graph = store.graph
     profile = graph.get_profile(profile_id)
