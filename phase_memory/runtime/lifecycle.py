@@ -390,17 +390,7 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
         with store.transaction():
             store.audit.record(_failure_audit(runtime, checked, exc))
         raise
-    if any(a.kind is LifecycleKind.FORGET for a in checked):
-        _purge_search_index(store)
     return result
-
-
-def _purge_search_index(store: object) -> None:
-    # A full-text index may keep erased terms in old segments until it is merged
-    # (SQLite FTS5). Adapters that can merge theirs offer ``optimize_search_index``.
-    optimize = getattr(store, "optimize_search_index", None)
-    if callable(optimize):
-        optimize()
 
 
 def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> ApplyResult:

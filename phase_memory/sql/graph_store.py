@@ -243,6 +243,8 @@ class SqlGraphStore:
                 )
             stored = node.model_copy(update={"version": current_version + 1})
             self._upsert(conn, t.nodes, [rows.node_row(stored)])
+            if stored.state == NodeState.FORGOTTEN:
+                dialect.optimize_search_index(conn)  # see apply
         return stored
 
     def get_node(self, node_id: str) -> MemoryNode:
@@ -524,10 +526,13 @@ class SqlGraphStore:
         """Write the exact records of replay effects, in order.
 
         Runs of the same effect become one executemany of a compiled statement.
+        Writing a forgotten node also merges the full-text index, in the same
+        transaction, so no erased term outlives the commit in an old index segment.
         """
         with self._db.write("apply") as conn:
             batch: list[dict[str, Any]] = []
             batch_kind: type | None = None
+            forgotten = False
             for effect in effects:
                 kind = type(effect)
                 if kind is not batch_kind and batch:
@@ -537,6 +542,7 @@ class SqlGraphStore:
                 match effect:
                     case PutNode(node):
                         batch.append(rows.node_row(node))
+                        forgotten = forgotten or node.state == NodeState.FORGOTTEN
                     case PutEdge(edge):
                         batch.append(rows.edge_row(edge))
                     case RemoveEdge(edge_id) | RemoveNode(edge_id):
@@ -550,6 +556,8 @@ class SqlGraphStore:
                         batch_kind = None
             if batch:
                 self._flush(conn, batch_kind, batch)
+            if forgotten:
+                dialect.optimize_search_index(conn)
 
     def _flush(self, conn: Connection, kind: type | None, batch: list[dict[str, Any]]) -> None:
         if kind is PutNode:
