@@ -63,6 +63,11 @@ class SqlStore:
         self._closed = False
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (every call then raises StoreUnavailableError)."""
+        return self._closed
+
+    @property
     def dialect_name(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self._db.dialect

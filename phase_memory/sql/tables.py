@@ -110,6 +110,22 @@ class UtcTimestamp(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class Real(TypeDecorator[float]):
+    """A float column; negative zero is stored as zero.
+
+    SQLite's REAL already turns ``-0.0`` into ``0.0``, and so does PostgreSQL's
+    JSONB (``numeric`` has no negative zero); a PostgreSQL ``float8`` would keep
+    the sign, and a node or edge read from its row would then differ from the
+    same record replayed from its event. Storing zero keeps them equal everywhere.
+    """
+
+    impl = Float
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> float | None:
+        return None if value is None else value + 0.0
+
+
 def to_text(value: datetime) -> str:
     """The stored text form of a timestamp (UTC, microseconds, ``Z``)."""
     moment = value.astimezone(UTC).replace(tzinfo=None)
@@ -158,7 +174,7 @@ nodes = Table(
     Column("label", Text, nullable=False),
     Column("content", Text, nullable=True),
     Column("attributes", _json(), nullable=False),
-    Column("salience", Float, nullable=False),
+    Column("salience", Real(), nullable=False),
     Column("sensitivity", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     _ts("created_at"),
@@ -176,7 +192,7 @@ edges = Table(
     _id("source_id", ForeignKey("nodes.id")),
     _id("target_id", ForeignKey("nodes.id")),
     Column("kind", String(ID_LENGTH), nullable=False),
-    Column("weight", Float, nullable=False),
+    Column("weight", Real(), nullable=False),
     Column("attributes", _json(), nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
@@ -265,7 +281,7 @@ activation_items = Table(
     Column("ordinal", Integer, primary_key=True, autoincrement=False),
     _id("node_id"),
     Column("rank", Integer, nullable=False),
-    Column("score", Float, nullable=False),
+    Column("score", Real(), nullable=False),
     Column("reasons", _json(), nullable=False),
     Column("redacted", Boolean, nullable=False),
     Column("label", Text, nullable=True),

@@ -445,7 +445,9 @@ def test_mcp_memory_import_refuses_dangling_relations(
 
 # --- property: workspace round trips on generated graphs -------------------------------------
 
-_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+# NUL is left out: PostgreSQL text cannot hold it, and whether it is stored or refused
+# (ValidationError) is spec_graph's concern, not this round trip's.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 _IDS = st.text(st.characters(categories=["L", "N"], include_characters="-_./ é"),
                min_size=1, max_size=10).map(str.strip).filter(bool)
 _JSON = st.recursive(
