@@ -159,4 +159,23 @@ def event_summary(payload: dict[str, Any], width: int = 60) -> str:
         else:
             text = str(record.get("id", ""))
         return short(text, width)
+    lists = {k: len(v) for k, v in payload.items() if isinstance(v, list)}
+    if lists and all(isinstance(x, dict) for v in payload.values() if isinstance(v, list)
+                     for x in v):
+        return short(counted(lists), width)
+    if "source_path_id" in payload and "target_path_id" in payload:
+        return short(f"{payload['source_path_id']} -> {payload['target_path_id']}", width)
     return short(json.dumps(payload, sort_keys=True, ensure_ascii=False), width)
+
+
+def counted(counts: dict[str, int]) -> str:
+    """``{"nodes": 2, "profiles": 1}`` as ``2 nodes, 1 profile`` (zeros left out)."""
+    shown = []
+    for name, number in counts.items():
+        if not number:
+            continue
+        words = name.replace("_", " ")
+        if number == 1 and words.endswith("s"):
+            words = words[:-1]
+        shown.append(f"{number} {words}")
+    return ", ".join(shown) if shown else "nothing"

@@ -1,4 +1,8 @@
-"""``db upgrade | downgrade | current | history | checkpoint | vacuum``: schema and upkeep."""
+"""``db upgrade | downgrade | current | history | checkpoint | vacuum``: schema and upkeep.
+
+:mod:`phase_memory.sql` (and Alembic) are imported when a ``db`` command runs,
+so ``phase-memory --help`` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,6 @@ import typer
 from phase_memory.cli._context import MEMORY, database_file, state_of
 from phase_memory.cli._errors import CliError
 from phase_memory.cli._output import print_json, print_jsonl, say, table
-from phase_memory.sql import (
-    database_revision,
-    downgrade_database,
-    migration_history,
-    open_sql_store,
-    upgrade_database,
-)
 
 app = typer.Typer(
     help="Schema migrations (Alembic) and SQLite maintenance.", no_args_is_help=True
@@ -36,6 +33,8 @@ def current(
 ) -> None:
     """The database's schema revision, and the newest this version knows."""
     target = _target(ctx)
+    from phase_memory.sql import database_revision
+
     revision, head = database_revision(target)
     if as_json:
         print_json({"revision": revision, "head": head, "up_to_date": revision == head})
@@ -54,6 +53,8 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
 ) -> None:
     """The migrations this version knows, newest first."""
+    from phase_memory.sql import migration_history
+
     revisions = migration_history()
     if as_json:
         print_jsonl(
@@ -84,6 +85,8 @@ def upgrade(
     ] = "head",
 ) -> None:
     """Upgrade the schema (a backup copy of the file is taken first)."""
+    from phase_memory.sql import database_revision, upgrade_database
+
     target = _target(ctx)
     before, _ = database_revision(target)
     backup = upgrade_database(target, revision)
@@ -104,6 +107,8 @@ def downgrade(
     ],
 ) -> None:
     """Downgrade the schema to REV (a backup copy of the file is taken first)."""
+    from phase_memory.sql import database_revision, downgrade_database
+
     target = _target(ctx)
     before, _ = database_revision(target)
     backup = downgrade_database(target, revision)
@@ -119,6 +124,8 @@ def downgrade(
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context) -> None:
     """Checkpoint the write-ahead log into the database file and truncate it (SQLite)."""
+    from phase_memory.sql import open_sql_store
+
     with open_sql_store(_target(ctx), create=False) as store:
         store.checkpoint()
     say("Checkpointed the write-ahead log")
@@ -130,6 +137,8 @@ def vacuum(ctx: typer.Context) -> None:
     target = _target(ctx)
     file = database_file(target)
     size = file.stat().st_size if file is not None and file.exists() else None
+    from phase_memory.sql import open_sql_store
+
     with open_sql_store(target, create=False) as store:
         store.vacuum()
     after = file.stat().st_size if file is not None and file.exists() else None

@@ -9,7 +9,7 @@ import typer
 
 from phase_memory.cli._context import CliState, open_memory, state_of
 from phase_memory.cli._errors import CliError
-from phase_memory.cli._output import plain, say
+from phase_memory.cli._output import counted, plain, say
 from phase_memory.errors import ReviewRequiredError
 from phase_memory.models import (
     Approval,
@@ -22,7 +22,7 @@ from phase_memory.models import (
 from phase_memory.runtime import PhaseMemoryRuntime
 from phase_memory.samples import Sample, load_assistant, seed
 
-QUESTION = "What should I pack for the Lisbon trip?"
+QUESTION = "What do I need for the Lisbon trip: passport, hotel?"
 FORGET_NODE = "fact-old-address"
 MAIN, HOTEL, DETOUR = "chat-lisbon", "chat-lisbon-hotel", "chat-lisbon-detour"
 
@@ -45,7 +45,7 @@ def demo(
         typer.Option(
             "--export",
             metavar="PATH",
-            help="Where to write the envelope (default: <db name>-export.json beside the db).",
+            help="Where to write the envelope (default: beside the database, NAME-export.json).",
         ),
     ] = None,
 ) -> None:
@@ -158,10 +158,12 @@ def _learn(
 
 def _step_activation(mem: PhaseMemoryRuntime, sample: Sample) -> None:
     _heading(3, f"Activation for {QUESTION!r}")
-    plan = mem.activate(sample.profile.id, QUESTION, path_id=MAIN)
+    plan = mem.activate(sample.profile.id, QUESTION, budget=6, path_id=MAIN)
     for item in plan.items:
-        label = "[redacted: secret]" if item.redacted else (item.label or item.node_id)
-        why = ", ".join(item.reasons)
+        label = f"{item.node_id} (content withheld)" if item.redacted else item.label or ""
+        why = ", ".join(r for r in item.reasons if not r.startswith("redacted"))
+        if item.redacted:
+            why += ", redacted: sensitivity at or above the policy's redact_at"
         say(f"   {item.rank}. {plain(label)}  ({item.score:.2f}; {plain(why)})")
     say(f"   stored as plan {plan.id} (budget {plan.budget})")
 
@@ -209,5 +211,4 @@ def _step_doctor(mem: PhaseMemoryRuntime) -> bool:
 def _step_export(mem: PhaseMemoryRuntime, target: Path) -> None:
     _heading(6, "Export")
     result = mem.export_envelope(target)
-    counts = ", ".join(f"{n} {k}" for k, n in result.counts.items())
-    say(f"   graph envelope written to {plain(str(target))} ({counts})")
+    say(f"   graph envelope written to {plain(str(target))} ({counted(result.counts)})")

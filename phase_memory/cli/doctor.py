@@ -32,10 +32,10 @@ def doctor(
             (
                 [
                     _get(f, "severity"),
-                    _get(f, "check"),
+                    _get(f, "code"),
                     _get(f, "location"),
                     _get(f, "message"),
-                    _get(f, "fix"),
+                    _get(f, "suggested_fix"),
                 ]
                 for f in findings
             ),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
-import pydantic
 import typer
 
 from phase_memory.cli._context import open_memory
@@ -22,8 +21,7 @@ from phase_memory.cli._output import (
     table,
     when,
 )
-from phase_memory.errors import ImportProblem, ImportValidationError
-from phase_memory.models import MemoryEvent
+from phase_memory.errors import ImportValidationError
 
 app = typer.Typer(
     help="The append-only event log: append, list, replay.", no_args_is_help=True
@@ -39,6 +37,9 @@ def append(
             metavar="FILE", help="JSON Lines, one event per line ('-' reads standard input)."
         ),
     ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate and report; append nothing.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the appended events as JSON Lines.")
     ] = False,
@@ -50,47 +51,39 @@ def append(
     ``position`` is assigned by the log. Every line is validated first: one bad
     line and nothing is written.
     """
-    name = "<stdin>" if file == "-" else file
     if file == "-":
-        events = _read_events(sys.stdin, name)
-    else:
-        with Path(file).open(encoding="utf-8") as handle:
-            events = _read_events(handle, name)
-    if not events:
-        raise CliError(f"{name} holds no events")
-    with open_memory(ctx, create=True) as mem, progress(f"appending {len(events)} events"):
-        recorded = mem.record_many(events)
-    if as_json:
-        print_jsonl(recorded)
+        with tempfile.TemporaryDirectory(prefix="phase-memory-") as directory:
+            source = Path(directory) / "stdin.jsonl"
+            source.write_text(sys.stdin.read(), encoding="utf-8")
+            _append(ctx, source, "<stdin>", check, as_json)
         return
-    first, last = recorded[0].position, recorded[-1].position
-    say(f"Appended {len(recorded)} event(s) at positions {first}..{last}")
+    source = Path(file)
+    if not source.is_file():
+        raise CliError(f"{file} is not a file" if source.exists() else f"{file} does not exist")
+    _append(ctx, source, file, check, as_json)
 
 
-def _read_events(handle: TextIO, name: str) -> list[MemoryEvent]:
-    events: list[MemoryEvent] = []
-    problems: list[ImportProblem] = []
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
+def _append(ctx: typer.Context, source: Path, name: str, check: bool, as_json: bool) -> None:
+    with source.open(encoding="utf-8", errors="replace") as handle:
+        if not any(line.strip() for line in handle):
+            raise CliError(f"{name} holds no events")
+    with open_memory(ctx, create=not check) as mem:
+        before = mem.events.last_position()
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(ImportProblem(name, "", f"malformed JSON: {exc.msg}", line=number))
-            continue
-        if not isinstance(data, dict):
-            problems.append(ImportProblem(name, "", "expected a JSON object", line=number))
-            continue
-        data.pop("position", None)
-        try:
-            events.append(MemoryEvent.model_validate(data))
-        except pydantic.ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                field = ".".join(str(part) for part in error["loc"])
-                problems.append(ImportProblem(name, field, error["msg"], line=number))
-    if problems:
-        raise ImportValidationError(problems)
-    return events
+            result = mem.import_events(source, check_only=check)
+        except ImportValidationError as exc:
+            raise CliError(str(exc).replace(str(source), name)) from exc
+        if result.problems:
+            raise CliError(str(ImportValidationError(result.problems)).replace(str(source), name))
+        appended = [] if check else mem.events.list(after=before)
+    count = result.counts.get("events", 0)
+    if check:
+        say(f"{name} is valid: {count} event(s) (nothing appended)")
+    elif as_json:
+        print_jsonl(appended)
+    else:
+        first, last = appended[0].position, appended[-1].position
+        say(f"Appended {len(appended)} event(s) at positions {first}..{last}")
 
 
 @app.command("list")

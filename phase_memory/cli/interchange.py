@@ -12,7 +12,7 @@ import typer
 import phase_memory as pm
 from phase_memory.cli._context import MEMORY, open_memory, state_of
 from phase_memory.cli._errors import CliError, CliUsageError
-from phase_memory.cli._output import print_json, say, table
+from phase_memory.cli._output import counted, print_json, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange.results import ExportResult, ImportResult
 
@@ -150,17 +150,12 @@ def _article(kind: str) -> str:
     return names.get(kind, kind)
 
 
-def _counts(counts: dict[str, int]) -> str:
-    shown = [f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n]
-    return ", ".join(shown) if shown else "nothing"
-
-
 def _say_import(result: ImportResult) -> None:
     what = _article(result.format)
     if result.check_only:
-        say(f"{result.source} is {what} and valid: {_counts(result.counts)} (nothing written)")
+        say(f"{result.source} is {what} and valid: {counted(result.counts)} (nothing written)")
     else:
-        say(f"Imported {what} from {result.source}: {_counts(result.counts)}")
+        say(f"Imported {what} from {result.source}: {counted(result.counts)}")
 
 
 def _report_problems(
@@ -235,4 +230,4 @@ def export(
     if as_json:
         print_json(result)
         return
-    say(f"Exported {_article(result.format)} to {result.target}: {_counts(result.counts)}")
+    say(f"Exported {_article(result.format)} to {result.target}: {counted(result.counts)}")

@@ -20,7 +20,8 @@ def init(
         typer.Option("--profile", metavar="ID", help="Also create this profile (default policy)."),
     ] = None,
     name: Annotated[
-        str, typer.Option("--name", help="Name of the profile created with --profile.")
+        str,
+        typer.Option("--name", metavar="TEXT", help="Name of the profile created with --profile."),
     ] = "",
 ) -> None:
     """Create the memory database (at the newest schema); harmless if it exists."""
