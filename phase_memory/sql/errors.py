@@ -56,6 +56,13 @@ def translate(error: BaseException, where: str = "") -> PhaseMemoryError:
         return error
     if isinstance(error, pydantic.ValidationError):
         return StoreUnavailableError(f"{prefix}a stored record is malformed: {_first_line(error)}")
+    if isinstance(error, UnicodeEncodeError):
+        # Text with a lone surrogate (U+D800..U+DFFF) has no UTF-8 form: the
+        # driver cannot send it. Bad input, and nothing was written.
+        return ValidationError(
+            f"{prefix}the value cannot be stored: text must be valid Unicode "
+            f"({_first_line(error)})"
+        )
     original: BaseException = error
     if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
         original = error.orig
@@ -107,6 +114,7 @@ _TRANSLATED: tuple[type[BaseException], ...] = (
     sa_exc.SQLAlchemyError,
     sqlite3.Error,
     pydantic.ValidationError,
+    UnicodeEncodeError,
 )
 try:  # psycopg is optional (the postgres extra)
     import psycopg
