@@ -25,7 +25,10 @@ def open(
 
     ``":memory:"`` uses the in-memory adapters. A file path or ``sqlite:///``
     URL opens (creating if needed) an SQLite database; ``postgresql+psycopg://``
-    URLs open PostgreSQL. An existing database at an older schema revision is
+    URLs open PostgreSQL (install ``phase-memory[postgres]``), in the first
+    schema of the connection's ``search_path``: add
+    ``?options=-csearch_path%3Dmyschema`` to the URL to pick one (it must
+    exist; see ``docs/postgres.md``). An existing database at an older schema revision is
     refused with :class:`~phase_memory.errors.SchemaVersionError` unless
     ``upgrade=True`` (which first copies the file to a backup beside it).
     ``busy_timeout`` is in seconds; ``synchronous="full"`` makes every commit

@@ -164,7 +164,10 @@ def open_sql_store(
 
     ``url_or_path`` is a file path, an SQLAlchemy URL (``sqlite:///...``,
     ``postgresql+psycopg://...``) or ``sqlite://`` / ``:memory:`` for a private
-    in-memory database. A database at an older schema revision raises
+    in-memory database. On PostgreSQL the memory lives in the first existing
+    schema of the connection's ``search_path``; pick one with
+    ``?options=-csearch_path%3Dmyschema`` in the URL (see ``docs/postgres.md``).
+    A database at an older schema revision raises
     SchemaVersionError unless ``upgrade=True`` (which backs the file up
     first); read-only opens never migrate. ``journal_mode="delete"`` is for
     file systems where WAL does not work (network file systems).
@@ -189,6 +192,7 @@ def open_sql_store(
         engine = make_engine(url, settings)
     store = SqlStore(engine, read_only=read_only)
     try:
+        _check_schema(store._db, where)
         migrate.prepare(store._db, upgrade=upgrade, where=where)
     except BaseException:
         store.close()
@@ -238,6 +242,19 @@ def database_revision(url_or_path: str | Path | URL) -> tuple[str | None, str]:
     """``phase-memory db current``: the database's revision and this version's head."""
     with _unprepared(url_or_path, 5.0) as connections, connections.read("current") as conn:
         return migrate.current_revision(conn), migrate.head_revision()
+
+
+def _check_schema(connections: Connections, where: str) -> None:
+    """On PostgreSQL, refuse a ``search_path`` that names no existing schema."""
+    if connections.dialect != dialect.POSTGRESQL:
+        return
+    with connections.read(where) as conn:
+        if dialect.missing_schema(conn):
+            raise StoreUnavailableError(
+                f"{where}: no schema of the search_path exists; create it first "
+                "(CREATE SCHEMA name) or name an existing one with "
+                "?options=-csearch_path%3Dname"
+            )
 
 
 def _check_file(path: Path, *, create: bool) -> None:
