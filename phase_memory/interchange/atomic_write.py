@@ -12,7 +12,9 @@ the directory it is joined to.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,6 +24,13 @@ from typing import TextIO
 from phase_memory.errors import ValidationError
 
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+MAX_FILE_NAME = 240
+"""Longest file name :func:`safe_file_name` makes (most file systems allow 255 bytes;
+the rest is room for the temporary name an atomic write uses)."""
+_DIGEST = 32
+"""Hex digits of the SHA-256 that ends a shortened name."""
+_SHORTENED = re.compile(r"^[A-Za-z0-9._%-]*~[0-9a-f]{" + str(_DIGEST) + "}$")
 
 
 @contextmanager
@@ -33,7 +42,8 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     """
     path = Path(target)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    # The temporary name is the target's plus a few characters: keep it a legal length.
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
@@ -83,17 +93,44 @@ def safe_file_name(record_id: str, suffix: str = "") -> str:
     )
     if encoded.startswith("."):
         encoded = "%2E" + encoded[1:]
+    if len(encoded) + len(suffix) > MAX_FILE_NAME:
+        # Too long for a file system (a 200-character id can encode to 2400 bytes):
+        # keep a readable head and end with a digest of the whole id. ``~`` is always
+        # percent-encoded in the long form, so the two forms cannot be confused.
+        head = encoded[: MAX_FILE_NAME - len(suffix) - _DIGEST - 1]
+        cut = head.rfind("%", len(head) - 2)
+        if cut != -1:
+            head = head[:cut]  # never split a %XX escape
+        digest = hashlib.sha256(record_id.encode("utf-8", "surrogatepass")).hexdigest()
+        encoded = f"{head}~{digest[:_DIGEST]}"
     name = encoded + suffix
     if name in (".", "..") or "/" in name or os.sep in name or "\x00" in name:
         raise ValidationError(f"id {record_id!r} cannot be used as a file name")  # pragma: no cover
     return name
 
 
+def is_id_file_name(name: str, suffix: str = "") -> bool:
+    """Whether :func:`safe_file_name` could have made ``name`` (long, shortened names too)."""
+    if not name.endswith(suffix):
+        return False
+    stem = name[: len(name) - len(suffix)]
+    match = _SHORTENED.match(stem)
+    if match is not None:
+        return not stem.startswith(".") and len(name) <= MAX_FILE_NAME
+    try:
+        id_of_file_name(name, suffix)
+    except ValidationError:
+        return False
+    return True
+
+
 def id_of_file_name(name: str, suffix: str = "") -> str:
     """The id that :func:`safe_file_name` encoded into ``name``.
 
     Raises :class:`~phase_memory.errors.ValidationError` for names it could not
-    have produced.
+    have produced, and for shortened names (those of ids too long to spell out,
+    which end in ``~`` and a digest): find their id in the file, then check it
+    with ``safe_file_name(id, suffix) == name``.
     """
     from urllib.parse import unquote_to_bytes
 

@@ -33,9 +33,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError as PydanticValidationError
 
 from phase_memory.errors import ImportValidationError
-from phase_memory.errors import ValidationError as PhaseValidationError
 from phase_memory.interchange.atomic_write import (
-    id_of_file_name,
+    is_id_file_name,
     safe_file_name,
     write_text_atomically,
 )
@@ -177,9 +176,7 @@ def _remove_stale_profiles(directory: Path, keep: set[str]) -> None:
     for entry in directory.iterdir():
         if entry.name in keep or not entry.is_file():
             continue
-        try:
-            id_of_file_name(entry.name, ".json")
-        except PhaseValidationError:
+        if not is_id_file_name(entry.name, ".json"):
             continue  # not a file an export wrote: leave it alone
         entry.unlink()
 
@@ -239,8 +236,12 @@ def _check_workspace(
                                           "is not a directory)")
         return None
     for required in (METADATA, GRAPH, EVENTS, AUDIT, PLANS):
-        if not (root / required).is_file():
+        if (root / required).is_symlink():
+            problems.add(_name(root, required), "", _LINK_REFUSED)
+        elif not (root / required).is_file():
             problems.add(_name(root, required), "", "missing: every workspace has this file")
+    if (root / PROFILES).is_symlink():
+        problems.add(_name(root, PROFILES), "", _LINK_REFUSED)
     if not problems:
         _check_metadata(root, problems)
     graph_counts = runtime.graph.counts()
@@ -258,6 +259,12 @@ def _check_workspace(
                                           bar)
     counts["activation_plans"] = _check_plans(root, problems, bar)
     return scan
+
+
+_LINK_REFUSED = (
+    "is a symbolic link: a workspace is read from plain files only, so an import "
+    "never reads outside its directory"
+)
 
 
 def _check_metadata(root: Path, problems: Problems) -> None:
@@ -292,10 +299,15 @@ def _check_profile_files(root: Path, scan: EnvelopeScan, problems: Problems) -> 
         file = _name(root, PROFILES, entry.name)
         if entry.name.startswith(".") or not entry.name.endswith(".json"):
             continue
-        try:
-            profile_id = id_of_file_name(entry.name, ".json")
-        except PhaseValidationError as exc:
-            problems.add(file, "", str(exc))
+        if entry.is_symlink():
+            problems.add(file, "", _LINK_REFUSED)
+            continue
+        if not entry.is_file():
+            problems.add(file, "", "not a regular file")
+            continue
+        if not is_id_file_name(entry.name, ".json"):
+            problems.add(file, "", f"file name {entry.name!r} is not the name of a profile id "
+                                   "(profiles/<percent-encoded id>.json)")
             continue
         try:
             with open(entry, encoding="utf-8") as handle:
@@ -307,9 +319,9 @@ def _check_profile_files(root: Path, scan: EnvelopeScan, problems: Problems) -> 
                 problems.add(file, "", f"malformed JSON: {exc}")
             continue
         seen.add(profile.id)
-        if profile.id != profile_id:
-            problems.add(file, "id", f"the file of profile {profile_id!r} holds profile "
-                                     f"{profile.id!r}", pointer="/id")
+        if safe_file_name(profile.id, ".json") != entry.name:
+            problems.add(file, "id", f"holds profile {profile.id!r}, whose file is "
+                                     f"{safe_file_name(profile.id, '.json')!r}", pointer="/id")
         elif profile.id not in scan.profiles:
             problems.add(file, "id", f"profile {profile.id!r} is not in {GRAPH}", pointer="/id")
         elif scan.profiles[profile.id] != profile:
