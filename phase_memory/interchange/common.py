@@ -12,6 +12,7 @@ from phase_memory.errors import (
     ImportProblem,
     ImportValidationError,
     PhaseMemoryError,
+    StoreBusyError,
     StoreUnavailableError,
 )
 from phase_memory.models import AuditOutcome, AuditRecord, MemoryEvent, new_id, utc_now
@@ -125,7 +126,9 @@ class EventWriter:
 
     A failure while recording (a reference the validation could not see, a
     policy refusal) becomes an :class:`ImportValidationError` naming the line
-    of the event that failed, when it is known.
+    of the event that failed, when it is known. Failures of the storage itself
+    (:class:`StoreUnavailableError`: a read-only or full disk; :class:`StoreBusyError`)
+    pass through unchanged: they say nothing about the input.
     """
 
     def __init__(
@@ -169,6 +172,8 @@ class EventWriter:
         self._events, self._lines, self._records = [], [], 0
         try:
             self._runtime.record_many(events)
+        except (StoreUnavailableError, StoreBusyError):
+            raise  # the storage failed, not the input: say so, not "import refused"
         except PhaseMemoryError as exc:
             text = str(exc)
             line = next(
