@@ -33,6 +33,7 @@ from phase_memory.interchange.problems import Problems
 from phase_memory.interchange.progress import Progress
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import AuditRecord, MemoryEvent
+from phase_memory.models.events import PAYLOAD_MODELS, REDACTION_KEY, SUPPORTED_SCHEMA_VERSIONS
 
 if TYPE_CHECKING:
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
@@ -212,7 +213,7 @@ def write_events(
     paths: set[str] = set()
     ignored = Problems()
     for number, value in read_json_lines(src, file, ignored):
-        event = MemoryEvent.model_validate(value)
+        event = completed(MemoryEvent.model_validate(value))
         if writer.pending == 0:
             profiles.clear()
             paths.clear()
@@ -226,6 +227,26 @@ def write_events(
         paths |= new_paths
     writer.flush()
     return writer.written
+
+
+def completed(event: MemoryEvent) -> MemoryEvent:
+    """The event with its payload as its payload model writes it (defaults filled in).
+
+    A file may leave out payload fields that have defaults (a profile's
+    ``created_at``, a node's ``salience``). Recording the payload as written
+    would make every replay fill them in anew (``created_at`` = the time of
+    the replay), so the graph tables and a replay of the log would disagree.
+    Stored payloads are therefore complete; an exported log is already complete
+    and imports unchanged.
+    """
+    model = PAYLOAD_MODELS.get(event.kind)
+    payload = event.payload
+    if model is None or event.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+        return event
+    if REDACTION_KEY in payload:
+        return event  # erased by forget: kept as it is
+    full = model.model_validate(payload).model_dump(mode="json")
+    return event if full == payload else event.model_copy(update={"payload": full})
 
 
 # --- import: audit records ------------------------------------------------------------------
