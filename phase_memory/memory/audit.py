@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime
 
+from phase_memory.errors import IntegrityError
 from phase_memory.memory.state import SharedState
 from phase_memory.models import AuditOutcome, AuditRecord
 
@@ -18,6 +19,8 @@ class InMemoryAuditSink:
     def record(self, record: AuditRecord) -> None:
         """Store one audit record (rolled back with its transaction)."""
         with self._shared.transaction():
+            if any(r.id == record.id for r in self._shared.audit):
+                raise IntegrityError(f"audit record {record.id!r} already exists")
             self._shared.audit.append(record)
 
     def list(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from phase_memory.errors import IntegrityError
 from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.protocols import MemoryStore
 from phase_memory.testing.builders import at, audit, ids
@@ -95,3 +96,10 @@ def test_audit_inside_a_committed_transaction_is_kept(store: MemoryStore) -> Non
         store.audit.record(audit("t1"))
         store.audit.record(audit("t2"))
     assert ids(store.audit.list()) == ["t1", "t2"]
+
+
+def test_an_audit_record_id_is_stored_once(store: MemoryStore) -> None:
+    store.audit.record(audit("a1", "node.save", AuditOutcome.APPLIED))
+    with pytest.raises(IntegrityError):
+        store.audit.record(audit("a1", "node.save", AuditOutcome.DENIED))
+    assert [r.outcome for r in store.audit.list()] == [AuditOutcome.APPLIED]
