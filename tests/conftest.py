@@ -28,3 +28,17 @@ def _factories() -> list[StoreFactory]:
 def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
     """The adapter under test (parametrised over every available adapter)."""
     return request.param  # type: ignore[no-any-return]
+
+
+# --- reliability suite (tests/reliability) ----------------------------------------------
+# The option lives here because pytest only reads pytest_addoption from conftests it
+# loads before parsing the command line (this one, at the top of testpaths).
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stress",
+        action="store_true",
+        default=False,
+        help="run tests/reliability with stress counts (many crash trials, processes, fuzz inputs)",
+    )
