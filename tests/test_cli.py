@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,8 @@ SCENARIO: list[Step] = [
          needs=WORKSPACE),
     Step("import-mcp", ["--db", "mcp.db", "import", "memory.jsonl", "--profile", "mcp"],
          out=["Imported"], needs="phase_memory.interchange.mcp_memory"),
+    Step("import-audit", ["--db", "audit.db", "import", "workspace/audit.jsonl"],
+         out=["audit"], needs=WORKSPACE),
     Step("import-unknown-shape", ["import", "notes.txt"], code=1, err=["cannot tell"]),
     Step("import-invalid", ["--db", "bad.db", "import", "bad-envelope.json"], code=1,
          err=["import refused"], needs=ENVELOPE),
@@ -351,19 +355,37 @@ def test_events_append_from_stdin(workdir: Path) -> None:
     assert event["kind"] == "note.taken" and event["position"] > 0
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores file modes")
-def test_read_only_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _read_only(file: Path) -> Callable[[], None]:
+    """Make ``file`` unwritable (mode 444, or ``chattr +i`` for root); return the undo."""
+    if os.name != "posix":
+        pytest.skip("POSIX file modes")
+    if os.geteuid() != 0:
+        file.chmod(0o444)
+        return lambda: file.chmod(0o644)
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("root ignores file modes and chattr is not installed")
+    done = subprocess.run([chattr, "+i", str(file)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip("root ignores file modes and this file system has no immutable flag")
+    return lambda: subprocess.run([chattr, "-i", str(file)], check=True)
+
+
+def test_read_only_file_reads_and_refuses_writes_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert run_cli(["init", "--profile", "p"]).code == 0
-    (tmp_path / DB).chmod(0o444)
-    tmp_path.chmod(0o555)
+    undo = _read_only(tmp_path / DB)
     try:
-        result = run_cli(["paths", "open", "--profile", "p"])
+        listing = run_cli(["nodes", "list"])
+        write = run_cli(["paths", "open", "--profile", "p"])
     finally:
-        tmp_path.chmod(0o755)
-        (tmp_path / DB).chmod(0o644)
-    assert result.code == 1, result
-    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+        undo()
+    assert listing.code == 0, listing
+    assert write.code == 1, write
+    assert "read-only" in write.stderr
+    assert len(write.stderr.splitlines()) == 1 and "Traceback" not in write.stderr
 
 
 def test_apply_keeps_an_approval_given_in_the_file(workdir: Path) -> None:

@@ -82,3 +82,12 @@ def test_demo_honours_db_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     code, out, err = run("--db", ":memory:", "demo", "--export", "out.json")
     assert code == 0, out + err
     assert (tmp_path / "out.json").exists()
+
+
+def test_fresh_deletes_only_database_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my precious notes\n", encoding="utf-8")
+    code, _out, err = run("--db", "notes.txt", "demo", "--fresh")
+    assert code == 1 and "not a SQLite database" in err
+    assert notes.read_text(encoding="utf-8") == "my precious notes\n"

@@ -24,6 +24,7 @@ from phase_memory.samples import Sample, load_assistant, seed
 
 QUESTION = "What do I need for the Lisbon trip: passport, hotel?"
 FORGET_NODE = "fact-old-address"
+SQLITE_HEADER = b"SQLite format 3\x00"
 MAIN, HOTEL, DETOUR = "chat-lisbon", "chat-lisbon-hotel", "chat-lisbon-detour"
 
 
@@ -65,6 +66,10 @@ def demo(
                 f"{state.shown} exists already; run `phase-memory demo --fresh` to recreate it "
                 "(its contents are deleted), or choose another file with --db"
             )
+        if not _is_sqlite(file):
+            raise CliError(
+                f"{state.shown} is not a SQLite database; --fresh only recreates database files"
+            )
         for leftover in (file, *(file.with_name(file.name + s) for s in ("-wal", "-shm"))):
             leftover.unlink(missing_ok=True)
     export_path = export_to or default_export(state)
@@ -91,6 +96,13 @@ def demo(
             say(f"  {plain(line)}")
     if not clean:
         raise typer.Exit(1)
+
+
+def _is_sqlite(file: Path) -> bool:
+    """Whether a file is empty or starts with the SQLite header (safe for --fresh to delete)."""
+    with file.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    return header in (b"", SQLITE_HEADER)
 
 
 def _heading(number: int, title: str) -> None:
