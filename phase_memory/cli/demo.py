@@ -211,13 +211,11 @@ def _step_review_gate(mem: PhaseMemoryRuntime, sample: Sample) -> None:
 def _step_doctor(mem: PhaseMemoryRuntime) -> bool:
     _heading(5, "doctor")
     report = mem.diagnose()
-    findings = list(getattr(report, "findings", None) or [])
-    if not findings:
-        say("   no problems found")
-        return True
-    for finding in findings:
-        say(f"   {plain(str(finding))}")
-    return False
+    if report.ok:
+        say(f"   no problems found ({len(report.checks)} checks)")
+    for finding in report.findings:
+        say(f"   {finding.severity}: {plain(finding.location)}: {plain(finding.message)}")
+    return report.ok
 
 
 def _step_export(mem: PhaseMemoryRuntime, target: Path) -> None:

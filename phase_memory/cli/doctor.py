@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from phase_memory.cli._context import open_memory
-from phase_memory.cli._output import jsonable, print_json, say, table
+from phase_memory.cli._output import print_json, say, table
 
 
 def doctor(
@@ -16,34 +16,25 @@ def doctor(
 ) -> None:
     """Check the database: broken references, drift, forgotten leftovers, SQLite integrity.
 
-    Exit status 0 when clean, 1 when problems are found.
+    Exit status 0 when clean (remarks of severity ``info`` allowed), 1 when
+    errors or warnings are found.
     """
     with open_memory(ctx, read_only=True) as mem:
         report = mem.diagnose()
-    findings: list[Any] = list(getattr(report, "findings", None) or [])
     if as_json:
-        print_json(report)
-    elif not findings:
-        say("doctor: no problems found")
+        print_json({"ok": report.ok, **report.model_dump(mode="json")})
+    elif not report.findings:
+        say(f"doctor: no problems found ({len(report.checks)} checks)")
     else:
+        problems = sum(1 for f in report.findings if f.severity != "info")
+        title = f"doctor: {problems} problem(s)" if problems else "doctor: no problems, remarks"
         table(
-            f"doctor: {len(findings)} problem(s)",
-            ["severity", "check", "where", "problem", "fix"],
+            title,
+            ["severity", "code", "where", "problem", "suggested fix"],
             (
-                [
-                    _get(f, "severity"),
-                    _get(f, "code"),
-                    _get(f, "location"),
-                    _get(f, "message"),
-                    _get(f, "suggested_fix"),
-                ]
-                for f in findings
+                [f.severity, f.code, f.location, f.message, f.suggested_fix]
+                for f in report.findings
             ),
         )
-    if findings:
+    if not report.ok:
         raise typer.Exit(1)
-
-
-def _get(finding: Any, name: str) -> str:
-    value = jsonable(getattr(finding, name, ""))
-    return "" if value is None else str(value)
