@@ -10,9 +10,11 @@ the log cannot disagree.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -661,32 +663,54 @@ def replay(
     applied = redacted = 0
     not_replayable: dict[str, int] = defaultdict(int)
     position = 0
-    for event in events:
-        position = max(position, event.position)
-        if event.kind not in _HANDLERS:
-            not_replayable[event.kind] += 1
-            continue
-        try:
-            effects = effects_of(event, state)
-        except ReplayConflict as exc:
-            problems.append(
-                ReplayProblem(
-                    position=event.position, event_id=event.event_id, kind=event.kind,
-                    reason=str(exc),
+    with _gc_paused():
+        for event in events:
+            position = max(position, event.position)
+            if event.kind not in _HANDLERS:
+                not_replayable[event.kind] += 1
+                continue
+            try:
+                effects = effects_of(event, state)
+            except ReplayConflict as exc:
+                problems.append(
+                    ReplayProblem(
+                        position=event.position, event_id=event.event_id, kind=event.kind,
+                        reason=str(exc),
+                    )
                 )
-            )
-            continue
-        state.apply(effects)
-        applied += 1
-        if is_redacted(event):
-            redacted += 1
+                continue
+            state.apply(effects)
+            applied += 1
+            if is_redacted(event):
+                redacted += 1
+        snapshot = state.to_snapshot(position)
     report = ReplayReport(
         applied=applied,
         not_replayable=dict(sorted(not_replayable.items())),
         redacted=redacted,
         problems=problems,
     )
-    return ReplayResult.model_construct(snapshot=state.to_snapshot(position), report=report)
+    return ReplayResult.model_construct(snapshot=snapshot, report=report)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold runs.
+
+    A fold allocates hundreds of thousands of long-lived records and almost
+    no reference cycles; with the collector on, each full collection walks
+    the whole growing snapshot again, which made replay of 200,000 events
+    about a third slower (benchmarks: replay). Reference counting still frees
+    everything as usual; the collector is back on when the fold ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[LoggedEvent]:
