@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from phase_memory.errors import (
     ConflictError,
@@ -108,8 +108,15 @@ class PhaseMemoryRuntime:
         If any event breaks its profile's policy, refers to a missing record or
         targets a closed path, nothing is written and the error is raised.
         """
+        return self._record_many(events)
+
+    def _record_many(
+        self, events: Sequence[MemoryEvent], known_nodes: dict[str, MemoryNode | None] | None = None
+    ) -> list[MemoryEvent]:
+        """:meth:`record_many`; ``known_nodes``: nodes a writer of one event just looked up."""
         if not events:
             return []
+        assert known_nodes is None or len(events) == 1
         store = self.store
         try:
             with store.transaction():
@@ -117,8 +124,9 @@ class PhaseMemoryRuntime:
                 # Each event is checked against the graph as the events before it in
                 # the batch left it (a batch may save a profile, then nodes in it).
                 for event, position in zip(events, positions, strict=True):
-                    self._check_writable(event)
-                    self._project(LoggedEvent.of(event, position))
+                    view = cast(MemoryGraphStore, _EventView(store.graph, known_nodes))
+                    self._check_writable(event, view)
+                    self._project(LoggedEvent.of(event, position), view)
         except ReviewRequiredError as refused:
             # The review gate refused an event: nothing was written; keep the refusal.
             from phase_memory.runtime.lifecycle import audit_refused_events
@@ -129,18 +137,18 @@ class PhaseMemoryRuntime:
             e.model_copy(update={"position": p}) for e, p in zip(events, positions, strict=True)
         ]
 
-    def _project(self, event: LoggedEvent) -> None:
+    def _project(self, event: LoggedEvent, view: MemoryGraphStore | None = None) -> None:
         try:
-            effects = effects_of(event, self.store.graph)
+            effects = effects_of(event, view or self.store.graph)
         except MalformedEvent as exc:
             raise ValidationError(f"{event.kind} {event.event_id}: {exc}") from None
         except ReplayConflict as exc:
             raise IntegrityError(f"{event.kind} {event.event_id}: {exc}") from None
         self.store.graph.apply(effects)
 
-    def _check_writable(self, event: MemoryEvent) -> None:
+    def _check_writable(self, event: MemoryEvent, graph: MemoryGraphStore | None = None) -> None:
         """Refuse events that break policy or target a closed or unknown path."""
-        graph = self.store.graph
+        graph = graph or self.store.graph
         payload = event.payload
         if event.kind == "profile.saved":
             if event.path_id is not None:
@@ -288,9 +296,10 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else node.updated_at,
                 }
             )
-            self.record(
-                self._event("node.saved", node.profile_id, NodeSaved(node=stored), path_id=path_id)
-            )
+            event = self._event("node.saved", node.profile_id, NodeSaved(node=stored),
+                                path_id=path_id)
+            # The fold looks the node up again: hand it the one just read.
+            self._record_many([event], known_nodes={node.id: current})
         return stored
 
     def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
@@ -484,6 +493,37 @@ def _keeps_kind(graph: MemoryGraphStore, record: dict[str, Any]) -> bool:
     node_id = record.get("id")
     current = graph.find_node(node_id) if isinstance(node_id, str) else None
     return current is not None and current.kind == record.get("kind")
+
+
+class _EventView:
+    """The graph as one event's checks and fold see it.
+
+    The policy checks and the fold both look up the event's profile (and a
+    save its node); within one event nothing is written between those
+    lookups, so each record is read once. Everything else goes to the store.
+    """
+
+    __slots__ = ("_graph", "_nodes", "_profiles")
+
+    def __init__(
+        self, graph: MemoryGraphStore, nodes: dict[str, MemoryNode | None] | None = None
+    ) -> None:
+        self._graph = graph
+        self._profiles: dict[str, Profile | None] = {}
+        self._nodes: dict[str, MemoryNode | None] = dict(nodes) if nodes else {}
+
+    def find_profile(self, profile_id: str) -> Profile | None:
+        if profile_id not in self._profiles:
+            self._profiles[profile_id] = self._graph.find_profile(profile_id)
+        return self._profiles[profile_id]
+
+    def find_node(self, node_id: str) -> MemoryNode | None:
+        if node_id not in self._nodes:
+            self._nodes[node_id] = self._graph.find_node(node_id)
+        return self._nodes[node_id]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._graph, name)
 
 
 def _list_of(value: Any) -> list[dict[str, Any]]:
