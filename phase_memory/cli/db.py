@@ -127,6 +127,9 @@ def checkpoint(ctx: typer.Context) -> None:
     from phase_memory.sql import open_sql_store
 
     with open_sql_store(_target(ctx), create=False) as store:
+        if store.dialect_name != "sqlite":
+            say(f"Nothing to checkpoint on {store.dialect_name}")
+            return
         store.checkpoint()
     say("Checkpointed the write-ahead log")
 
@@ -140,6 +143,9 @@ def vacuum(ctx: typer.Context) -> None:
     from phase_memory.sql import open_sql_store
 
     with open_sql_store(target, create=False) as store:
+        if store.dialect_name != "sqlite":
+            say(f"Nothing to vacuum here on {store.dialect_name}; use the server's own VACUUM")
+            return
         store.vacuum()
     after = file.stat().st_size if file is not None and file.exists() else None
     if size is not None and after is not None:
