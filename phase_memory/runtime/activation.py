@@ -123,11 +123,13 @@ def _activate(
         created_at=now,
         items=[_item(rank, scored, policy) for rank, scored in enumerate(ranked, start=1)],
     )
-    runtime.record(
-        runtime._event(
-            "activation.planned", profile_id, ActivationPlanned(plan=plan),
-            path_id=path_id if path_open else None,
-        )
+    runtime.record_trusted(
+        [
+            runtime._event(
+                "activation.planned", profile_id, ActivationPlanned(plan=plan),
+                path_id=path_id if path_open else None,
+            )
+        ]
     )
     return plan
 

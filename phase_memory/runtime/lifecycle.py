@@ -413,7 +413,8 @@ def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> A
                          reverse=True)
         if secrets:
             applied = _scrub_action(applied, secrets)
-        event = runtime.record(runtime._event("lifecycle.applied", action.profile_id, applied))
+        built = runtime._event("lifecycle.applied", action.profile_id, applied)
+        event = runtime.record_trusted([built])[0]
         events.append(event)
         erased_here: list[str] = []
         for node in before.values():

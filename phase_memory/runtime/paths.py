@@ -53,7 +53,7 @@ class PathsAPI:
             created_at=now, updated_at=now,
         )
         opened = runtime._event("path.opened", profile_id, PathOpened(path=path), path_id=pid)
-        runtime.record(opened)
+        runtime.record_trusted([opened])
         return path
 
     def branch(
@@ -89,10 +89,13 @@ class PathsAPI:
                 fork_event_id=at, root_path_id=parent.tree_id, active=activate,
                 created_at=now, updated_at=now,
             )
-            runtime.record(
-                runtime._event(
-                    "path.branched", parent.profile_id, PathOpened(path=child), path_id=child_id
-                )
+            runtime.record_trusted(
+                [
+                    runtime._event(
+                        "path.branched", parent.profile_id, PathOpened(path=child),
+                        path_id=child_id,
+                    )
+                ]
             )
         return self.get(child_id)
 
@@ -119,13 +122,15 @@ class PathsAPI:
                     f"path {target.id!r} descends from {source.id!r}; "
                     "a path cannot be merged into its own descendant"
                 )
-            runtime.record(
-                runtime._event(
-                    "path.merged",
-                    target.profile_id,
-                    PathMerged(source_path_id=source.id, target_path_id=target.id),
-                    path_id=target.id,
-                )
+            runtime.record_trusted(
+                [
+                    runtime._event(
+                        "path.merged",
+                        target.profile_id,
+                        PathMerged(source_path_id=source.id, target_path_id=target.id),
+                        path_id=target.id,
+                    )
+                ]
             )
         return self.get(path_id)
 
@@ -136,11 +141,13 @@ class PathsAPI:
             path = self.get(path_id)
             if path.status is not PathStatus.OPEN:
                 raise PathStateError(f"path {path_id!r} is already {path.status.value}")
-            runtime.record(
-                runtime._event(
-                    "path.abandoned", path.profile_id,
-                    PathAbandoned(path_id=path_id, reason=reason), path_id=path_id,
-                )
+            runtime.record_trusted(
+                [
+                    runtime._event(
+                        "path.abandoned", path.profile_id,
+                        PathAbandoned(path_id=path_id, reason=reason), path_id=path_id,
+                    )
+                ]
             )
         return self.get(path_id)
 
@@ -153,11 +160,13 @@ class PathsAPI:
                 raise PathStateError(
                     f"path {path_id!r} is {path.status.value} and cannot be active"
                 )
-            runtime.record(
-                runtime._event(
-                    "path.activated", path.profile_id, PathActivated(path_id=path_id),
-                    path_id=path_id,
-                )
+            runtime.record_trusted(
+                [
+                    runtime._event(
+                        "path.activated", path.profile_id, PathActivated(path_id=path_id),
+                        path_id=path_id,
+                    )
+                ]
             )
         return self.get(path_id)
 

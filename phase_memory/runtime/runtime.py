@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
+from pydantic import ValidationError as PydanticValidationError
+
 from phase_memory.errors import (
     ConflictError,
     IntegrityError,
@@ -37,7 +39,12 @@ from phase_memory.models import (
     utc_now,
 )
 from phase_memory.models.base import DomainModel
-from phase_memory.models.events import payload_of
+from phase_memory.models.events import (
+    PAYLOAD_MODELS,
+    REDACTION_KEY,
+    SUPPORTED_SCHEMA_VERSIONS,
+    payload_of,
+)
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.replay import LoggedEvent, MalformedEvent, ReplayConflict, effects_of
 from phase_memory.runtime.paths import PathsAPI
@@ -107,6 +114,17 @@ class PhaseMemoryRuntime:
 
         If any event breaks its profile's policy, refers to a missing record or
         targets a closed path, nothing is written and the error is raised.
+        Payloads of replayable kinds are stored complete (the payload model's
+        defaults filled in), so a later replay folds exactly what was applied.
+        """
+        return self._record_many([_with_complete_payload(e) for e in events])
+
+    def record_trusted(self, events: Sequence[MemoryEvent]) -> list[MemoryEvent]:
+        """:meth:`record_many` for events whose payloads were built from validated models.
+
+        The runtime's own writers and the importers use it to skip a second
+        validation of every payload; everything else (policy, gate, references)
+        is checked as usual.
         """
         return self._record_many(events)
 
@@ -268,7 +286,8 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else profile.updated_at,
                 }
             )
-            self.record(self._event("profile.saved", profile.id, ProfileSaved(profile=stored)))
+            saved = self._event("profile.saved", profile.id, ProfileSaved(profile=stored))
+            self.record_trusted([saved])
         return stored
 
     def save_node(
@@ -312,30 +331,29 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else edge.updated_at,
                 }
             )
-            self.record(
-                self._event("edge.saved", edge.profile_id, EdgeSaved(edge=stored), path_id=path_id)
+            saved = self._event(
+                "edge.saved", edge.profile_id, EdgeSaved(edge=stored), path_id=path_id
             )
+            self.record_trusted([saved])
         return stored
 
     def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
         """Record ``node.deleted``; the node's edges go with it."""
         with self.store.transaction():
             node = self.store.graph.get_node(node_id)
-            self.record(
-                self._event(
-                    "node.deleted", node.profile_id, NodeDeleted(node_id=node_id), path_id=path_id
-                )
+            deleted = self._event(
+                "node.deleted", node.profile_id, NodeDeleted(node_id=node_id), path_id=path_id
             )
+            self.record_trusted([deleted])
 
     def delete_edge(self, edge_id: str, *, path_id: str | None = None) -> None:
         """Record ``edge.deleted``."""
         with self.store.transaction():
             edge = self.store.graph.get_edge(edge_id)
-            self.record(
-                self._event(
-                    "edge.deleted", edge.profile_id, EdgeDeleted(edge_id=edge_id), path_id=path_id
-                )
+            deleted = self._event(
+                "edge.deleted", edge.profile_id, EdgeDeleted(edge_id=edge_id), path_id=path_id
             )
+            self.record_trusted([deleted])
 
     # --- lifecycle, activation (see runtime/lifecycle.py, runtime/activation.py) --
 
@@ -486,6 +504,26 @@ class PhaseMemoryRuntime:
 def _graph_path(graph: MemoryGraphStore, path_id: Any) -> MemoryPath | None:
     """The stored path named by a payload value, if it is an id of one."""
     return graph.find_path(path_id) if isinstance(path_id, str) else None
+
+
+def _with_complete_payload(event: MemoryEvent) -> MemoryEvent:
+    """The event with its payload completed by its payload model (unchanged if malformed).
+
+    A malformed payload is left as it is: the projection refuses it with a
+    ValidationError that names the event.
+    """
+    model = PAYLOAD_MODELS.get(event.kind)
+    if (
+        model is None
+        or event.schema_version not in SUPPORTED_SCHEMA_VERSIONS
+        or REDACTION_KEY in event.payload
+    ):
+        return event
+    try:
+        complete = model.model_validate(event.payload).model_dump(mode="json")
+    except PydanticValidationError:
+        return event
+    return event if complete == event.payload else event.model_copy(update={"payload": complete})
 
 
 def _keeps_kind(graph: MemoryGraphStore, record: dict[str, Any]) -> bool:

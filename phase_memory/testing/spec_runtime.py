@@ -648,3 +648,22 @@ def test_the_graph_always_equals_a_replay_of_the_runtime_events(mem: PhaseMemory
         with pytest.raises(PhaseMemoryError):
             attempt()
     _agrees_with_replay(mem)
+
+
+def test_a_recorded_partial_payload_is_stored_complete_so_replay_matches(
+    mem: PhaseMemoryRuntime,
+) -> None:
+    """Defaults (timestamps, salience...) are filled in once, when the event is recorded."""
+    mem.save_profile(profile(P1))
+    partial = MemoryEvent(
+        kind="node.saved",
+        profile_id=P1,
+        payload={"node": {"id": "n-partial", "profile_id": P1, "kind": "note", "label": "tea"}},
+    )
+    mem.record(partial)
+    stored = mem.events.get(partial.event_id).payload["node"]
+    assert isinstance(stored, dict)
+    assert {"created_at", "updated_at", "salience", "state"} <= set(stored)
+    replayed = mem.events.replay()
+    assert replayed.report.problems == []
+    assert replayed.snapshot.same_records(mem.graph.snapshot())
