@@ -13,13 +13,28 @@ import resource
 import sys
 
 
+def peak_rss_mb() -> float:
+    """This program's own peak resident set, in MB.
+
+    VmHWM first: ``ru_maxrss`` survives ``exec`` on Linux, so a worker forked
+    from a large parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
 def main(argv: list[str]) -> int:
     target, arguments = argv[0], json.loads(argv[1])
     module_name, function_name = target.split(":")
     module = importlib.import_module(f"benchmarks.workloads.{module_name}")
     result = dict(getattr(module, function_name)(**arguments))
-    # ru_maxrss is in kilobytes on Linux.
-    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["max_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
     return 0
 

@@ -47,7 +47,13 @@ CHILD = textwrap.dedent(
     with pm.open(root / "memory.db") as mem:
         imported = mem.import_envelope(source, progress=False)
         exported = mem.export_envelope(root / "out.json", progress=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM is this program's own peak: ru_maxrss survives exec on Linux, so a
+    # child forked from a big pytest process would report the parent's size.
+    try:
+        status = Path("/proc/self/status").read_text()
+        peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"imported": imported.counts, "exported": exported.counts,
                       "peak_kb": peak}))
     """
