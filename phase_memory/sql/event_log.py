@@ -13,6 +13,7 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
@@ -129,6 +130,15 @@ class SqlEventLog:
         """Events in position order, filtered; ``after`` is an exclusive position."""
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
+        if kinds is None:
+            # The common listings (tailing with after= and limit=) run a statement
+            # built once; building it per call cost more than running it.
+            given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
+                     "limit_": limit}
+            params = {name: value for name, value in given.items() if value is not None}
+            listing = _listing(*(value is not None for value in given.values()))
+            with self._db.read("list") as conn:
+                return [rows.event_of(row) for row in listing.all(conn, params)]
         stmt = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
         stmt = _filtered(stmt, profile_id=profile_id, after=after)
         if kinds is not None:
@@ -210,6 +220,22 @@ class SqlEventLog:
             for event_id, payload in payloads.items():
                 if _REPLACE.run(conn, {"event_id_": event_id, "payload_": payload}) == 0:
                     raise NotFoundError(f"event {event_id!r} does not exist")
+
+
+@cache
+def _listing(profile: bool, path: bool, after: bool, limit: bool) -> Prepared:
+    """``list`` without ``kinds``, for one combination of filters."""
+    stmt = select(*rows.EVENT_COLUMNS)
+    if profile:
+        stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
+    if after:
+        stmt = stmt.where(_events.c.position > bindparam("after_"))
+    if path:
+        stmt = stmt.where(_events.c.path_id == bindparam("path_id_"))
+    stmt = stmt.order_by(_events.c.position)
+    if limit:
+        stmt = stmt.limit(bindparam("limit_"))
+    return Prepared(stmt)
 
 
 def _paged(stmt: Select[Any], *, by_profile: bool = False) -> Prepared:
