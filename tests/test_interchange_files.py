@@ -16,6 +16,7 @@ from phase_memory.interchange.atomic_write import (
     atomic_text_file,
     id_of_file_name,
     safe_file_name,
+    write_text_atomically,
 )
 from phase_memory.interchange.json_stream import (
     ArrayEnd,
@@ -44,6 +45,15 @@ def test_atomic_write_replaces_the_file_whole(tmp_path: Path) -> None:
         assert target.read_text(encoding="utf-8") == "old\n"  # not visible until done
     assert target.read_bytes() == "new ✓\n".encode()
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_atomic_write_gives_the_file_the_usual_mode_not_a_private_one(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_text_atomically(tmp_path / "out.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
+from phase_memory.durable_files import fsync_directory
 from phase_memory.errors import ValidationError
 
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -45,6 +46,8 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     # The temporary name is the target's plus a few characters: keep it a legal length.
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); an export gets the usual mode.
+        os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
@@ -57,24 +60,16 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     fsync_directory(directory)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_text_atomically(target: str | os.PathLike[str], text: str) -> None:
     """Replace ``target`` with ``text`` atomically (see :func:`atomic_text_file`)."""
     with atomic_text_file(target) as handle:
         handle.write(text)
-
-
-def fsync_directory(directory: str | os.PathLike[str]) -> None:
-    """Flush a directory entry to disk (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems without directory fsync
-        pass
-    finally:
-        os.close(fd)
 
 
 def safe_file_name(record_id: str, suffix: str = "") -> str:

@@ -36,6 +36,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect
 
+from phase_memory.durable_files import fsync_directory
 from phase_memory.errors import SchemaVersionError, StoreUnavailableError, ValidationError
 from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.models.ids import new_id, utc_now
@@ -272,21 +273,8 @@ def backup_copy(engine: Engine, revision: str) -> Path | None:
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(partial, target)
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
     return target
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems without directory fsync
-        pass
-    finally:
-        os.close(fd)
 
 
 def _audit_migration(conn: Connection, before: str, after: str, backup: Path | None) -> None:
