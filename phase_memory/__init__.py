@@ -4,6 +4,7 @@ Open a memory database with :func:`open`; every model, protocol and error is
 importable from here.
 """
 
+from phase_memory.diagnostics import Finding, RepairReport
 from phase_memory.errors import (
     ConflictError,
     DuplicateEventError,
@@ -20,6 +21,7 @@ from phase_memory.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import (
     ActivationItem,
     ActivationPlan,
@@ -45,12 +47,15 @@ from phase_memory.models import (
 )
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.runtime import PathsAPI, PhaseMemoryRuntime, open
+from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionReview",
     "ActivationItem",
     "ActivationPlan",
+    "ApplyResult",
     "Approval",
     "AuditOutcome",
     "AuditRecord",
@@ -58,8 +63,11 @@ __all__ = [
     "CompactionStatus",
     "ConflictError",
     "DuplicateEventError",
+    "ExportResult",
+    "Finding",
     "GraphSnapshot",
     "ImportProblem",
+    "ImportResult",
     "ImportValidationError",
     "IntegrityError",
     "LifecycleAction",
@@ -81,8 +89,10 @@ __all__ = [
     "PolicyViolationError",
     "Profile",
     "ProfilePolicy",
+    "RepairReport",
     "ReplayReport",
     "ReplayResult",
+    "ReviewPlan",
     "ReviewRequiredError",
     "SchemaVersionError",
     "Sensitivity",
