@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -161,20 +161,11 @@ def import_events(
     :class:`~phase_memory.errors.ImportValidationError` listing every problem,
     and nothing is written. ``check_only=True`` returns the problems instead.
     """
-    file = display_name(src)
-    problems = Problems()
-    with Progress(progress) as bar:
-        if check_only:
-            with consistent_reads(runtime):
-                count = check_events(runtime, src, file, problems, bar)
-            return ImportResult(format="events", source=file, check_only=True,
-                                counts={"events": count}, problems=problems.items())
-        with runtime.store.transaction():
-            count = check_events(runtime, src, file, problems, bar)
-            problems.raise_if_any()
-            write_events(runtime, src, file, bar, total=count)
-            audit_import(runtime, "events", resolved(src), {"events": count})
-    return ImportResult(format="events", source=file, counts={"events": count})
+    return _checked_import(
+        runtime, src, "events", check_events,
+        lambda file, bar, count: write_events(runtime, src, file, bar, total=count),
+        check_only=check_only, progress=progress,
+    )
 
 
 def check_events(
@@ -260,20 +251,11 @@ def import_audit(
     progress: bool | None = None,
 ) -> ImportResult:
     """Validate then add the audit records of a JSONL file (keeping their ids), all or nothing."""
-    file = display_name(src)
-    problems = Problems()
-    with Progress(progress) as bar:
-        if check_only:
-            with consistent_reads(runtime):
-                count = check_audit(runtime, src, file, problems, bar)
-            return ImportResult(format="audit", source=file, check_only=True,
-                                counts={"audit_records": count}, problems=problems.items())
-        with runtime.store.transaction():
-            count = check_audit(runtime, src, file, problems, bar)
-            problems.raise_if_any()
-            write_audit(runtime, src, file, bar)
-            audit_import(runtime, "audit", resolved(src), {"audit_records": count})
-    return ImportResult(format="audit", source=file, counts={"audit_records": count})
+    return _checked_import(
+        runtime, src, "audit", check_audit,
+        lambda file, bar, count: write_audit(runtime, src, file, bar),
+        check_only=check_only, progress=progress,
+    )
 
 
 def check_audit(
@@ -317,3 +299,37 @@ def write_audit(
         count += 1
         bar.advance()
     return count
+
+
+_COUNT_KEYS = {"events": "events", "audit": "audit_records"}
+
+
+def _checked_import(
+    runtime: PhaseMemoryRuntime,
+    src: str | os.PathLike[str],
+    fmt: str,
+    check: Callable[[PhaseMemoryRuntime, str | os.PathLike[str], str, Problems, Progress], int],
+    write: Callable[[str, Progress, int], object],
+    *,
+    check_only: bool,
+    progress: bool | None,
+) -> ImportResult:
+    """Check every line, then write them all in the same transaction, or nothing.
+
+    ``check_only`` reads one consistent snapshot and returns the problems.
+    """
+    file = display_name(src)
+    problems = Problems()
+    key = _COUNT_KEYS[fmt]
+    with Progress(progress) as bar:
+        if check_only:
+            with consistent_reads(runtime):
+                count = check(runtime, src, file, problems, bar)
+            return ImportResult(format=fmt, source=file, check_only=True,
+                                counts={key: count}, problems=problems.items())
+        with runtime.store.transaction():
+            count = check(runtime, src, file, problems, bar)
+            problems.raise_if_any()
+            write(file, bar, count)
+            audit_import(runtime, fmt, resolved(src), {key: count})
+    return ImportResult(format=fmt, source=file, counts={key: count})
