@@ -20,6 +20,8 @@ connection's ``search_path``, which a URL sets with
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -144,7 +146,7 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:
-                cursor.execute(pragma).fetchall()
+                _run_pragma(cursor, pragma, settings.busy_timeout)
         finally:
             cursor.close()
 
@@ -156,3 +158,23 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         elif not options.get(AUTOCOMMIT_OPTION, False):
             conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+
+
+def _run_pragma(cursor: Any, pragma: str, busy_timeout: float) -> None:
+    """Run one pragma, waiting out "database is locked" up to the busy timeout.
+
+    Switching a new file to WAL needs a lock for which SQLite does not call
+    the busy handler, so two processes creating one database at once could
+    see "locked" at once; wait for the other as any writer would.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute(pragma).fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
