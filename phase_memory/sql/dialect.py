@@ -31,6 +31,7 @@ from decimal import Decimal
 from functools import cache, partial
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -119,8 +120,27 @@ def contains(dialect: str, haystack: ColumnElement[str], needle: Any) -> ColumnE
 
 # --- JSON as written -------------------------------------------------------------------
 
-json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-"""How JSON columns are written: compact, UTF-8 text readable in ``sqlite3``."""
+def json_dumps(value: Any) -> str:
+    """How JSON columns are written: compact, UTF-8 text readable in ``sqlite3``.
+
+    pydantic-core's encoder writes the same text as ``json.dumps(value,
+    ensure_ascii=False, separators=(",", ":"))`` (but ``1e-7`` for ``1e-07``)
+    several times faster; JSON columns are on every write path.
+    """
+    try:
+        return pydantic_core.to_json(value).decode()
+    except pydantic_core.PydanticSerializationError:
+        # Text with no UTF-8 form (a lone surrogate): the standard encoder gives
+        # the driver the text, which refuses it as every other text column does.
+        return _STANDARD_DUMPS(value)
+
+
+_STANDARD_DUMPS = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_loads(text: str | bytes) -> Any:
+    """How JSON columns are read back (pydantic-core's parser, as :func:`json_dumps`)."""
+    return pydantic_core.from_json(text)
 
 
 def json_serializer(dialect: str) -> Callable[[Any], str]:
@@ -161,7 +181,7 @@ def _encode(value: Any) -> str:
 
 
 def _key(key: Any) -> str:
-    # json.dumps turns non-string keys into strings ("1", "true", "null").
+    # Non-string keys become strings ("1", "true").
     encoded = json_dumps({key: None})
     return encoded[1 : encoded.rindex(":")]
 

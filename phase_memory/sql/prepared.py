@@ -16,20 +16,18 @@ Only SQLite takes this lane; other dialects run the same statement through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
 
-Processor = Callable[[Any], Any] | None
-
 
 class _Plan:
     """A statement compiled for one dialect, with its parameter and result converters."""
 
-    __slots__ = ("defaults", "names", "processors", "results", "sql")
+    __slots__ = ("converted", "defaults", "names", "results", "sql")
 
     def __init__(self, compiled: Compiled, statement: Any, dialect: Dialect) -> None:
         self.sql = compiled.string
@@ -39,37 +37,45 @@ class _Plan:
         self.defaults = {
             name: bind.effective_value for name, bind in binds.items() if not bind.required
         }
-        self.processors: tuple[Processor, ...] = tuple(
+        processors = (
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
         )
-        columns = getattr(statement, "selected_columns", None)
-        self.results: tuple[Processor, ...] | None = None
-        if columns is not None:
-            processors = tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in columns
-            )
-            if any(p is not None for p in processors):
-                self.results = processors
-
-    def parameters(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = (params[name] if name in params else self.defaults[name] for name in self.names)
-        return tuple(
-            value if processor is None else processor(value)
-            for value, processor in zip(values, self.processors, strict=True)
+        # Only the parameters that need converting (timestamps, JSON), by position.
+        self.converted: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, processor)
+            for index, processor in enumerate(processors)
+            if processor is not None
+        )
+        columns = getattr(statement, "selected_columns", None) or ()
+        results = (
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+        # Only the result columns that need converting, by position.
+        self.results: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, processor) for index, processor in enumerate(results) if processor is not None
         )
 
-    def rows(self, raw: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def parameters(self, params: Mapping[str, Any]) -> list[Any]:
+        # A plain loop: this runs for every row written, and generators cost more here.
+        defaults = self.defaults
+        values = [params[name] if name in params else defaults[name] for name in self.names]
+        for index, processor in self.converted:
+            values[index] = processor(values[index])
+        return values
+
+    def rows(self, raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         results = self.results
-        if results is None:
-            return [tuple(row) for row in raw]
-        return [
-            tuple(
-                value if processor is None or value is None else processor(value)
-                for value, processor in zip(row, results, strict=True)
-            )
-            for row in raw
-        ]
+        if not results:
+            return raw  # the driver's rows are tuples already
+        converted = []
+        for row in raw:
+            values = list(row)
+            for index, processor in results:
+                value = values[index]
+                if value is not None:
+                    values[index] = processor(value)
+            converted.append(tuple(values))
+        return converted
 
 
 class Prepared:

@@ -128,8 +128,10 @@ class Real(TypeDecorator[float]):
 
 def to_text(value: datetime) -> str:
     """The stored text form of a timestamp (UTC, microseconds, ``Z``)."""
-    moment = value.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DDTHH:MM:SS.ffffff" is the first 26 characters; "+00:00" follows.
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def _id(name: str, *args: Any, **kwargs: Any) -> Column[str]:
