@@ -10,15 +10,25 @@ statement one consistent view) or, with ``snapshot=True``, a short read
 transaction so several statements see one snapshot.
 
 The context managers are small classes rather than generators: they run on
-every store call, and the runtime's hot path makes several per event.
+every store call, and the runtime's hot path makes several per event. For the
+same reason, on a SQLite file each thread keeps its connections between calls
+(one per role: write, read, snapshot read) instead of checking one out of the
+pool and building a new SQLAlchemy ``Connection`` every time, which cost
+several times what SQLite needs to begin and commit. A connection is taken
+out of its slot while in use, so a nested call gets a connection of its own;
+a thread's parked connections go back to the pool when the thread ends, and
+:meth:`Connections.close` closes them all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import weakref
 from contextvars import ContextVar, Token
 from types import TracebackType
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
 
@@ -29,8 +39,22 @@ from phase_memory.sql.errors import is_translatable, translate
 CLOSED = "the store is closed"
 """The message of the StoreUnavailableError every call on a closed store raises."""
 
-_WRITE = {WRITE_OPTION: True}
-_AUTOCOMMIT = {AUTOCOMMIT_OPTION: True}
+Role = Literal["write", "read", "snapshot"]
+"""What a connection is for; each role has its own execution options (see engine.py)."""
+
+_OPTIONS: dict[Role, dict[str, Any]] = {
+    "write": {WRITE_OPTION: True},
+    "read": {AUTOCOMMIT_OPTION: True},
+    "snapshot": {},
+}
+
+
+class _Parked(threading.local):
+    """This thread's idle connections by role, and the process that opened them."""
+
+    def __init__(self) -> None:
+        self.by_role: dict[Role, Connection] = {}
+        self.pid = os.getpid()
 
 
 class Connections:
@@ -50,11 +74,57 @@ class Connections:
         self.lock: contextlib.AbstractContextManager[object] = (
             threading.RLock() if serialize else contextlib.nullcontext()
         )
+        # Connections kept between calls: SQLite files only. An in-memory database
+        # is one shared connection already, and a PostgreSQL connection checked
+        # out of the pool is pinged first (a kept one could have gone stale).
+        self._keep = self.dialect == "sqlite" and not serialize
+        self._parked = _Parked()
+        self._every_parked: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._parked_lock = threading.Lock()
 
     def close(self) -> None:
         """Refuse every later call and release the engine's connections."""
         self.closed = True
+        with self._parked_lock:
+            parked = list(self._every_parked)
+            self._every_parked.clear()
+        for conn in parked:
+            _quietly_close(conn)
         self.engine.dispose()
+
+    def checkout(self, role: Role) -> Connection:
+        """A connection for ``role``: this thread's parked one, or a new one."""
+        if self._keep:
+            parked = self._parked
+            conn = parked.by_role.pop(role, None)
+            if conn is not None:
+                with self._parked_lock:
+                    self._every_parked.discard(conn)
+                if parked.pid == os.getpid() and not conn.invalidated:
+                    return conn
+                # Opened before a fork: the parent's; leave it alone.
+        conn = self.engine.connect()
+        options = _OPTIONS[role]
+        if options:
+            conn.execution_options(**options)
+        return conn
+
+    def checkin(self, role: Role, conn: Connection) -> None:
+        """Give back a connection no longer in a transaction: parked for reuse, or closed."""
+        parked = self._parked
+        if (
+            self._keep
+            and not self.closed
+            and role not in parked.by_role
+            and parked.pid == os.getpid()
+            and not conn.invalidated
+            and not conn.in_transaction()
+        ):
+            parked.by_role[role] = conn
+            with self._parked_lock:
+                self._every_parked.add(conn)
+            return
+        _quietly_close(conn)
 
     def in_transaction(self) -> bool:
         """Whether the current context is inside :meth:`transaction`."""
@@ -109,9 +179,8 @@ class Transaction:
         db.lock.__enter__()
         self._lock_held = True
         try:
-            conn = db.engine.connect()
+            conn = db.checkout("write")
             try:
-                conn.execution_options(**_WRITE)
                 conn.begin()
             except BaseException:
                 _quietly_close(conn)
@@ -148,12 +217,14 @@ class Transaction:
                 conn.commit()
             except BaseException as failure:
                 _quietly_rollback(conn)
+                _quietly_close(conn)
                 if is_translatable(failure):
                     raise translate(failure, self._where) from failure
                 raise
             return
         finally:
-            _quietly_close(conn)
+            if not conn.closed:
+                self._db.checkin("write", conn)
             self._conn = None
             self._release_lock()
 
@@ -192,10 +263,11 @@ class Read:
             raise StoreUnavailableError(CLOSED)
         db.lock.__enter__()
         try:
-            conn = db.engine.connect()
-            if not self._snapshot:
-                conn.execution_options(**_AUTOCOMMIT)
-            conn.begin()
+            conn = db.checkout("snapshot" if self._snapshot else "read")
+            if self._snapshot:
+                conn.begin()
+            # A one-statement read needs no BEGIN: SQLAlchemy's autobegin marks
+            # the connection in use if a Core statement runs, without SQL.
         except BaseException as error:
             db.lock.__exit__(None, None, None)
             if is_translatable(error):
@@ -213,8 +285,15 @@ class Read:
         conn = self._conn
         if conn is not None:
             self._conn = None
-            _quietly_close(conn)
-            self._db.lock.__exit__(None, None, None)
+            try:
+                if conn.in_transaction():
+                    conn.rollback()  # ends the snapshot; nothing was written
+            except Exception:
+                _quietly_close(conn)
+            else:
+                self._db.checkin("snapshot" if self._snapshot else "read", conn)
+            finally:
+                self._db.lock.__exit__(None, None, None)
         if error is not None and is_translatable(error):
             raise translate(error, self._where) from error
 

@@ -81,7 +81,10 @@ def sqlite_file(url: URL) -> Path | None:
 
 def make_engine(url: URL, settings: EngineSettings) -> Engine:
     """An engine for ``url`` with phase-memory's connection settings installed."""
-    kwargs: dict[str, Any] = {"json_serializer": dialect.json_serializer(url.get_backend_name())}
+    kwargs: dict[str, Any] = {
+        "json_serializer": dialect.json_serializer(url.get_backend_name()),
+        "json_deserializer": dialect.json_loads,
+    }
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {
             "timeout": settings.busy_timeout,
@@ -90,6 +93,10 @@ def make_engine(url: URL, settings: EngineSettings) -> Engine:
         if is_sqlite_memory(url):
             # One shared connection: every checkout sees the same memory database.
             kwargs["poolclass"] = StaticPool
+        else:
+            # Each thread keeps its own connections between calls (connections.py),
+            # so the pool must never make a thread wait for one: no overflow limit.
+            kwargs["max_overflow"] = -1
         engine = create_engine(url, **kwargs)
         install_sqlite_listeners(engine, settings, in_memory=is_sqlite_memory(url))
         return engine
