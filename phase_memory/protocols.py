@@ -106,6 +106,15 @@ class MemoryGraphStore(Protocol):
         """The node with this id, or None."""
         ...
 
+    def find_nodes(self, node_ids: Iterable[str]) -> dict[str, MemoryNode]:
+        """The nodes of these ids that exist, keyed by id, in the order of ``node_ids``.
+
+        Ids without a node are left out and a repeated id counts once; the
+        nodes may belong to any profile and be in any state. One lookup for
+        many ids (the SQL store runs one statement per few hundred ids).
+        """
+        ...
+
     def list_nodes(
         self, profile_id: str, kind: str | None = None, state: NodeState | None = None
     ) -> list[MemoryNode]:

@@ -126,6 +126,12 @@ class InMemoryGraphStore:
         with self._shared.lock:
             return self._state.nodes.get(node_id)
 
+    def find_nodes(self, node_ids: Iterable[str]) -> dict[str, MemoryNode]:
+        """The nodes of these ids that exist, keyed by id, in the order of ``node_ids``."""
+        with self._shared.lock:
+            nodes = self._state.nodes
+            return {key: nodes[key] for key in node_ids if key in nodes}
+
     def list_nodes(
         self, profile_id: str, kind: str | None = None, state: NodeState | None = None
     ) -> list[MemoryNode]:

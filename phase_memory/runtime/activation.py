@@ -75,8 +75,8 @@ def activate(
     (no words) gives an empty plan, which is stored too.
 
     Everything runs in one store transaction: the ranking reads one state of
-    the graph, the plan is recorded against that state, and the many node
-    lookups share one connection instead of opening one each.
+    the graph, the plan is recorded against that state, and the node lookups
+    (one batch for the candidates, one for their neighbours) share its connection.
     """
     with runtime.store.transaction():
         return _activate(runtime, profile_id, query, budget=budget, path_id=path_id)
@@ -168,10 +168,14 @@ def _rank(
         limit = max(limit, len(eligible))
     matches = graph.search_text(profile_id, terms, limit)
     best = max((m.relevance for m in matches), default=0.0)
+    if best <= 0:
+        return []
+    # One batch lookup for every candidate, and one for every neighbour below.
+    candidates = graph.find_nodes(m.node_id for m in matches)
     scored: dict[str, _Scored] = {}
     for match in matches:
-        node = graph.find_node(match.node_id)
-        if node is None or not _usable(node, profile_id, eligible) or best <= 0:
+        node = candidates.get(match.node_id)
+        if node is None or not _usable(node, profile_id, eligible):
             continue
         text = max(match.relevance, 0.0) / best
         recency = _recency(node, now)
@@ -181,23 +185,27 @@ def _rank(
             [f"text match {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}"],
         )
     direct = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
-    for source in direct[:HOP_SOURCES]:
-        for edge in graph.edges_touching(source.node.id):
-            other_id = edge.target_id if edge.source_id == source.node.id else edge.source_id
-            if other_id in scored:
-                continue
-            other = graph.find_node(other_id)
-            if other is None or not _usable(other, profile_id, eligible):
-                continue
-            strength = min(max(edge.weight, 0.0), 1.0)
-            score = HOP_DECAY * source.score * strength * (0.5 + 0.5 * other.salience)
-            if score <= 0:
-                continue
-            scored[other_id] = _Scored(
-                other, score,
-                [f"graph hop from {source.node.id} via {edge.kind}",
-                 f"salience {other.salience:.2f}"],
-            )
+    hops = [
+        (source, edge, edge.target_id if edge.source_id == source.node.id else edge.source_id)
+        for source in direct[:HOP_SOURCES]
+        for edge in graph.edges_touching(source.node.id)
+    ]
+    neighbours = graph.find_nodes(other_id for _, _, other_id in hops if other_id not in scored)
+    for source, edge, other_id in hops:
+        if other_id in scored:
+            continue
+        other = neighbours.get(other_id)
+        if other is None or not _usable(other, profile_id, eligible):
+            continue
+        strength = min(max(edge.weight, 0.0), 1.0)
+        score = HOP_DECAY * source.score * strength * (0.5 + 0.5 * other.salience)
+        if score <= 0:
+            continue
+        scored[other_id] = _Scored(
+            other, score,
+            [f"graph hop from {source.node.id} via {edge.kind}",
+             f"salience {other.salience:.2f}"],
+        )
     ranked = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
     return ranked[:budget]
 

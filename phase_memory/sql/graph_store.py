@@ -100,6 +100,29 @@ def _upsert(dialect_name: str, table: Table) -> Prepared:
 
 
 _SERVER_KEYS = {"node_seq"}
+FIND_NODES_CHUNK = 256
+"""Most ids one ``find_nodes`` statement looks up (well under SQLite's variable limit)."""
+
+
+@cache
+def _nodes_in(size: int) -> tuple[Prepared, tuple[str, ...]]:
+    """``SELECT <node columns> FROM nodes WHERE id IN (:id0_, ...)`` for ``size`` ids.
+
+    ``find_nodes`` pads its ids up to a power of two (repeating the last one),
+    so a handful of statements, each compiled once, serve every batch size.
+    """
+    names = tuple(f"id{i}_" for i in range(size))
+    stmt = select(*rows.NODE_COLUMNS).where(t.nodes.c.id.in_([bindparam(n) for n in names]))
+    return Prepared(stmt), names
+
+
+def _padded_size(count: int) -> int:
+    size = 1
+    while size < count:
+        size *= 2
+    return size
+
+
 _edges = t.edges
 _TOUCHING = Prepared(
     select(*rows.EDGE_COLUMNS)
@@ -259,6 +282,27 @@ class SqlGraphStore:
         with self._db.read("find_node") as conn:
             row = self._one(conn, t.nodes, node_id)
             return None if row is None else rows.node_of(row)
+
+    def find_nodes(self, node_ids: Iterable[str]) -> dict[str, MemoryNode]:
+        """The nodes of these ids that exist, keyed by id, in the order of ``node_ids``.
+
+        One statement per :data:`FIND_NODES_CHUNK` ids (several read one snapshot).
+        """
+        wanted = list(dict.fromkeys(node_ids))
+        if not wanted:
+            return {}
+        found: dict[str, MemoryNode] = {}
+        snapshot = len(wanted) > FIND_NODES_CHUNK
+        with self._db.read("find_nodes", snapshot=snapshot) as conn:
+            for start in range(0, len(wanted), FIND_NODES_CHUNK):
+                chunk = wanted[start : start + FIND_NODES_CHUNK]
+                statement, names = _nodes_in(_padded_size(len(chunk)))
+                last = len(chunk) - 1
+                params = {name: chunk[min(i, last)] for i, name in enumerate(names)}
+                for row in statement.all(conn, params):
+                    node = rows.node_of(row)
+                    found[node.id] = node
+        return {key: found[key] for key in wanted if key in found}
 
     def list_nodes(
         self, profile_id: str, kind: str | None = None, state: NodeState | None = None

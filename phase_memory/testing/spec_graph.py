@@ -173,6 +173,40 @@ def test_missing_node_get_raises_and_find_returns_none(store: MemoryStore) -> No
     assert store.graph.find_node("missing") is None
 
 
+def test_find_nodes_returns_the_nodes_found_keyed_by_id_in_the_order_asked(
+    store: MemoryStore,
+) -> None:
+    seed(store, profile(), profile("p2"), node("a"), node("b", state=NodeState.FORGOTTEN))
+    seed(store, node("c", profile_id="p2", content="in another profile"))
+    found = store.graph.find_nodes(["c", "missing", "a", "b", "a"])
+    assert list(found) == ["c", "a", "b"]
+    for key, value in found.items():
+        assert value == store.graph.get_node(key)
+    assert store.graph.find_nodes(iter(["b"])) == {"b": store.graph.get_node("b")}
+    assert store.graph.find_nodes([]) == {}
+    assert store.graph.find_nodes(["missing"]) == {}
+
+
+@pytest.mark.parametrize("count", [3, 5, 300, 600])
+def test_find_nodes_of_many_ids_finds_every_one(store: MemoryStore, count: int) -> None:
+    seed(store, profile())
+    names = [f"n{i:04d}" for i in range(count)]
+    store.graph.apply([PutNode(node(name, salience=i / count)) for i, name in enumerate(names)])
+    asked = [*reversed(names), "missing"]
+    found = store.graph.find_nodes(asked)
+    assert list(found) == asked[:-1]
+    assert [n.salience for n in found.values()] == [i / count for i in reversed(range(count))]
+
+
+def test_find_nodes_sees_the_transaction_it_runs_in(store: MemoryStore) -> None:
+    seed(store, profile(), node("a"))
+    with store.transaction():
+        store.graph.save_node(node("b"))
+        store.graph.delete_node("a")
+        assert list(store.graph.find_nodes(["a", "b"])) == ["b"]
+    assert list(store.graph.find_nodes(["a", "b"])) == ["b"]
+
+
 def test_save_node_of_missing_profile_is_an_integrity_error(store: MemoryStore) -> None:
     with pytest.raises(IntegrityError):
         store.graph.save_node(node("n1", profile_id="nobody"))
