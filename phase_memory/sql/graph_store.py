@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
     Table,
     bindparam,
     delete,
@@ -167,7 +166,7 @@ _INSERT_ITEMS = Prepared(
 
 
 @cache
-def _edges_where(source: bool, target: bool, kind: bool) -> Select[Any]:
+def _edges_where(source: bool, target: bool, kind: bool) -> Prepared:
     """``list_edges`` for one combination of filters (parameters named ``<column>_``)."""
     edges = t.edges
     stmt = select(*rows.EDGE_COLUMNS).where(edges.c.profile_id == bindparam("profile_id_"))
@@ -177,7 +176,7 @@ def _edges_where(source: bool, target: bool, kind: bool) -> Select[Any]:
         stmt = stmt.where(edges.c.target_id == bindparam("target_id_"))
     if kind:
         stmt = stmt.where(edges.c.kind == bindparam("kind_"))
-    return stmt.order_by(edges.c.id)
+    return Prepared(stmt.order_by(edges.c.id))
 
 
 class SqlGraphStore:
@@ -393,7 +392,7 @@ class SqlGraphStore:
         if kind is not None:
             params["kind_"] = kind
         with self._db.read("list_edges") as conn:
-            return [rows.edge_of(row) for row in conn.execute(stmt, params)]
+            return [rows.edge_of(row) for row in stmt.all(conn, params)]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""
