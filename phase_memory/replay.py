@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,11 +218,14 @@ def _first_error(exc: Exception) -> str:
     return str(exc)
 
 
+_QUOTED_REDACTION_KEY = f'"{REDACTION_KEY}"'
+
+
 def is_redacted(event: LoggedEvent) -> bool:
     """Whether ``forget`` replaced (part of) this event's payload."""
     payload = event.payload
     if isinstance(payload, str):
-        return f'"{REDACTION_KEY}"' in payload
+        return _QUOTED_REDACTION_KEY in payload
     return REDACTION_KEY in payload
 
 
@@ -577,35 +580,47 @@ class GraphState:
 
     def apply_one(self, effect: Effect) -> None:
         """Apply one effect."""
-        match effect:
-            case PutProfile(profile):
-                self.profiles[profile.id] = profile
-            case PutNode(node):
-                self.nodes[node.id] = node
-            case RemoveNode(node_id):
-                self.nodes.pop(node_id, None)
-            case PutEdge(edge):
-                old = self.edges.get(edge.id)
-                if old is not None:
-                    self._unindex_edge(old)
-                self.edges[edge.id] = edge
-                self._edges_by_node[edge.source_id].add(edge.id)
-                self._edges_by_node[edge.target_id].add(edge.id)
-            case RemoveEdge(edge_id):
-                old = self.edges.pop(edge_id, None)
-                if old is not None:
-                    self._unindex_edge(old)
-            case PutPath(path):
-                old_path = self.paths.get(path.id)
-                if old_path is not None:
-                    self._paths_by_tree[old_path.tree_id].discard(path.id)
-                self.paths[path.id] = path
-                self._paths_by_tree[path.tree_id].add(path.id)
-            case PutActivationPlan(plan):
-                self.remove_plan(plan.id)
-                self.plans[plan.id] = plan
-                for item in plan.items:
-                    self._plans_by_node[item.node_id].add(plan.id)
+        # A dispatch table rather than a match statement: a replay applies one
+        # effect per event, and trying the cases in turn showed in its profile.
+        _APPLY[type(effect)](self, effect)
+
+    def _put_profile(self, effect: PutProfile) -> None:
+        self.profiles[effect.profile.id] = effect.profile
+
+    def _put_node(self, effect: PutNode) -> None:
+        self.nodes[effect.node.id] = effect.node
+
+    def _remove_node(self, effect: RemoveNode) -> None:
+        self.nodes.pop(effect.node_id, None)
+
+    def _put_edge(self, effect: PutEdge) -> None:
+        edge = effect.edge
+        old = self.edges.get(edge.id)
+        if old is not None:
+            self._unindex_edge(old)
+        self.edges[edge.id] = edge
+        self._edges_by_node[edge.source_id].add(edge.id)
+        self._edges_by_node[edge.target_id].add(edge.id)
+
+    def _remove_edge(self, effect: RemoveEdge) -> None:
+        old = self.edges.pop(effect.edge_id, None)
+        if old is not None:
+            self._unindex_edge(old)
+
+    def _put_path(self, effect: PutPath) -> None:
+        path = effect.path
+        old_path = self.paths.get(path.id)
+        if old_path is not None:
+            self._paths_by_tree[old_path.tree_id].discard(path.id)
+        self.paths[path.id] = path
+        self._paths_by_tree[path.tree_id].add(path.id)
+
+    def _put_plan(self, effect: PutActivationPlan) -> None:
+        plan = effect.plan
+        self.remove_plan(plan.id)
+        self.plans[plan.id] = plan
+        for item in plan.items:
+            self._plans_by_node[item.node_id].add(plan.id)
 
     def remove_plan(self, plan_id: str) -> None:
         """Drop a stored plan and its entries in the node index."""
@@ -643,6 +658,17 @@ class GraphState:
         )
 
 
+_APPLY: dict[type, Callable[[GraphState, Any], None]] = {
+    PutProfile: GraphState._put_profile,
+    PutNode: GraphState._put_node,
+    RemoveNode: GraphState._remove_node,
+    PutEdge: GraphState._put_edge,
+    RemoveEdge: GraphState._remove_edge,
+    PutPath: GraphState._put_path,
+    PutActivationPlan: GraphState._put_plan,
+}
+
+
 # --- replay --------------------------------------------------------------------
 
 
@@ -665,7 +691,8 @@ def replay(
     position = 0
     with _gc_paused():
         for event in events:
-            position = max(position, event.position)
+            if event.position > position:
+                position = event.position
             if event.kind not in _HANDLERS:
                 not_replayable[event.kind] += 1
                 continue
@@ -679,7 +706,8 @@ def replay(
                     )
                 )
                 continue
-            state.apply(effects)
+            for effect in effects:
+                state.apply_one(effect)
             applied += 1
             if is_redacted(event):
                 redacted += 1
