@@ -16,6 +16,7 @@ PostgreSQL; JSON columns are JSON text on SQLite and JSONB on PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,6 +109,27 @@ class UtcTimestamp(TypeDecorator[datetime]):
             return datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # One plain function per value instead of TypeDecorator's wrapper calling
+        # process_bind_param: timestamps are on every row read and written.
+        if dialect.name == "sqlite":
+            return _text_or_none
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _datetime_or_none
+        return super().result_processor(dialect, coltype)
+
+
+def _text_or_none(value: datetime | None) -> str | None:
+    return None if value is None else to_text(value)
+
+
+def _datetime_or_none(value: str | None) -> datetime | None:
+    # fromisoformat reads the stored "...Z" as UTC (timezone.utc).
+    return None if value is None else datetime.fromisoformat(value)
 
 
 class Real(TypeDecorator[float]):
