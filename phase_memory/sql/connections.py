@@ -81,6 +81,7 @@ class Connections:
         self._parked = _Parked()
         self._every_parked: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._parked_lock = threading.Lock()
+        self._pid = os.getpid()
 
     def close(self) -> None:
         """Refuse every later call and release the engine's connections."""
@@ -96,13 +97,15 @@ class Connections:
         """A connection for ``role``: this thread's parked one, or a new one."""
         if self._keep:
             parked = self._parked
+            pid = os.getpid()
+            if parked.pid != pid or self._pid != pid:
+                self._forked(parked, pid)
             conn = parked.by_role.pop(role, None)
             if conn is not None:
                 with self._parked_lock:
                     self._every_parked.discard(conn)
-                if parked.pid == os.getpid() and not conn.invalidated:
+                if not conn.invalidated:
                     return conn
-                # Opened before a fork: the parent's; leave it alone.
         conn = self.engine.connect()
         options = _OPTIONS[role]
         if options:
@@ -125,6 +128,18 @@ class Connections:
                 self._every_parked.add(conn)
             return
         _quietly_close(conn)
+
+    def _forked(self, parked: _Parked, pid: int) -> None:
+        # A child process inherited the parent's connections: they are the
+        # parent's to use and close. Forget them (without closing, as SQLAlchemy
+        # advises for pools after fork) and open the child's own.
+        parked.by_role.clear()
+        parked.pid = pid
+        with self._parked_lock:
+            if self._pid != pid:
+                self._pid = pid
+                self._every_parked.clear()
+                self.engine.dispose(close=False)
 
     def in_transaction(self) -> bool:
         """Whether the current context is inside :meth:`transaction`."""
