@@ -144,12 +144,40 @@ def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
         dbfiles.remove_db(path)
         return n / t.seconds
 
+    def raw_side(i: int) -> float:
+        # For context: raw sqlite3 storing the same events in phase-memory's
+        # events table (its indexes), one transaction each, no library at all.
+        path = ctx.fresh_db(f"peer-lg-raw-{i}")
+        conn = dbfiles.raw_connect(path, synchronous="NORMAL")
+        conn.execute(data.INSERT_PROFILE, data.profile_row(data.profile()))
+        plain = [
+            {"event_id": data.event_id(k, 5), "kind": "agent.checkpoint",
+             "profile_id": data.PROFILE_ID, "path_id": None, "occurred_at": data.moment(k),
+             "payload": {"thread_id": "t1", "channel_values": state}, "schema_version": 1,
+             "actor": "bench", "causation_id": None}
+            for k, state in enumerate(states)
+        ]
+        execute = conn.execute
+        with Timer() as t:
+            for event in plain:
+                execute("BEGIN IMMEDIATE")
+                execute(data.INSERT_EVENT, data.event_row(event))
+                execute("COMMIT")
+        conn.close()
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
     pm_rates, peer_rates = alternate(ctx.repeat, pm_side, peer_side)
+    raw_rates = [raw_side(i) for i in range(ctx.repeat)]
     pm_rate, peer_rate = median(pm_rates), median(peer_rates)
+    raw_ratio = ratio_of(median(raw_rates), peer_rate)
     ratio = ratio_of(pm_rate, peer_rate)
     return Row(
+        note=(f"raw sqlite3 on phase-memory's events table: {rate(median(raw_rates), 'puts/s')}"
+              f" = {raw_ratio:.2f}x peer" if raw_ratio is not None else ""),
         name="peer_langgraph", title=title, n=f"{n:,}", pm=rate(pm_rate, "puts/s"),
         raw=f"langgraph {rate(peer_rate, 'puts/s')}", ratio=ratio, target=target,
         met=ratio is not None and ratio >= 0.8,
-        figures={"pm_puts_per_s": pm_rates, "peer_puts_per_s": peer_rates},
+        figures={"pm_puts_per_s": pm_rates, "peer_puts_per_s": peer_rates,
+                 "raw_puts_per_s": raw_rates},
     )
