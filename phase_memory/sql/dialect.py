@@ -198,28 +198,39 @@ def fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _sqlite_text_search() -> Select[Any]:
+    nodes = t.nodes
+    fts: ColumnElement[Any] = literal_column("nodes_fts")
+    rank = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
+    return (
+        select(nodes.c.id, (-rank).label("relevance"))
+        .select_from(_NODES_FTS.join(nodes, nodes.c.node_seq == _NODES_FTS.c.rowid))
+        .where(fts.op("MATCH")(bindparam("match")))
+        .where(nodes.c.profile_id == bindparam("profile_id"))
+        .where(nodes.c.state == "active")
+        .order_by(rank, nodes.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+SQLITE_TEXT_SEARCH = _sqlite_text_search()
+"""The SQLite search statement: the same for any terms (they are one ``:match`` string)."""
+
+
+def fts5_match(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of ``terms``: OR-ed string literals, so any input is safe."""
+    return " OR ".join(fts5_string(term) for term in terms)
+
+
 def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[str, Any]]:
     """A query of ``(id, relevance)`` of active nodes of ``:profile_id`` matching any term.
 
     Best first, ties by id, at most ``:limit`` rows; relevance is positive.
     Returns the statement and its parameters (besides ``profile_id`` and ``limit``).
     """
-    nodes = t.nodes
     if dialect == SQLITE:
-        # Terms are OR-combined FTS5 string literals, so any input is safe.
-        match = " OR ".join(fts5_string(term) for term in terms)
-        fts: ColumnElement[Any] = literal_column("nodes_fts")
-        rank = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
-        stmt = (
-            select(nodes.c.id, (-rank).label("relevance"))
-            .select_from(_NODES_FTS.join(nodes, nodes.c.node_seq == _NODES_FTS.c.rowid))
-            .where(fts.op("MATCH")(bindparam("match")))
-            .where(nodes.c.profile_id == bindparam("profile_id"))
-            .where(nodes.c.state == "active")
-            .order_by(rank, nodes.c.id)
-            .limit(bindparam("limit"))
-        )
-        return stmt, {"match": match}
+        return SQLITE_TEXT_SEARCH, {"match": fts5_match(terms)}
+    nodes = t.nodes
     # PostgreSQL: each term through plainto_tsquery (never syntax), OR-ed with ||.
     params = {f"term_{i}": term for i, term in enumerate(terms)}
     config: ColumnElement[Any] = literal_column("'simple'::regconfig")

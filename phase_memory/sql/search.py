@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from phase_memory.protocols import TextMatch
 from phase_memory.sql import dialect
+from phase_memory.sql.prepared import Prepared
 
 
 def search_text(
@@ -24,6 +25,15 @@ def search_text(
     usable = [term for term in dict.fromkeys(terms) if term.strip()]
     if not usable or limit <= 0:
         return []
-    stmt, params = dialect.text_search(dialect.name_of(conn), usable)
-    result = conn.execute(stmt, {**params, "profile_id": profile_id, "limit": limit})
-    return [TextMatch(node_id=row.id, relevance=float(row.relevance)) for row in result]
+    name = dialect.name_of(conn)
+    if name == dialect.SQLITE:
+        # Built and compiled once; only the match string changes per query.
+        params = {"match": dialect.fts5_match(usable), "profile_id": profile_id, "limit": limit}
+        rows = _SQLITE_SEARCH.all(conn, params)
+    else:
+        stmt, extra = dialect.text_search(name, usable)
+        rows = list(conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit}))
+    return [TextMatch(node_id=node_id, relevance=float(relevance)) for node_id, relevance in rows]
+
+
+_SQLITE_SEARCH = Prepared(dialect.SQLITE_TEXT_SEARCH)
