@@ -79,6 +79,8 @@ class SqlEventLog:
             return []
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
+            if len(events) == 1 and expected_position is None and self._dialect == "sqlite":
+                return [_append_one_sqlite(conn, events[0])]
             ids = [event.event_id for event in events]
             if len(ids) == 1:
                 # The common case, one round trip: the newest position and the duplicate test.
@@ -251,6 +253,23 @@ _EVENT_SELECT = select(*rows.EVENT_COLUMNS)
 _PAGES = _paged(_EVENT_SELECT)
 _PAGES_BY_PROFILE = _paged(_EVENT_SELECT, by_profile=True)
 _EVENT_POSITION = rows.EVENT_FIELDS.index("position")
+
+
+def _append_one_sqlite(conn: Connection, event: MemoryEvent) -> int:
+    """Append one event on SQLite in one statement; return its position.
+
+    ``position`` is the table's rowid: given as NULL, SQLite assigns the newest
+    plus one, exactly what :meth:`SqlEventLog.append` computes elsewhere, and
+    the write transaction's lock keeps it from changing under us. The unique
+    index on ``event_id`` finds a duplicate (a one-row insert that fails
+    writes nothing), so no lookup runs before the insert.
+    """
+    try:
+        return _INSERT.insert_returning_rowid(conn, rows.event_row(event, None))
+    except sqlite3.IntegrityError as exc:
+        if "events.event_id" in str(exc):
+            raise DuplicateEventError(event.event_id) from None
+        raise
 
 
 def _raise_first_duplicate(conn: Connection, ids: builtins.list[str]) -> None:

@@ -17,11 +17,17 @@ Only SQLite takes this lane; other dialects run the same statement through
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
+
+
+_T = TypeVar("_T")
+
+MEMO_SIZE = 256
+"""Rows a :meth:`Prepared.first_model` memo keeps before it starts again."""
 
 
 class _Plan:
@@ -115,6 +121,37 @@ class Prepared:
         found = self.all(conn, params)
         return found[0] if found else None
 
+    def first_model(
+        self,
+        conn: Connection,
+        params: Mapping[str, Any],
+        build: Callable[[tuple[Any, ...]], _T],
+        memo: dict[tuple[Any, ...], _T],
+    ) -> _T | None:
+        """``build(first row)``, or None; on SQLite, remembered by the row's stored values.
+
+        For records read far more often than they change (profiles): the same
+        stored row always builds an equal immutable model, so a row seen before
+        skips its conversion and validation. ``memo`` is the caller's and is
+        emptied when it reaches :data:`MEMO_SIZE` rows.
+        """
+        if conn.dialect.name != "sqlite":
+            row = self.first(conn, params)
+            return None if row is None else build(row)
+        plan = self._plan(conn.dialect)
+        cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            plan.sql, plan.parameters(params)
+        )
+        raw = cursor.fetchone()
+        if raw is None:
+            return None
+        found = memo.get(raw)
+        if found is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            found = memo[raw] = build(plan.rows([raw])[0])
+        return found
+
     def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row, or None."""
         row = self.first(conn, params)
@@ -129,6 +166,16 @@ class Prepared:
             plan.sql, plan.parameters(params or {})
         )
         return int(cursor.rowcount)
+
+    def insert_returning_rowid(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run a one-row INSERT on SQLite; return the rowid SQLite assigned."""
+        plan = self._plan(conn.dialect)
+        cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            plan.sql, plan.parameters(params)
+        )
+        rowid = cursor.lastrowid
+        assert rowid is not None
+        return int(rowid)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run a write statement for every parameter set (one executemany)."""

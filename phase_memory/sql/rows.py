@@ -125,8 +125,8 @@ def path_row(path: MemoryPath) -> dict[str, Any]:
     }
 
 
-def event_row(event: MemoryEvent, position: int) -> dict[str, Any]:
-    """The ``events`` row of an event appended at ``position``."""
+def event_row(event: MemoryEvent, position: int | None) -> dict[str, Any]:
+    """The ``events`` row of an event appended at ``position`` (None: SQLite assigns it)."""
     return {
         "position": position,
         "event_id": event.event_id,
