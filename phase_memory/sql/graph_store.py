@@ -185,6 +185,7 @@ class SqlGraphStore:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
         self._dialect = connections.dialect
+        self._profiles_by_row: dict[tuple[Any, ...], Profile] = {}
 
     # --- helpers --------------------------------------------------------------------
 
@@ -218,9 +219,12 @@ class SqlGraphStore:
 
     def find_profile(self, profile_id: str) -> Profile | None:
         """The profile with this id, or None."""
+        # Every recorded event looks up its profile (policy checks and the fold):
+        # a profile row read before is not converted and validated again.
         with self._db.read("find_profile") as conn:
-            row = self._one(conn, t.profiles, profile_id)
-            return None if row is None else rows.profile_of(row)
+            return _BY_ID["profiles"].first_model(
+                conn, {"id_": profile_id}, rows.profile_of, self._profiles_by_row
+            )
 
     def list_profiles(self) -> list[Profile]:
         """Every profile, by id."""
