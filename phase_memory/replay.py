@@ -168,10 +168,20 @@ class LoggedEvent:
     occurred_at: datetime
     schema_version: int
     payload: dict[str, Any] | str
+    parsed: DomainModel | None = None
+    """The payload as its model, when the writer built the payload from one.
+
+    The fold uses it as it is instead of validating ``payload`` again.
+    """
 
     @classmethod
-    def of(cls, event: MemoryEvent, position: int | None = None) -> LoggedEvent:
-        """Wrap a model event (``position`` overrides the event's own)."""
+    def of(
+        cls, event: MemoryEvent, position: int | None = None, parsed: DomainModel | None = None
+    ) -> LoggedEvent:
+        """Wrap a model event (``position`` overrides the event's own).
+
+        ``parsed``: the payload model ``event.payload`` was dumped from, if any.
+        """
         return cls(
             position=position if position is not None else (event.position or 0),
             event_id=event.event_id,
@@ -181,6 +191,7 @@ class LoggedEvent:
             occurred_at=event.occurred_at,
             schema_version=event.schema_version,
             payload=event.payload,
+            parsed=parsed,
         )
 
     def payload_dict(self) -> dict[str, Any]:
@@ -197,6 +208,9 @@ _M = TypeVar("_M", bound=DomainModel)
 
 
 def _parse(event: LoggedEvent, model: type[_M]) -> _M:
+    parsed = event.parsed
+    if parsed is not None and type(parsed) is model:
+        return parsed  # type: ignore[return-value]  # checked just above
     payload = event.payload
     try:
         if isinstance(payload, str):

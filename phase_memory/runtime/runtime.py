@@ -117,7 +117,8 @@ class PhaseMemoryRuntime:
         Payloads of replayable kinds are stored complete (the payload model's
         defaults filled in), so a later replay folds exactly what was applied.
         """
-        return self._record_many([_with_complete_payload(e) for e in events])
+        completed = [_with_complete_payload(e) for e in events]
+        return _positioned(completed, self._record_many(completed))
 
     def record_trusted(self, events: Sequence[MemoryEvent]) -> list[MemoryEvent]:
         """:meth:`record_many` for events whose payloads were built from validated models.
@@ -126,15 +127,22 @@ class PhaseMemoryRuntime:
         validation of every payload; everything else (policy, gate, references)
         is checked as usual.
         """
-        return self._record_many(events)
+        return _positioned(events, self._record_many(events))
 
     def _record_many(
-        self, events: Sequence[MemoryEvent], known_nodes: dict[str, MemoryNode | None] | None = None
-    ) -> list[MemoryEvent]:
-        """:meth:`record_many`; ``known_nodes``: nodes a writer of one event just looked up."""
+        self,
+        events: Sequence[MemoryEvent],
+        known_nodes: dict[str, MemoryNode | None] | None = None,
+        parsed: DomainModel | None = None,
+    ) -> list[int]:
+        """:meth:`record_many` returning the positions, with what a writer of one event knows.
+
+        ``known_nodes``: nodes it just looked up; ``parsed``: the payload model
+        it dumped the event's payload from (the fold need not validate it again).
+        """
         if not events:
             return []
-        assert known_nodes is None or len(events) == 1
+        assert (known_nodes is None and parsed is None) or len(events) == 1
         store = self.store
         try:
             with store.transaction():
@@ -144,16 +152,14 @@ class PhaseMemoryRuntime:
                 for event, position in zip(events, positions, strict=True):
                     view = cast(MemoryGraphStore, _EventView(store.graph, known_nodes))
                     self._check_writable(event, view)
-                    self._project(LoggedEvent.of(event, position), view)
+                    self._project(LoggedEvent.of(event, position, parsed), view)
         except ReviewRequiredError as refused:
             # The review gate refused an event: nothing was written; keep the refusal.
             from phase_memory.runtime.lifecycle import audit_refused_events
 
             audit_refused_events(self, events, refused)
             raise
-        return [
-            e.model_copy(update={"position": p}) for e, p in zip(events, positions, strict=True)
-        ]
+        return positions
 
     def _project(self, event: LoggedEvent, view: MemoryGraphStore | None = None) -> None:
         try:
@@ -286,8 +292,9 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else profile.updated_at,
                 }
             )
-            saved = self._event("profile.saved", profile.id, ProfileSaved(profile=stored))
-            self.record_trusted([saved])
+            payload = ProfileSaved(profile=stored)
+            saved = self._event("profile.saved", profile.id, payload)
+            self._record_many([saved], parsed=payload)
         return stored
 
     def save_node(
@@ -315,10 +322,10 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else node.updated_at,
                 }
             )
-            event = self._event("node.saved", node.profile_id, NodeSaved(node=stored),
-                                path_id=path_id)
-            # The fold looks the node up again: hand it the one just read.
-            self._record_many([event], known_nodes={node.id: current})
+            payload = NodeSaved(node=stored)
+            event = self._event("node.saved", node.profile_id, payload, path_id=path_id)
+            # The fold looks the node up again: hand it the one just read, and the payload.
+            self._record_many([event], known_nodes={node.id: current}, parsed=payload)
         return stored
 
     def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
@@ -331,10 +338,9 @@ class PhaseMemoryRuntime:
                     "updated_at": utc_now() if current else edge.updated_at,
                 }
             )
-            saved = self._event(
-                "edge.saved", edge.profile_id, EdgeSaved(edge=stored), path_id=path_id
-            )
-            self.record_trusted([saved])
+            payload = EdgeSaved(edge=stored)
+            saved = self._event("edge.saved", edge.profile_id, payload, path_id=path_id)
+            self._record_many([saved], parsed=payload)
         return stored
 
     def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
@@ -499,6 +505,11 @@ class PhaseMemoryRuntime:
         return import_mcp_memory(
             self, src, profile_id=profile_id, check_only=check_only, progress=progress
         )
+
+
+def _positioned(events: Sequence[MemoryEvent], positions: list[int]) -> list[MemoryEvent]:
+    """The events as recorded: each with the position the log assigned."""
+    return [e.model_copy(update={"position": p}) for e, p in zip(events, positions, strict=True)]
 
 
 def _graph_path(graph: MemoryGraphStore, path_id: Any) -> MemoryPath | None:
