@@ -10,6 +10,7 @@ therefore always gives the same bytes.
 from __future__ import annotations
 
 import json
+import json.encoder
 from typing import Any, Literal
 
 from pydantic import Field
@@ -105,8 +106,84 @@ def canonical_line(value: Any) -> str:
 
 
 def canonical_nested(value: Any, depth: int) -> str:
-    """``value`` as it appears ``depth`` levels deep in a :func:`canonical_document`."""
-    return _dumps(value, indent=2).replace("\n", "\n" + "  " * depth)
+    """``value`` as it appears ``depth`` levels deep in a :func:`canonical_document`.
+
+    The same text as ``json.dumps(value, sort_keys=True, indent=2,
+    ensure_ascii=False)`` re-indented, but built by :func:`_indented` (the
+    standard library's encoder is pure Python once ``indent`` is given, and
+    exports write millions of records this way). Values the fast encoder does
+    not know (non-string keys, other types) go through ``json.dumps`` itself.
+    """
+    try:
+        return _indented(value, "\n" + "  " * depth)
+    except (_Unusual, TypeError):  # TypeError: keys that do not sort
+        return _dumps(value, indent=2).replace("\n", "\n" + "  " * depth)
+
+
+class _Unusual(Exception):
+    """A value :func:`_indented` leaves to ``json.dumps``."""
+
+
+_encode_str: Any = json.encoder.encode_basestring  # the C encoder when available
+
+
+def _indented(value: Any, newline: str) -> str:
+    """JSON text of ``value`` at the indentation ``newline`` (a newline and spaces).
+
+    Follows :class:`json.JSONEncoder` exactly: strings by the same escaping
+    function, ``int.__repr__``/``float.__repr__`` for numbers, keys sorted,
+    separators ``","`` and ``": "``; NaN and infinities are left to ``json.dumps``
+    (which refuses them).
+    """
+    cls = type(value)
+    if cls is str:
+        return _encode_str(value)  # type: ignore[no-any-return]
+    if cls is dict:
+        if not value:
+            return "{}"
+        inner = newline + "  "
+        parts = []
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            kind = type(item)
+            if kind is str:
+                text = _encode_str(item)
+            elif kind is int or kind is float or item is None or kind is bool:
+                text = _scalar(item)
+            else:
+                text = _indented(item, inner)
+            parts.append(_encode_str(key) + ": " + text)
+        return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    if cls is list or cls is tuple:
+        if not value:
+            return "[]"
+        inner = newline + "  "
+        return "[" + inner + ("," + inner).join(_indented(v, inner) for v in value) + newline + "]"
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    cls = type(value)
+    if cls is int:
+        return int.__repr__(value)
+    if cls is float:
+        if value != value or value in (_INF, -_INF):
+            raise _Unusual  # json.dumps says what is wrong
+        return float.__repr__(value)
+    if cls is str:
+        return _encode_str(value)  # type: ignore[no-any-return]
+    raise _Unusual
+
+
+_INF = float("inf")
 
 
 def reject_constant(name: str) -> Any:
