@@ -108,7 +108,8 @@ class EnvelopeScan:
             return
         offset, line = self.arrays[key]
         with open(self.path, "rb") as raw:
-            yield from JsonObjectStream(raw, offset=offset, line=line).open_array(key)
+            stream = JsonObjectStream(raw, offset=offset, line=line, models=ARRAY_MODELS)
+            yield from stream.open_array(key)
 
     def note_node(self, node_id: str, profile_id: str) -> None:
         """Keep a node id of the file (and its profile)."""
@@ -173,7 +174,8 @@ def _check_records(graph: MemoryGraphStore, scan: EnvelopeScan, progress: Progre
     seen: set[str] = set()
     try:
         with open(scan.path, "rb") as raw:
-            for token in JsonObjectStream(raw, set(ENVELOPE_ARRAYS)).tokens():
+            stream = JsonObjectStream(raw, set(ENVELOPE_ARRAYS), models=ARRAY_MODELS)
+            for token in stream.tokens():
                 if isinstance(token, Item):
                     _check_record(graph, scan, token)
                     progress.advance()
@@ -208,10 +210,9 @@ def _check_records(graph: MemoryGraphStore, scan: EnvelopeScan, progress: Progre
 def _check_record(graph: MemoryGraphStore, scan: EnvelopeScan, token: Item) -> None:
     key, index = token.key, token.index
     scan.counts[key] = scan.counts.get(key, 0) + 1
-    try:
-        record: Any = ARRAY_MODELS[key].model_validate(token.value)
-    except PydanticValidationError as exc:
-        scan.problems.add_validation(scan.file, exc, line=token.line, base=(key, index))
+    record: Any = token.record
+    if token.error is not None:
+        scan.problems.add_validation(scan.file, token.error, line=token.line, base=(key, index))
         scan.invalid.setdefault(key, set()).add(index)
         return
     record_id: str = record.id
@@ -252,7 +253,7 @@ def _report_duplicates(scan: EnvelopeScan, key: str, repeated: set[int]) -> None
     for item in scan.items(key):
         if item.index in skip:
             continue
-        record_id = item.value["id"]
+        record_id: str = item.record.id
         if id_key(record_id) not in repeated:
             continue
         if record_id in first_seen:  # the exact id, not just its key, came before
@@ -376,54 +377,105 @@ def check_and_write(
         writer.stop()
     writer.profiles(list(scan.profiles.values()))
     active_trees: dict[str, str] = {}
-    look_nodes = scan.stored.get("nodes", 1) > 0
+    refs = _References(graph, scan, profiles)
     for key in ("nodes", "edges", "paths"):
         skip = scan.invalid.get(key, set())
-        model = ARRAY_MODELS[key]
         for item in scan.items(key):
             if item.index in skip:
                 progress.advance()
                 continue
-            record: dict[str, Any] = item.value
-            found = problems.total
-
-            def problem(name: str, reason: str, item: Item = item, key: str = key) -> None:
-                problems.add(file, name, reason, line=item.line,
-                             pointer=pointer_of(key, item.index, name))
-
-            profile_id = record["profile_id"]
-            profile = profiles.get(profile_id)
-            if profile is None:
-                problem("profile_id", f"profile {profile_id!r} is neither in this file "
-                                      "nor in the database")
+            record: Any = item.record
+            if record is None:  # the file changed since the first pass
+                if item.error is not None:
+                    problems.add_validation(file, item.error, line=item.line,
+                                            base=(key, item.index))
+                writer.stop()
+                progress.advance()
+                continue
             if key == "nodes":
-                if profile is not None and not profile.policy.allows_node_kind(record["kind"]):
-                    problem("kind", f"profile {profile_id!r} does not allow node kind "
-                                    f"{record['kind']!r}")
+                found = refs.node(record)
             elif key == "edges":
-                if profile is not None and not profile.policy.allows_edge_kind(record["kind"]):
-                    problem("kind", f"profile {profile_id!r} does not allow edge kind "
-                                    f"{record['kind']!r}")
-                for end in ("source_id", "target_id"):
-                    owner = scan.node_owner(record[end])
-                    if owner is None and look_nodes:
-                        stored = graph.find_node(record[end])
-                        owner = stored.profile_id if stored is not None else None
-                    if owner is None:
-                        problem(end, f"node {record[end]!r} is neither in this file "
-                                     "nor in the database")
-                    elif owner != profile_id:
-                        problem(end, f"node {record[end]!r} belongs to profile {owner!r}, "
-                                     f"not {profile_id!r}")
+                found = refs.edge(record)
             else:
-                _check_path_references(graph, scan, record, active_trees, problem)
-            if problems.total != found:
+                found = refs.profile(record)
+                found.extend(_path_problems(graph, scan, record.model_dump(), active_trees))
+            if found:
+                for name, reason in found:
+                    problems.add(file, name, reason, line=item.line,
+                                 pointer=pointer_of(key, item.index, name))
                 writer.stop()
             if writer.enabled:
-                writer.add(key, model.model_validate(record), item.line)
+                writer.add(key, record, item.line)
             else:
                 progress.advance()
         writer.end_array(key)
+
+
+class _References:
+    """The reference checks of one record: ``(field, reason)`` of each problem."""
+
+    def __init__(self, graph: MemoryGraphStore, scan: EnvelopeScan, profiles: _Profiles) -> None:
+        self._graph = graph
+        self._scan = scan
+        self._profiles = profiles
+        self._look_nodes = scan.stored.get("nodes", 1) > 0
+        self._allowed: dict[tuple[str, str, str], bool] = {}
+
+    def profile(self, record: Any) -> list[tuple[str, str]]:
+        profile_id: str = record.profile_id
+        if self._profiles.get(profile_id) is None:
+            return [("profile_id",
+                     f"profile {profile_id!r} is neither in this file nor in the database")]
+        return []
+
+    def _kind(self, what: str, record: Any) -> list[tuple[str, str]]:
+        """The record's profile exists and allows its kind."""
+        profile_id: str = record.profile_id
+        kind: str = record.kind
+        allowed = self._allowed.get((what, profile_id, kind))
+        if allowed is None:
+            profile = self._profiles.get(profile_id)
+            if profile is None:
+                return self.profile(record)
+            policy = profile.policy
+            allowed = (policy.allows_node_kind(kind) if what == "node"
+                       else policy.allows_edge_kind(kind))
+            self._allowed[(what, profile_id, kind)] = allowed
+        if allowed:
+            return []
+        return [("kind", f"profile {profile_id!r} does not allow {what} kind {kind!r}")]
+
+    def node(self, record: Any) -> list[tuple[str, str]]:
+        return self._kind("node", record)
+
+    def edge(self, record: Any) -> list[tuple[str, str]]:
+        found = self._kind("edge", record)
+        profile_id: str = record.profile_id
+        for end in ("source_id", "target_id"):
+            node_id: str = getattr(record, end)
+            owner = self._scan.node_owner(node_id)
+            if owner is None and self._look_nodes:
+                stored = self._graph.find_node(node_id)
+                owner = stored.profile_id if stored is not None else None
+            if owner is None:
+                found.append((end, f"node {node_id!r} is neither in this file "
+                                   "nor in the database"))
+            elif owner != profile_id:
+                found.append((end, f"node {node_id!r} belongs to profile {owner!r}, "
+                                   f"not {profile_id!r}"))
+        return found
+
+
+def _path_problems(
+    graph: MemoryGraphStore,
+    scan: EnvelopeScan,
+    record: dict[str, Any],
+    active_trees: dict[str, str],
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    _check_path_references(graph, scan, record, active_trees,
+                           lambda name, reason: found.append((name, reason)))
+    return found
 
 
 def _check_path_references(
