@@ -220,7 +220,8 @@ def test_envelope_problem_fields_and_pointers(mem: pm.PhaseMemoryRuntime, tmp_pa
     result = mem.import_envelope(tmp_path / "g.json", check_only=True)
     found = {(p.pointer, p.field, p.reason) for p in result.problems}
     assert ("/profiles/1/unexpected", "unexpected", "unknown field") in found
-    assert ("/nodes/0/created_at", "created_at", "Input should have timezone info") in found
+    assert ("/nodes/0/created_at", "created_at",
+            "Input should be a timezone-aware datetime (RFC 3339, with Z or an offset)") in found
     assert ("/edges/0/source_id", "source_id", "required field is missing") in found
     assert ("/paths", "paths", "must be an array of records") in found
 

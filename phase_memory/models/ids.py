@@ -12,9 +12,11 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 MAX_ID_LENGTH = 200
 
@@ -84,7 +86,39 @@ Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Kind = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
 """A kind name: an identifier without whitespace, often dotted (``node.saved``)."""
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+class _UtcDatetimeSchema:
+    """The validation of :data:`UtcDatetime`, all of it in pydantic-core when it can be.
+
+    A timestamp already at offset zero (every ``...Z`` read back from storage or
+    an export) is accepted by pydantic-core alone; only one with another offset
+    takes the Python step that converts it to UTC. Timestamps are on every
+    record read, so this sits on the hot paths (replay, lookups, imports).
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        converted = core_schema.no_info_after_validator_function(
+            _to_utc, core_schema.datetime_schema(tz_constraint="aware")
+        )
+        return core_schema.union_schema(
+            [core_schema.datetime_schema(tz_constraint=0), converted],
+            mode="left_to_right",
+            custom_error_type="utc_datetime",
+            custom_error_message=(
+                "Input should be a timezone-aware datetime (RFC 3339, with Z or an offset)"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "date-time"}
+
+
+UtcDatetime = Annotated[datetime, _UtcDatetimeSchema]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are rejected."""
 
 # Fields use these as ``id: Identifier = Field(default_factory=new_id)`` rather
