@@ -230,7 +230,7 @@ def _merge(
     # The same fold that replays nodes.merged decides the edges and tombstones.
     event = LoggedEvent(
         position=0, event_id=action.id, kind="nodes.merged", profile_id=action.profile_id,
-        path_id=None, occurred_at=now, schema_version=1,
+        path_id=None, occurred=now, schema_version=1,
         payload=payload_of(NodesMerged(survivor_id=survivor, merged_ids=merged)),
     )
     nodes: list[MemoryNode] = []

@@ -14,9 +14,20 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
+from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Text,
+    bindparam,
+    exists,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
@@ -58,6 +69,13 @@ class SqlEventLog:
         self._db = connections
         self._dialect = connections.dialect
         payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
+        # Replay takes the timestamp as SQLite stores it (LoggedEvent parses it
+        # when a fold asks): rows then need no conversion at all.
+        occurred = (
+            type_coerce(_events.c.occurred_at, Text()).label("occurred_at")
+            if self._dialect == "sqlite"
+            else _events.c.occurred_at
+        )
         self._logged = _paged(
             select(
                 _events.c.position,
@@ -65,7 +83,7 @@ class SqlEventLog:
                 _events.c.kind,
                 _events.c.profile_id,
                 _events.c.path_id,
-                _events.c.occurred_at,
+                occurred,
                 _events.c.schema_version,
                 payload,
             )
@@ -193,7 +211,7 @@ class SqlEventLog:
         """
         # The select lists LoggedEvent's fields in order.
         pages = self._pages(self._logged, 0, None, None, until, "replay")
-        logged = (LoggedEvent(*row) for row in pages)
+        logged = starmap(LoggedEvent, pages)
         return replay(logged, until=until, path_id=path_id)
 
     def last_position(self) -> int:
