@@ -107,3 +107,19 @@ def test_a_syntax_error_inside_a_record_is_reported_where_it_is() -> None:
         _read(broken, models=False)
     assert (caught.value.line, caught.value.column, caught.value.reason) == (
         expected.value.line, expected.value.column, expected.value.reason)
+
+
+def test_bulk_collections_raise_the_threshold_and_restore_it() -> None:
+    import gc
+
+    from phase_memory.interchange.common import bulk_collections
+
+    before = gc.get_threshold()
+    with bulk_collections():
+        raised = gc.get_threshold()
+        assert raised[0] >= 50_000
+        assert raised[1:] == before[1:]
+        with bulk_collections():
+            assert gc.get_threshold() == raised
+        assert gc.get_threshold() == raised
+    assert gc.get_threshold() == before

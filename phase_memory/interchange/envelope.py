@@ -21,6 +21,7 @@ from phase_memory.interchange.atomic_write import atomic_text_file
 from phase_memory.interchange.common import (
     audit_export,
     audit_import,
+    bulk_collections,
     consistent_reads,
     display_name,
     resolved,
@@ -167,7 +168,7 @@ def import_envelope(
     """
     problems = Problems()
     file = display_name(src)
-    with Progress(progress) as bar:
+    with Progress(progress) as bar, bulk_collections():
         if check_only:
             with consistent_reads(runtime):
                 scan = check_envelope(runtime, src, problems, bar, file=file)

@@ -38,8 +38,10 @@ MAX_VALUE_CHARS = 64 << 20
 
 _WHITESPACE = " \t\n\r"
 _DECODER = json.JSONDecoder(parse_constant=reject_constant)
-_RECORD_END = re.compile(r"\}(?=[ \t\r\n]*(?:,[ \t\r\n]*\{|\]))")
-"""Where a record of an array may end: ``}`` then ``,`` and the next ``{``, or ``]``."""
+_RECORD_END = re.compile(r"\}[ \t\r\n]*(?:,[ \t\r\n]*(?=\{)|\])")
+"""Where a record of an array may end: ``}`` then ``,`` and the next ``{``, or ``]``.
+
+The match runs to the next record's ``{`` or past the ``]`` that ends the array."""
 _RECORD_TRIES = 8
 """Candidate ends tried for one record before reading it the careful way."""
 
@@ -281,33 +283,38 @@ class JsonObjectStream:
             if model is None:
                 yield Item(key, index, self._value(), line)
             else:
-                yield self._record(key, index, line, model, first)
+                quick = self._quick_record(model) if first == "{" else None
+                if quick is not None:
+                    # Past the separator already: the next record's "{" or the "]".
+                    yield Item(key, index, None, line, quick[0])
+                    index += 1
+                    if quick[1]:
+                        break
+                    continue
+                yield self._record(key, index, line, model)
             index += 1
             self._pointer = base
             if self._expect(",]", "',' or ']'") == "]":
                 break
+        self._pointer = base
         yield ArrayEnd(key, index)
 
     # --- records ----------------------------------------------------------------
 
-    def _record(self, key: str, index: int, line: int, model: type[BaseModel],
-                first: str) -> Item:
-        """The record at the current position, validated by ``model``."""
-        if first == "{":
-            record = self._quick_record(model)
-            if record is not None:
-                return Item(key, index, None, line, record)
+    def _record(self, key: str, index: int, line: int, model: type[BaseModel]) -> Item:
+        """The item at the current position decoded, then validated by ``model``."""
         value = self._value()
         try:
             return Item(key, index, value, line, model.model_validate(value))
         except PydanticValidationError as exc:
             return Item(key, index, value, line, None, exc)
 
-    def _quick_record(self, model: type[BaseModel]) -> BaseModel | None:
+    def _quick_record(self, model: type[BaseModel]) -> tuple[BaseModel, bool] | None:
         """Find the record's text and validate it as JSON; None: read it the careful way.
 
-        On success the position moves past the record; otherwise it stays at
-        the record's ``{``.
+        On success: the record, and whether the array ended after it; the
+        position has moved past the separator (to the next record's ``{``) or
+        past the ``]``. Otherwise the position stays at the record's ``{``.
         """
         after = 0  # where to look for the next candidate end, relative to the record
         want = CHUNK_BYTES
@@ -321,8 +328,8 @@ class JsonObjectStream:
                 want *= 2
                 start = self._i
                 found = _RECORD_END.search(self._buf, start + after)
-            end = found.end()
-            text = self._buf[start:end]
+            close = found.start() + 1
+            text = self._buf[start:close]
             if "NaN" in text or "Infinity" in text:
                 return None  # the model's parser accepts them, JSON does not
             try:
@@ -330,8 +337,8 @@ class JsonObjectStream:
             except PydanticValidationError as exc:
                 if exc.errors()[0]["type"] != "json_invalid":
                     return None  # the careful way gives the problems as usual
-                after = end - start  # cut inside the record (or bad JSON): look further
+                after = close - start  # cut inside the record (or bad JSON): look further
                 continue
-            self._i = end
-            return record
+            end = self._i = found.end()
+            return record, self._buf[end - 1] == "]"
         return None
