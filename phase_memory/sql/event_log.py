@@ -54,7 +54,10 @@ _LAST_AND_SEEN = Prepared(
     )
 )
 _GET = Prepared(select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_")))
-_SEEN = select(_events.c.event_id).where(_events.c.event_id.in_(bindparam("ids_", expanding=True)))
+_SEEN = select(_events.c.event_id).where(
+    _events.c.event_id.in_(bindparam("ids_", expanding=True)),
+    _events.c.position <= bindparam("last_"),
+)
 _REPLACE = Prepared(
     update(_events)
     .where(_events.c.event_id == bindparam("event_id_"))
@@ -95,6 +98,7 @@ class SqlEventLog:
         """Append a batch atomically and return the positions assigned."""
         if not events and expected_position is None:
             return []
+        joined = self._db.in_transaction()
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
             if len(events) == 1 and expected_position is None and self._dialect == "sqlite":
@@ -113,20 +117,30 @@ class SqlEventLog:
             if not events:
                 return []
             if len(set(ids)) != len(ids):
-                _raise_first_duplicate(conn, ids)
+                _raise_first_duplicate(conn, ids, last)
             positions = list(range(last + 1, last + 1 + len(events)))
             params = [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)]
             if len(ids) == 1:
                 _INSERT.run_many(conn, params)
+            elif not joined and self._dialect == "sqlite":
+                # A batch relies on the unique index for ids already stored. In a
+                # transaction of its own, a duplicate rolls all of it back.
+                try:
+                    _INSERT.run_many(conn, params)
+                except (sqlite3.IntegrityError, sa_exc.IntegrityError):
+                    _raise_first_duplicate(conn, ids, last)
+                    raise
             else:
-                # A batch relies on the unique index for ids already stored: inside a
-                # savepoint, so a duplicate undoes the rows inserted before it.
+                # Joined to the caller's transaction: inside a savepoint, so a
+                # duplicate undoes the rows inserted before it and nothing else.
+                # (PostgreSQL always takes this way: a failed statement aborts its
+                # transaction, and the duplicate lookup needs a live one.)
                 savepoint = conn.begin_nested()
                 try:
                     _INSERT.run_many(conn, params)
                 except (sqlite3.IntegrityError, sa_exc.IntegrityError):
                     savepoint.rollback()
-                    _raise_first_duplicate(conn, ids)
+                    _raise_first_duplicate(conn, ids, last)
                     raise
                 savepoint.commit()
         return positions
@@ -290,12 +304,16 @@ def _append_one_sqlite(conn: Connection, event: MemoryEvent) -> int:
         raise
 
 
-def _raise_first_duplicate(conn: Connection, ids: builtins.list[str]) -> None:
-    """DuplicateEventError for the first id of a batch that is stored or seen before in it."""
+def _raise_first_duplicate(conn: Connection, ids: builtins.list[str], last: int) -> None:
+    """DuplicateEventError for the first id of a batch that is stored or seen before in it.
+
+    Stored means at a position up to ``last``, the newest before the batch: rows
+    the batch itself inserted before failing are not counted.
+    """
     stored: set[str] = set()
     for start in range(0, len(ids), _IN_BATCH):
         chunk = ids[start : start + _IN_BATCH]
-        stored.update(conn.execute(_SEEN, {"ids_": chunk}).scalars())
+        stored.update(conn.execute(_SEEN, {"ids_": chunk, "last_": last}).scalars())
     seen: set[str] = set()
     for event_id in ids:
         if event_id in stored or event_id in seen:

@@ -150,8 +150,12 @@ class Real(TypeDecorator[float]):
 
 def to_text(value: datetime) -> str:
     """The stored text form of a timestamp (UTC, microseconds, ``Z``)."""
+    # Offset zero comes as datetime.UTC or as pydantic-core's own tzinfo: no
+    # conversion for either (utcoffset() is a zero timedelta, which is false).
     if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+        offset = value.utcoffset()
+        if offset is None or offset:
+            value = value.astimezone(UTC)
     # "YYYY-MM-DDTHH:MM:SS.ffffff" is the first 26 characters; "+00:00" follows.
     return value.isoformat(timespec="microseconds")[:26] + "Z"
 
