@@ -92,7 +92,12 @@ def eventsourcing_batches(ctx: Context, sizes: dict[str, Any]) -> Row:
 
 
 def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
-    """``mem.record`` of one checkpoint-sized event vs ``SqliteSaver.put`` (WAL, NORMAL)."""
+    """``events.append([e])`` of one checkpoint-sized event vs ``SqliteSaver.put`` (WAL, NORMAL).
+
+    The issue's durable-single-append row names this peer: one event appended
+    and committed per call. ``mem.record`` of the same events (append plus the
+    runtime's checks, one transaction) is reported beside it, not judged.
+    """
     title, target = "LangGraph SqliteSaver.put, same synchronous", ">= 0.80x peer"
     try:
         from langgraph.checkpoint.base import empty_checkpoint
@@ -105,18 +110,33 @@ def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
     states = [{"messages": [f"turn {k}", "a reply of a few words"], "step": k} for k in range(n)]
     profile = pm.Profile.model_validate(data.profile())
 
+    def events_of(run: int) -> list[Any]:
+        return [
+            pm.MemoryEvent.model_construct(
+                event_id=data.event_id(k, run), kind="agent.checkpoint",
+                profile_id=data.PROFILE_ID, path_id=None, occurred_at=data.moment(k),
+                payload={"thread_id": "t1", "channel_values": state}, schema_version=1,
+                actor="bench", causation_id=None, position=None)
+            for k, state in enumerate(states)
+        ]
+
     def pm_side(i: int) -> float:
         path = ctx.fresh_db(f"peer-lg-pm-{i}")
-        with pm.open(path) as mem:
+        with pm.open(path, synchronous="normal") as mem:
             mem.save_profile(profile)
-            events = [
-                pm.MemoryEvent.model_construct(
-                    event_id=data.event_id(k, 5), kind="agent.checkpoint",
-                    profile_id=data.PROFILE_ID, path_id=None, occurred_at=data.moment(k),
-                    payload={"thread_id": "t1", "channel_values": state}, schema_version=1,
-                    actor="bench", causation_id=None, position=None)
-                for k, state in enumerate(states)
-            ]
+            events = events_of(5)
+            append = mem.events.append
+            with Timer() as t:
+                for event in events:
+                    append([event])
+        dbfiles.remove_db(path)
+        return n / t.seconds
+
+    def record_side(i: int) -> float:
+        path = ctx.fresh_db(f"peer-lg-record-{i}")
+        with pm.open(path, synchronous="normal") as mem:
+            mem.save_profile(profile)
+            events = events_of(6)
             with Timer() as t:
                 for event in events:
                     mem.record(event)
@@ -169,15 +189,23 @@ def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
 
     pm_rates, peer_rates = alternate(ctx.repeat, pm_side, peer_side)
     raw_rates = [raw_side(i) for i in range(ctx.repeat)]
+    record_rates = [record_side(i) for i in range(ctx.repeat)]
     pm_rate, peer_rate = median(pm_rates), median(peer_rates)
     raw_ratio = ratio_of(median(raw_rates), peer_rate)
+    record_ratio = ratio_of(median(record_rates), peer_rate)
     ratio = ratio_of(pm_rate, peer_rate)
+    notes = []
+    if raw_ratio is not None:
+        notes.append(f"raw sqlite3 on phase-memory's events table: "
+                     f"{rate(median(raw_rates), 'puts/s')} = {raw_ratio:.2f}x peer")
+    if record_ratio is not None:
+        notes.append(f"mem.record (not judged): {rate(median(record_rates), 'puts/s')} = "
+                     f"{record_ratio:.2f}x peer")
     return Row(
-        note=(f"raw sqlite3 on phase-memory's events table: {rate(median(raw_rates), 'puts/s')}"
-              f" = {raw_ratio:.2f}x peer" if raw_ratio is not None else ""),
-        name="peer_langgraph", title=title, n=f"{n:,}", pm=rate(pm_rate, "puts/s"),
+        note="; ".join(notes),
+        name="peer_langgraph", title=title, n=f"{n:,}", pm=rate(pm_rate, "appends/s"),
         raw=f"langgraph {rate(peer_rate, 'puts/s')}", ratio=ratio, target=target,
         met=ratio is not None and ratio >= 0.8,
-        figures={"pm_puts_per_s": pm_rates, "peer_puts_per_s": peer_rates,
-                 "raw_puts_per_s": raw_rates},
+        figures={"pm_appends_per_s": pm_rates, "peer_puts_per_s": peer_rates,
+                 "raw_puts_per_s": raw_rates, "pm_record_per_s": record_rates},
     )
