@@ -221,7 +221,7 @@ _M = TypeVar("_M", bound=DomainModel)
 def _parse(event: LoggedEvent, model: type[_M]) -> _M:
     parsed = event.parsed
     if parsed is not None and type(parsed) is model:
-        return parsed  # type: ignore[return-value]  # checked just above
+        return parsed
     payload = event.payload
     try:
         # The models' own pydantic-core validators, called directly: the same

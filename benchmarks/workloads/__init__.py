@@ -31,6 +31,6 @@ WORKLOADS: list[Workload] = [
              quick={"readers": 4, "seconds": 1.0, "seed_nodes": 200}),
     Workload("peer_eventsourcing", "peer: eventsourcing SQLite recorder, batches of 100",
              peers.eventsourcing_batches, full={"events": 20_000}, quick={"events": 1_000}),
-    Workload("peer_langgraph", "peer: events.append([e]) vs LangGraph SqliteSaver.put, same synchronous",
+    Workload("peer_langgraph", "peer: events.append([e]) vs LangGraph SqliteSaver.put",
              peers.langgraph_put, full={"puts": 5_000}, quick={"puts": 100}),
 ]

@@ -23,7 +23,6 @@ from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
 
-
 _T = TypeVar("_T")
 
 MEMO_SIZE = 256
