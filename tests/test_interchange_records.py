@@ -47,10 +47,12 @@ def _record(rng: random.Random, i: int) -> Any:
 
 
 def _layouts(records: list[Any]) -> list[str]:
-    doc = {"a": records, "b": 1}
+    doc = {"a": records, "b": 1, "c": records[::-1]}
     per_line = '{\n  "a": [\n' + ",\n".join(
         "    " + json.dumps(r, ensure_ascii=False) for r in records
-    ) + '\n  ],\n  "b": 1\n}\n'
+    ) + '\n  ],\n  "b": 1,\n  "c": [\n' + ",\n".join(
+        "    " + json.dumps(r, ensure_ascii=False) for r in records[::-1]
+    ) + '\n  ]\n}\n'
     return [
         json.dumps(doc),
         json.dumps(doc, indent=2, ensure_ascii=False),
@@ -61,7 +63,8 @@ def _layouts(records: list[Any]) -> list[str]:
 
 def _read(text: str, models: bool) -> list[tuple[Any, ...]]:
     raw = io.BytesIO(text.encode("utf-8"))
-    stream = JsonObjectStream(raw, {"a"}, models={"a": MemoryNode} if models else None)
+    stream = JsonObjectStream(raw, {"a", "c"},
+                              models={"a": MemoryNode, "c": MemoryNode} if models else None)
     out: list[tuple[Any, ...]] = []
     for token in stream.tokens():
         if not isinstance(token, Item):
@@ -74,7 +77,7 @@ def _read(text: str, models: bool) -> list[tuple[Any, ...]]:
             except PydanticValidationError as exc:
                 record, error = None, exc
         errors = None if error is None else error.errors(include_url=False)
-        out.append((token.index, token.line, record, errors))
+        out.append((token.key, token.index, token.line, record, errors))
     return out
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -290,6 +290,9 @@ class JsonObjectStream:
                     index += 1
                     if quick[1]:
                         break
+                    index, closed = yield from self._quick_run(key, index, model)
+                    if closed:
+                        break
                     continue
                 yield self._record(key, index, line, model)
             index += 1
@@ -308,6 +311,38 @@ class JsonObjectStream:
             return Item(key, index, value, line, model.model_validate(value))
         except PydanticValidationError as exc:
             return Item(key, index, value, line, None, exc)
+
+    def _quick_run(
+        self, key: str, index: int, model: type[BaseModel]
+    ) -> Generator[Item, None, tuple[int, bool]]:
+        """The records that follow in the buffer, as long as each is the plain case.
+
+        Returns the index of the next item and whether the array ended; the
+        position is then at the next item (which may still be a record the
+        careful way reads, or one that needs more of the file).
+        """
+        validate = model.__pydantic_validator__.validate_json
+        search = _RECORD_END.search
+        buf = self._buf
+        start = self._i
+        while True:
+            found = search(buf, start)
+            if found is None:
+                return index, False
+            close = found.start() + 1
+            text = buf[start:close]
+            if "NaN" in text or "Infinity" in text:
+                return index, False
+            try:
+                record = validate(text)
+            except PydanticValidationError:
+                return index, False
+            line = self._line(start)
+            start = self._i = found.end()
+            yield Item(key, index, None, line, record)
+            index += 1
+            if buf[start - 1] == "]":
+                return index, True
 
     def _quick_record(self, model: type[BaseModel]) -> tuple[BaseModel, bool] | None:
         """Find the record's text and validate it as JSON; None: read it the careful way.
