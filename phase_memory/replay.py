@@ -174,6 +174,8 @@ class LoggedEvent:
 
     The fold uses it as it is instead of validating ``payload`` again.
     """
+    redacted: bool = False
+    """Set when the fold found the payload erased by ``forget`` (the redaction marker)."""
 
     @classmethod
     def of(
@@ -238,6 +240,7 @@ def _parse(event: LoggedEvent, model: type[_M]) -> _M:
                     raise
             payload = event.payload_dict()
         if REDACTION_KEY in payload:
+            event.redacted = True
             payload = {k: v for k, v in payload.items() if k != REDACTION_KEY}
         validated: _M = validator.validate_python(payload)
         return validated
@@ -251,17 +254,6 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "payload"
         return f"{where}: {err['msg']}"
     return str(exc)
-
-
-_QUOTED_REDACTION_KEY = f'"{REDACTION_KEY}"'
-
-
-def is_redacted(event: LoggedEvent) -> bool:
-    """Whether ``forget`` replaced (part of) this event's payload."""
-    payload = event.payload
-    if isinstance(payload, str):
-        return _QUOTED_REDACTION_KEY in payload
-    return REDACTION_KEY in payload
 
 
 # --- the fold -----------------------------------------------------------------
@@ -599,7 +591,8 @@ class GraphState:
         self.edges: dict[str, MemoryEdge] = {}
         self.paths: dict[str, MemoryPath] = {}
         self.plans: dict[str, ActivationPlan] = {}
-        self._edges_by_node: dict[str, set[str]] = defaultdict(set)
+        self._edges_by_node: dict[str, set[str]] | None = None
+        """Edge ids by endpoint, built on first use (a replay of saves never needs it)."""
         self._paths_by_tree: dict[str, set[str]] = defaultdict(set)
         self._plans_by_node: dict[str, set[str]] = defaultdict(set)
 
@@ -617,7 +610,16 @@ class GraphState:
         return self.paths.get(path_id)
 
     def edges_touching(self, node_id: str) -> list[MemoryEdge]:
-        return [self.edges[e] for e in sorted(self._edges_by_node.get(node_id, ()))]
+        return [self.edges[e] for e in sorted(self._edge_index().get(node_id, ()))]
+
+    def _edge_index(self) -> dict[str, set[str]]:
+        index = self._edges_by_node
+        if index is None:
+            index = self._edges_by_node = defaultdict(set)
+            for edge in self.edges.values():
+                index[edge.source_id].add(edge.id)
+                index[edge.target_id].add(edge.id)
+        return index
 
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         return [self.paths[p] for p in sorted(self._paths_by_tree.get(root_path_id, ()))]
@@ -645,12 +647,16 @@ class GraphState:
 
     def put_edge(self, edge: MemoryEdge) -> None:
         """Insert or replace an edge (what a :class:`PutEdge` effect does)."""
+        index = self._edges_by_node
+        if index is None:  # not built yet: nothing to keep in step
+            self.edges[edge.id] = edge
+            return
         old = self.edges.get(edge.id)
         if old is not None:
             self._unindex_edge(old)
         self.edges[edge.id] = edge
-        self._edges_by_node[edge.source_id].add(edge.id)
-        self._edges_by_node[edge.target_id].add(edge.id)
+        index[edge.source_id].add(edge.id)
+        index[edge.target_id].add(edge.id)
 
     def _remove_node(self, effect: RemoveNode) -> None:
         self.nodes.pop(effect.node_id, None)
@@ -660,7 +666,7 @@ class GraphState:
 
     def _remove_edge(self, effect: RemoveEdge) -> None:
         old = self.edges.pop(effect.edge_id, None)
-        if old is not None:
+        if old is not None and self._edges_by_node is not None:
             self._unindex_edge(old)
 
     def _put_path(self, effect: PutPath) -> None:
@@ -695,12 +701,15 @@ class GraphState:
         self._paths_by_tree[path.tree_id].discard(path.id)
 
     def _unindex_edge(self, edge: MemoryEdge) -> None:
+        index = self._edges_by_node
+        if index is None:
+            return
         for end in (edge.source_id, edge.target_id):
-            ids = self._edges_by_node.get(end)
+            ids = index.get(end)
             if ids is not None:
                 ids.discard(edge.id)
                 if not ids:
-                    del self._edges_by_node[end]
+                    del index[end]
 
     def to_snapshot(self, position: int = 0) -> GraphSnapshot:
         """A frozen snapshot of the current records (keys sorted by id)."""
@@ -747,10 +756,10 @@ def replay(
     position = 0
     # effects_of and GraphState.apply_one, unrolled: this loop runs once per
     # event of the log, and the calls between them cost as much as the fold.
-    # The two commonest kinds skip building effects: they put their record
-    # straight into the state, decided by the same functions as their handlers.
     handlers, supported, apply = _HANDLERS, SUPPORTED_SCHEMA_VERSIONS, _APPLY
-    nodes, put_edge = state.nodes, state.put_edge
+    profiles, nodes, put_edge = state.profiles, state.nodes, state.put_edge
+    node_saved = NodeSaved.__pydantic_validator__.validate_json
+    edge_saved = EdgeSaved.__pydantic_validator__.validate_json
     with _gc_paused():
         for event in events:
             if event.position > position:
@@ -760,18 +769,43 @@ def replay(
             if handler is None:
                 not_replayable[kind] += 1
                 continue
+            payload = event.payload
+            # Most of a log is node and edge saves read as JSON text. The plain
+            # case of each (valid payload, references in place) is folded right
+            # here, as _saved_node / _saved_edge would; anything else (invalid or
+            # redacted payload, missing references, a node changing profile)
+            # goes on to the handler, which decides it and says why.
+            if type(payload) is str and event.schema_version in supported:
+                if kind == "node.saved":
+                    try:
+                        node: MemoryNode | None = node_saved(payload).node
+                    except ValidationError:
+                        node = None
+                    if node is not None and node.profile_id in profiles:
+                        current = nodes.get(node.id)
+                        if current is None or current.profile_id == node.profile_id:
+                            nodes[node.id] = node
+                            applied += 1
+                            continue
+                elif kind == "edge.saved":
+                    try:
+                        edge: MemoryEdge | None = edge_saved(payload).edge
+                    except ValidationError:
+                        edge = None
+                    if edge is not None:
+                        source, target = nodes.get(edge.source_id), nodes.get(edge.target_id)
+                        if (
+                            source is not None
+                            and target is not None
+                            and source.profile_id == edge.profile_id == target.profile_id
+                        ):
+                            put_edge(edge)
+                            applied += 1
+                            continue
             try:
                 if event.schema_version not in supported:
                     raise MalformedEvent(_unknown_version(event))
-                if kind == "node.saved":
-                    node = _saved_node(event, state)
-                    nodes[node.id] = node
-                    effects: list[Effect] = []
-                elif kind == "edge.saved":
-                    put_edge(_saved_edge(event, state))
-                    effects = []
-                else:
-                    effects = handler(event, state)
+                effects = handler(event, state)
             except ReplayConflict as exc:
                 problems.append(
                     ReplayProblem(
@@ -783,8 +817,7 @@ def replay(
             for effect in effects:
                 apply[type(effect)](state, effect)
             applied += 1
-            payload = event.payload
-            if _QUOTED_REDACTION_KEY in payload if type(payload) is str else is_redacted(event):
+            if event.redacted:
                 redacted += 1
         snapshot = state.to_snapshot(position)
     report = ReplayReport(

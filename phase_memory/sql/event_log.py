@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from itertools import starmap
+from itertools import chain, starmap
 from typing import Any
 
 from sqlalchemy import (
@@ -189,7 +189,8 @@ class SqlEventLog:
     ) -> Iterator[MemoryEvent]:
         """Stream events in position order, ``after`` < position <= ``until``."""
         page = _PAGES_BY_PROFILE if profile_id is not None else _PAGES
-        for row in self._pages(page, _EVENT_POSITION, profile_id, after, until, "iter"):
+        pages = self._pages(page, _EVENT_POSITION, profile_id, after, until, "iter")
+        for row in chain.from_iterable(pages):
             yield rows.event_of(row)
 
     def _pages(
@@ -200,7 +201,8 @@ class SqlEventLog:
         after: int | None,
         until: int | None,
         where: str,
-    ) -> Iterator[Any]:
+    ) -> Iterator[builtins.list[Any]]:
+        """The rows, a page (a list) at a time."""
         # Keyset pages by position: bounded memory, no connection held between pages.
         # Without ``until`` the stream stops at the newest position seen when it
         # started, so a concurrent writer cannot make it run forever.
@@ -212,7 +214,7 @@ class SqlEventLog:
             params["after_"] = cursor
             with self._db.read(where) as conn:
                 page = statement.all(conn, params)
-            yield from page
+            yield page
             if len(page) < CHUNK:
                 return
             cursor = page[-1][position_index]
@@ -225,7 +227,7 @@ class SqlEventLog:
         """
         # The select lists LoggedEvent's fields in order.
         pages = self._pages(self._logged, 0, None, None, until, "replay")
-        logged = starmap(LoggedEvent, pages)
+        logged = starmap(LoggedEvent, chain.from_iterable(pages))
         return replay(logged, until=until, path_id=path_id)
 
     def last_position(self) -> int:
