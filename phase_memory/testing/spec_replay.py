@@ -420,6 +420,17 @@ def test_redacted_payloads_replay_and_are_counted(store: MemoryStore) -> None:
     assert result.snapshot.nodes["a"] == tombstone
 
 
+def test_the_word_redacted_in_a_record_is_not_a_redaction(store: MemoryStore) -> None:
+    # Only the marker forget leaves at the top of a payload counts, on every
+    # adapter (a text search of the stored JSON would count this save too).
+    quoted = node("a", label="redacted", content='"redacted": the word, quoted')
+    _append(store, [*_start(), node_saved(quoted)])
+    result = store.events.replay()
+    assert result.report.ok
+    assert result.report.redacted == 0
+    assert result.snapshot.nodes["a"] == quoted
+
+
 # --- time travel ----------------------------------------------------------------------
 
 
