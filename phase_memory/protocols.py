@@ -47,6 +47,8 @@ class TextMatch:
 
     node_id: str
     relevance: float
+    node: MemoryNode | None = None
+    """The matched node itself, when the adapter read it with the match (saves a lookup)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class MemoryGraphStore(Protocol):
         """Active nodes whose label or content holds any of ``terms``, best first.
 
         ``terms`` are plain words; adapters quote them, so no input is query syntax.
+        Adapters may fill each match's ``node`` (the built-in ones do).
         """
         ...
 

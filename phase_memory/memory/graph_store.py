@@ -359,7 +359,7 @@ class InMemoryGraphStore:
                 if n.profile_id == profile_id and n.state is NodeState.ACTIVE
             ]
         scored = [
-            TextMatch(node_id=n.id, relevance=score)
+            TextMatch(node_id=n.id, relevance=score, node=n)
             for n in nodes
             if (score := simple_relevance(folded, n.label, n.content)) > 0
         ]

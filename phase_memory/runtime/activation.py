@@ -170,8 +170,11 @@ def _rank(
     best = max((m.relevance for m in matches), default=0.0)
     if best <= 0:
         return []
-    # One batch lookup for every candidate, and one for every neighbour below.
-    candidates = graph.find_nodes(m.node_id for m in matches)
+    # The matches carry their nodes (adapters that leave them out get one batch
+    # lookup); one more batch below for every neighbour.
+    candidates = {m.node_id: m.node for m in matches if m.node is not None}
+    if len(candidates) < len(matches):
+        candidates.update(graph.find_nodes(m.node_id for m in matches if m.node is None))
     scored: dict[str, _Scored] = {}
     for match in matches:
         node = candidates.get(match.node_id)

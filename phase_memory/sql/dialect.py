@@ -54,6 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from phase_memory.sql import tables as t
+from phase_memory.sql.rows import NODE_COLUMNS
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -198,12 +199,17 @@ def fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _node_columns() -> list[ColumnElement[Any]]:
+    """The columns of a node record (as :mod:`phase_memory.sql.rows` reads them)."""
+    return list(NODE_COLUMNS)
+
+
 def _sqlite_text_search() -> Select[Any]:
     nodes = t.nodes
     fts: ColumnElement[Any] = literal_column("nodes_fts")
     rank = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
     return (
-        select(nodes.c.id, (-rank).label("relevance"))
+        select(*_node_columns(), (-rank).label("relevance"))
         .select_from(_NODES_FTS.join(nodes, nodes.c.node_seq == _NODES_FTS.c.rowid))
         .where(fts.op("MATCH")(bindparam("match")))
         .where(nodes.c.profile_id == bindparam("profile_id"))
@@ -223,7 +229,7 @@ def fts5_match(terms: Sequence[str]) -> str:
 
 
 def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[str, Any]]:
-    """A query of ``(id, relevance)`` of active nodes of ``:profile_id`` matching any term.
+    """Active nodes of ``:profile_id`` matching any term: their columns, then relevance.
 
     Best first, ties by id, at most ``:limit`` rows; relevance is positive.
     Returns the statement and its parameters (besides ``profile_id`` and ``limit``).
@@ -241,7 +247,7 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
     vector: ColumnElement[Any] = literal_column("nodes.search_vector")
     relevance = func.ts_rank(vector, tsquery, type_=Float)
     stmt = (
-        select(nodes.c.id, relevance.label("relevance"))
+        select(*_node_columns(), relevance.label("relevance"))
         .where(vector.op("@@")(tsquery))
         .where(nodes.c.profile_id == bindparam("profile_id"))
         .where(nodes.c.state == "active")

@@ -4,7 +4,8 @@ Terms are plain words (see :func:`phase_memory.text_search.query_terms`); the
 dialect module quotes each one (FTS5 string literals on SQLite,
 ``plainto_tsquery`` on PostgreSQL) and combines them with OR, so any input
 string is safe and a node matching any term is found, ranked by bm25
-(``ts_rank`` on PostgreSQL).
+(``ts_rank`` on PostgreSQL). The node's columns come with each match, so the
+caller needs no second lookup.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Connection
 from phase_memory.protocols import TextMatch
 from phase_memory.sql import dialect
 from phase_memory.sql.prepared import Prepared
+from phase_memory.sql.rows import node_of
 
 
 def search_text(
@@ -33,7 +35,12 @@ def search_text(
     else:
         stmt, extra = dialect.text_search(name, usable)
         rows = list(conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit}))
-    return [TextMatch(node_id=node_id, relevance=float(relevance)) for node_id, relevance in rows]
+    # Each row is the node's columns, then its relevance: the match carries its node.
+    matches = []
+    for row in rows:
+        node = node_of(row[:-1])
+        matches.append(TextMatch(node_id=node.id, relevance=float(row[-1]), node=node))
+    return matches
 
 
 _SQLITE_SEARCH = Prepared(dialect.SQLITE_TEXT_SEARCH)
