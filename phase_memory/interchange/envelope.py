@@ -117,11 +117,11 @@ def write_envelope_file(
 
 def _write_array(handle: TextIO, records: Iterable[DomainModel], bar: Progress) -> int:
     count = 0
+    write, advance = handle.write, bar.advance
     for record in records:
-        handle.write(",\n    " if count else "[\n    ")
-        handle.write(canonical_nested(record.model_dump(mode="json"), 2))
+        write((",\n    " if count else "[\n    ") + canonical_nested(record.to_json_dict(), 2))
         count += 1
-        bar.advance()
+        advance()
     handle.write("\n  ]" if count else "[]")
     return count
 

@@ -130,57 +130,50 @@ _encode_str: Any = json.encoder.encode_basestring  # the C encoder when availabl
 def _indented(value: Any, newline: str) -> str:
     """JSON text of ``value`` at the indentation ``newline`` (a newline and spaces).
 
-    Follows :class:`json.JSONEncoder` exactly: strings by the same escaping
-    function, ``int.__repr__``/``float.__repr__`` for numbers, keys sorted,
-    separators ``","`` and ``": "``; NaN and infinities are left to ``json.dumps``
-    (which refuses them).
+    Follows :class:`json.JSONEncoder` exactly: strings (and keys) by the same
+    escaping function, ``int.__repr__``/``float.__repr__`` for numbers, keys
+    sorted, separators ``","`` and ``": "``. NaN, infinities and keys that are
+    not strings are left to ``json.dumps`` (:class:`_Unusual`, or the
+    ``TypeError`` of the escaping function).
     """
     cls = type(value)
-    if cls is str:
-        return _encode_str(value)  # type: ignore[no-any-return]
     if cls is dict:
         if not value:
             return "{}"
         inner = newline + "  "
-        parts = []
+        parts: list[str] = []
+        append = parts.append
         for key in sorted(value):
-            if type(key) is not str:
-                raise _Unusual
             item = value[key]
             kind = type(item)
             if kind is str:
-                text = _encode_str(item)
-            elif kind is int or kind is float or item is None or kind is bool:
-                text = _scalar(item)
+                append(_encode_str(key) + ": " + _encode_str(item))
+            elif kind is int:
+                append(_encode_str(key) + ": " + int.__repr__(item))
+            elif kind is float and -_INF < item < _INF:
+                append(_encode_str(key) + ": " + float.__repr__(item))
             else:
-                text = _indented(item, inner)
-            parts.append(_encode_str(key) + ": " + text)
+                append(_encode_str(key) + ": " + _indented(item, inner))
         return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    if cls is str:
+        return _encode_str(value)  # type: ignore[no-any-return]
     if cls is list or cls is tuple:
         if not value:
             return "[]"
         inner = newline + "  "
-        return "[" + inner + ("," + inner).join(_indented(v, inner) for v in value) + newline + "]"
-    return _scalar(value)
-
-
-def _scalar(value: Any) -> str:
+        return "[" + inner + ("," + inner).join([_indented(v, inner) for v in value]) + (
+            newline + "]")
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    cls = type(value)
     if cls is int:
         return int.__repr__(value)
-    if cls is float:
-        if value != value or value in (_INF, -_INF):
-            raise _Unusual  # json.dumps says what is wrong
+    if cls is float and -_INF < value < _INF:
         return float.__repr__(value)
-    if cls is str:
-        return _encode_str(value)  # type: ignore[no-any-return]
-    raise _Unusual
+    raise _Unusual  # NaN, infinities, other types: json.dumps says what is wrong
 
 
 _INF = float("inf")
