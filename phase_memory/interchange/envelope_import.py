@@ -315,6 +315,9 @@ class _Writer:
         self._events = EventWriter(runtime, scan.file, progress, checked=True,
                                    max_records=_RECORDS_PER_WRITE)
         self._chunks: dict[str, tuple[list[Any], list[Effect]]] = {}
+        # What model_dump(mode="json") calls, without its wrapper (once per record).
+        self._dump = {key: model.__pydantic_serializer__.to_python
+                      for key, model in ARRAY_MODELS.items()}
         self.enabled = True
 
     def add(self, key: str, record: Any, line: int) -> None:
@@ -323,7 +326,7 @@ class _Writer:
         chunk = self._chunks.get(profile_id)
         if chunk is None:
             chunk = self._chunks[profile_id] = ([], [])
-        chunk[0].append(record.model_dump(mode="json"))
+        chunk[0].append(self._dump[key](record, mode="json"))
         chunk[1].append(_EFFECTS[key](record))
         if len(chunk[0]) >= RECORDS_PER_IMPORT_EVENT:
             del self._chunks[profile_id]
