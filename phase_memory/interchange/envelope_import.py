@@ -137,10 +137,11 @@ class EnvelopeScan:
 
     def node_owner(self, node_id: str) -> str | None:
         """The profile of a node of the file, or None (after :meth:`seal`)."""
-        keys, key = self.node_keys, id_key(node_id)
+        keys, key = self.node_keys, hash(node_id)  # id_key, inlined (twice per edge)
         at = bisect_left(keys, key)
         if at < len(keys) and keys[at] == key:
-            return self.owner_names[self.node_owners[at]]
+            owners = self.owner_names
+            return owners[0] if len(owners) == 1 else owners[self.node_owners[at]]
         return None
 
     def touched(self) -> set[str]:
