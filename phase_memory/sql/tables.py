@@ -147,6 +147,12 @@ class Real(TypeDecorator[float]):
     def process_bind_param(self, value: float | None, dialect: Dialect) -> float | None:
         return None if value is None else value + 0.0
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # SQLite's REAL stores -0.0 as 0.0 itself: nothing to do per value there.
+        if dialect.name == "sqlite":
+            return None
+        return super().bind_processor(dialect)
+
 
 def to_text(value: datetime) -> str:
     """The stored text form of a timestamp (UTC, microseconds, ``Z``)."""
