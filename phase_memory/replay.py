@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import gc
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -152,12 +153,13 @@ class GraphView(Protocol):
 # --- logged events: the fold's input -----------------------------------------
 
 
-@dataclass(slots=True)
-class LoggedEvent:
+class LoggedEvent(NamedTuple):
     """An event as read from a log: ``payload`` may still be raw JSON text.
 
     Adapters hand these to the fold without building a :class:`MemoryEvent`,
-    so payloads are parsed once, straight into their payload model.
+    so payloads are parsed once, straight into their payload model. It is a
+    tuple: :func:`replay` also takes plain rows holding these fields in this
+    order (what a SQL adapter reads) and makes one only when it needs one.
     """
 
     position: int
@@ -166,7 +168,7 @@ class LoggedEvent:
     profile_id: str
     path_id: str | None
     occurred: datetime | str
-    """When it happened; SQLite hands over its stored text, parsed on first use."""
+    """When it happened; SQLite hands over its stored text (see :attr:`occurred_at`)."""
     schema_version: int
     payload: dict[str, Any] | str
     parsed: DomainModel | None = None
@@ -174,8 +176,6 @@ class LoggedEvent:
 
     The fold uses it as it is instead of validating ``payload`` again.
     """
-    redacted: bool = False
-    """Set when the fold found the payload erased by ``forget`` (the redaction marker)."""
 
     @classmethod
     def of(
@@ -200,12 +200,10 @@ class LoggedEvent:
     @property
     def occurred_at(self) -> datetime:
         """When the event happened (timezone-aware UTC)."""
+        # Only the few kinds that stamp records with it ask: most events of a
+        # replay never pay for parsing it.
         value = self.occurred
-        if isinstance(value, str):
-            # Only the few kinds that stamp records with it ask: most events of a
-            # replay never pay for parsing it.
-            value = self.occurred = datetime.fromisoformat(value)
-        return value
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
 
     def payload_dict(self) -> dict[str, Any]:
         """The payload as a dict (parsing it if it is still text)."""
@@ -215,6 +213,18 @@ class LoggedEvent:
                 raise MalformedEvent("payload is not a JSON object")
             return parsed
         return self.payload
+
+    def is_redacted(self) -> bool:
+        """Whether ``forget`` erased this payload (it carries the redaction marker on top)."""
+        payload = self.payload
+        if isinstance(payload, str):
+            if REDACTION_KEY not in payload:
+                return False
+            try:
+                return REDACTION_KEY in self.payload_dict()
+            except (ValueError, MalformedEvent):
+                return False
+        return REDACTION_KEY in payload
 
 
 _M = TypeVar("_M", bound=DomainModel)
@@ -240,7 +250,6 @@ def _parse(event: LoggedEvent, model: type[_M]) -> _M:
                     raise
             payload = event.payload_dict()
         if REDACTION_KEY in payload:
-            event.redacted = True
             payload = {k: v for k, v in payload.items() if k != REDACTION_KEY}
         validated: _M = validator.validate_python(payload)
         return validated
@@ -711,16 +720,37 @@ class GraphState:
                 if not ids:
                     del index[end]
 
-    def to_snapshot(self, position: int = 0) -> GraphSnapshot:
-        """A frozen snapshot of the current records (keys sorted by id)."""
+    def to_snapshot(self, position: int = 0, *, consume: bool = False) -> GraphSnapshot:
+        """A frozen snapshot of the current records (keys sorted by id).
+
+        ``consume=True`` hands this state's own dicts to the snapshot where their
+        keys are in order already (a replay's usually are: ids are time-sorted):
+        only for a state that is not used again.
+        """
+        ordered = _ordered if consume else _sorted_copy
         return GraphSnapshot.model_construct(
-            profiles=dict(sorted(self.profiles.items())),
-            nodes=dict(sorted(self.nodes.items())),
-            edges=dict(sorted(self.edges.items())),
-            paths=dict(sorted(self.paths.items())),
-            activation_plans=dict(sorted(self.plans.items())),
+            profiles=ordered(self.profiles),
+            nodes=ordered(self.nodes),
+            edges=ordered(self.edges),
+            paths=ordered(self.paths),
+            activation_plans=ordered(self.plans),
             position=position,
         )
+
+
+_V = TypeVar("_V")
+
+
+def _sorted_copy(records: dict[str, _V]) -> dict[str, _V]:
+    return dict(sorted(records.items()))
+
+
+def _ordered(records: dict[str, _V]) -> dict[str, _V]:
+    """``records`` itself if its keys are in order, else a sorted copy."""
+    keys = list(records)
+    if all(map(operator.lt, keys, keys[1:])):
+        return records
+    return _sorted_copy(records)
 
 
 _APPLY: dict[type, Callable[[GraphState, Any], None]] = {
@@ -738,17 +768,22 @@ _APPLY: dict[type, Callable[[GraphState, Any], None]] = {
 
 
 def replay(
-    events: Iterable[LoggedEvent], *, until: int | None = None, path_id: str | None = None
+    events: Iterable[tuple[Any, ...]],
+    *,
+    until: int | None = None,
+    path_id: str | None = None,
 ) -> ReplayResult:
     """Fold events (in position order) into a snapshot plus a report.
 
-    ``until`` stops after that position (time travel); ``path_id`` folds only
-    that path's effective history (see :func:`effective_history`).
+    ``events`` are :class:`LoggedEvent` s, or plain rows of the same fields in
+    the same order. ``until`` stops after that position (time travel);
+    ``path_id`` folds only that path's effective history (see
+    :func:`effective_history`).
     """
     if until is not None:
-        events = (e for e in events if e.position <= until)
+        events = (e for e in events if e[_POSITION] <= until)
     if path_id is not None:
-        events = effective_history(list(events), path_id)
+        events = effective_history([_logged(e) for e in events], path_id)
     state = GraphState()
     problems: list[ReplayProblem] = []
     applied = redacted = 0
@@ -756,26 +791,28 @@ def replay(
     position = 0
     # effects_of and GraphState.apply_one, unrolled: this loop runs once per
     # event of the log, and the calls between them cost as much as the fold.
+    # Fields are read by index, so a row needs no LoggedEvent unless it goes on
+    # to a handler.
     handlers, supported, apply = _HANDLERS, SUPPORTED_SCHEMA_VERSIONS, _APPLY
     profiles, nodes, put_edge = state.profiles, state.nodes, state.put_edge
     node_saved = NodeSaved.__pydantic_validator__.validate_json
     edge_saved = EdgeSaved.__pydantic_validator__.validate_json
     with _gc_paused():
-        for event in events:
-            if event.position > position:
-                position = event.position
-            kind = event.kind
+        for row in events:
+            if row[_POSITION] > position:
+                position = row[_POSITION]
+            kind = row[_KIND]
             handler = handlers.get(kind)
             if handler is None:
                 not_replayable[kind] += 1
                 continue
-            payload = event.payload
+            payload = row[_PAYLOAD]
             # Most of a log is node and edge saves read as JSON text. The plain
             # case of each (valid payload, references in place) is folded right
             # here, as _saved_node / _saved_edge would; anything else (invalid or
             # redacted payload, missing references, a node changing profile)
             # goes on to the handler, which decides it and says why.
-            if type(payload) is str and event.schema_version in supported:
+            if type(payload) is str and row[_SCHEMA_VERSION] in supported:
                 if kind == "node.saved":
                     try:
                         node: MemoryNode | None = node_saved(payload).node
@@ -802,6 +839,7 @@ def replay(
                             put_edge(edge)
                             applied += 1
                             continue
+            event = _logged(row)
             try:
                 if event.schema_version not in supported:
                     raise MalformedEvent(_unknown_version(event))
@@ -817,9 +855,9 @@ def replay(
             for effect in effects:
                 apply[type(effect)](state, effect)
             applied += 1
-            if event.redacted:
+            if event.is_redacted():
                 redacted += 1
-        snapshot = state.to_snapshot(position)
+    snapshot = state.to_snapshot(position, consume=True)
     report = ReplayReport(
         applied=applied,
         not_replayable=dict(sorted(not_replayable.items())),
@@ -827,6 +865,16 @@ def replay(
         problems=problems,
     )
     return ReplayResult.model_construct(snapshot=snapshot, report=report)
+
+
+_POSITION, _KIND, _SCHEMA_VERSION, _PAYLOAD = (
+    LoggedEvent._fields.index(name) for name in ("position", "kind", "schema_version", "payload")
+)
+
+
+def _logged(row: tuple[Any, ...]) -> LoggedEvent:
+    """A row of LoggedEvent's fields as a LoggedEvent (itself if it is one)."""
+    return row if type(row) is LoggedEvent else LoggedEvent(*row)
 
 
 @contextmanager
@@ -846,6 +894,15 @@ def _gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # Everything the fold made is young to the collector: the first young
+        # collection after this would walk all of it (a tenth of a second per
+        # hundred thousand records) only to find it alive. Move the young
+        # objects straight to the oldest generation instead (freeze then
+        # unfreeze: two list splices), where a full collection sees them in
+        # its own time. Young garbage cycles of the program wait for that same
+        # full collection rather than the next young one.
+        gc.freeze()
+        gc.unfreeze()
         gc.enable()
 
 

