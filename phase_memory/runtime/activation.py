@@ -123,14 +123,11 @@ def _activate(
         created_at=now,
         items=[_item(rank, scored, policy) for rank, scored in enumerate(ranked, start=1)],
     )
-    runtime.record_trusted(
-        [
-            runtime._event(
-                "activation.planned", profile_id, ActivationPlanned(plan=plan),
-                path_id=path_id if path_open else None,
-            )
-        ]
+    planned = ActivationPlanned(plan=plan)
+    event = runtime._event(
+        "activation.planned", profile_id, planned, path_id=path_id if path_open else None
     )
+    runtime._record_many([event], parsed=planned)  # the fold takes the plan as built
     return plan
 
 
