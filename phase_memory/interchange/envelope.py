@@ -4,7 +4,8 @@ Export streams records straight from the graph store into a temporary file,
 in the exact bytes ``json.dumps(envelope, sort_keys=True, indent=2,
 ensure_ascii=False)`` would give, then renames it into place.
 
-Import (:mod:`phase_memory.interchange.envelope_import`) reads the file
+Import (:mod:`~phase_memory.interchange.envelope_scan`, then
+:mod:`~phase_memory.interchange.envelope_import`) reads the file
 twice: once to check every record, once to check references and, in the same
 store transaction, write ``graph.imported`` events and their rows; any
 problem undoes everything written. One audit record is kept.
@@ -26,12 +27,8 @@ from phase_memory.interchange.common import (
     display_name,
     resolved,
 )
-from phase_memory.interchange.envelope_import import (
-    ARRAY_MODELS,
-    EnvelopeScan,
-    check_and_write,
-    scan_envelope,
-)
+from phase_memory.interchange.envelope_import import check_and_write
+from phase_memory.interchange.envelope_scan import ARRAY_MODELS, EnvelopeScan, scan_envelope
 from phase_memory.interchange.formats import (
     ENVELOPE_ARRAYS,
     ENVELOPE_NAME,
