@@ -334,8 +334,7 @@ def _node_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
 def _saved_node(event: LoggedEvent, view: GraphView) -> MemoryNode:
     """The node a ``node.saved`` event puts, checked against the graph."""
     node = _parse(event, NodeSaved).node
-    if view.find_profile(node.profile_id) is None:
-        raise ReplayConflict(f"profile {node.profile_id!r} does not exist")
+    _need_profile(view, node.profile_id)
     current = view.find_node(node.id)
     if (
         current is not None

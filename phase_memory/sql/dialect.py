@@ -199,17 +199,12 @@ def fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _node_columns() -> list[ColumnElement[Any]]:
-    """The columns of a node record (as :mod:`phase_memory.sql.rows` reads them)."""
-    return list(NODE_COLUMNS)
-
-
 def _sqlite_text_search() -> Select[Any]:
     nodes = t.nodes
     fts: ColumnElement[Any] = literal_column("nodes_fts")
     rank = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
     return (
-        select(*_node_columns(), (-rank).label("relevance"))
+        select(*NODE_COLUMNS, (-rank).label("relevance"))
         .select_from(_NODES_FTS.join(nodes, nodes.c.node_seq == _NODES_FTS.c.rowid))
         .where(fts.op("MATCH")(bindparam("match")))
         .where(nodes.c.profile_id == bindparam("profile_id"))
@@ -247,7 +242,7 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
     vector: ColumnElement[Any] = literal_column("nodes.search_vector")
     relevance = func.ts_rank(vector, tsquery, type_=Float)
     stmt = (
-        select(*_node_columns(), relevance.label("relevance"))
+        select(*NODE_COLUMNS, relevance.label("relevance"))
         .where(vector.op("@@")(tsquery))
         .where(nodes.c.profile_id == bindparam("profile_id"))
         .where(nodes.c.state == "active")
