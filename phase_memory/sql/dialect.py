@@ -40,6 +40,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    and_,
     bindparam,
     cast,
     column,
@@ -216,6 +217,37 @@ def _sqlite_text_search() -> Select[Any]:
 
 SQLITE_TEXT_SEARCH = _sqlite_text_search()
 """The SQLite search statement: the same for any terms (they are one ``:match`` string)."""
+
+
+def _sqlite_text_search_top() -> Select[Any]:
+    nodes = t.nodes
+    fts: ColumnElement[Any] = literal_column("nodes_fts")
+    score = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0")).label("score")
+    # FTS5 ranks every match but keeps only the best :candidates; only those
+    # are looked up in ``nodes`` (a match failing the filter gets NULL columns,
+    # so the caller still sees its score).
+    top = (
+        select(_NODES_FTS.c.rowid.label("seq"), score)
+        .where(fts.op("MATCH")(bindparam("match")))
+        .order_by(score)
+        .limit(bindparam("candidates"))
+        .subquery("top")
+    )
+    usable = and_(
+        nodes.c.node_seq == top.c.seq,
+        nodes.c.profile_id == bindparam("profile_id"),
+        nodes.c.state == "active",
+    )
+    return select(*NODE_COLUMNS, top.c.score).select_from(top.outerjoin(nodes, usable))
+
+
+SQLITE_TEXT_SEARCH_TOP = _sqlite_text_search_top()
+"""The SQLite search's first try: the best ``:candidates`` matches of any node, each
+with the columns of its node when that node is an active one of ``:profile_id``.
+
+Each row is the node's columns (all NULL for a match that does not qualify),
+then its bm25 score (lower is better). See :func:`phase_memory.sql.search.search_text`.
+"""
 
 
 def fts5_match(terms: Sequence[str]) -> str:

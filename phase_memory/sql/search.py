@@ -6,18 +6,25 @@ dialect module quotes each one (FTS5 string literals on SQLite,
 string is safe and a node matching any term is found, ranked by bm25
 (``ts_rank`` on PostgreSQL). The node's columns come with each match, so the
 caller needs no second lookup.
+
+On SQLite the search first asks FTS5 for its best few matches only (a small
+sort inside FTS5, a handful of node lookups), because a common word can match
+thousands of nodes and looking each one up costs more than ranking it. That
+answer is final when it provably is the full search's answer; otherwise the
+full search runs (see :func:`_sqlite_search`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection
 
 from phase_memory.protocols import TextMatch
 from phase_memory.sql import dialect
 from phase_memory.sql.prepared import Prepared
-from phase_memory.sql.rows import node_of
+from phase_memory.sql.rows import NODE_FIELDS, node_of
 
 
 def search_text(
@@ -29,9 +36,7 @@ def search_text(
         return []
     name = dialect.name_of(conn)
     if name == dialect.SQLITE:
-        # Built and compiled once; only the match string changes per query.
-        params = {"match": dialect.fts5_match(usable), "profile_id": profile_id, "limit": limit}
-        rows = _SQLITE_SEARCH.all(conn, params)
+        rows = _sqlite_search(conn, dialect.fts5_match(usable), profile_id, limit)
     else:
         stmt, extra = dialect.text_search(name, usable)
         rows = list(conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit}))
@@ -43,4 +48,39 @@ def search_text(
     return matches
 
 
+def _sqlite_search(
+    conn: Connection, match: str, profile_id: str, limit: int
+) -> list[tuple[Any, ...]]:
+    """The rows of the full search (node columns, relevance), found cheaply when possible.
+
+    The first try takes FTS5's best ``candidates`` matches of any profile or
+    state and the columns of the qualifying ones. Its answer equals the full
+    search's when FTS5 had no more matches, or when at least ``limit``
+    qualifying matches score strictly better than the worst one taken: every
+    match left out scores no better than that one, so none could come before
+    them (ties on the boundary are the reason for "strictly").
+    """
+    candidates = limit + max(_SPARE_CANDIDATES, limit // 4)
+    top = _SQLITE_SEARCH_TOP.all(
+        conn, {"match": match, "profile_id": profile_id, "candidates": candidates}
+    )
+    qualifying = [row for row in top if row[_NODE_ID] is not None]
+    if len(top) == candidates:
+        worst = max(row[-1] for row in top)
+        qualifying = [row for row in qualifying if row[-1] < worst]
+        if len(qualifying) < limit:
+            # Too many matches of other profiles, archived nodes or ties: rank them all.
+            return _SQLITE_SEARCH.all(
+                conn, {"match": match, "profile_id": profile_id, "limit": limit}
+            )
+    # The full search's order: bm25 (lower is better), then node id; relevance is -bm25.
+    qualifying.sort(key=lambda row: (row[-1], row[_NODE_ID]))
+    return [(*row[:-1], -row[-1]) for row in qualifying[:limit]]
+
+
+_SPARE_CANDIDATES = 16
+"""Matches taken beyond ``limit`` on the first try, for ties and non-qualifying nodes."""
+_NODE_ID = NODE_FIELDS.index("id")
+# Built and compiled once; only the match string changes per query.
 _SQLITE_SEARCH = Prepared(dialect.SQLITE_TEXT_SEARCH)
+_SQLITE_SEARCH_TOP = Prepared(dialect.SQLITE_TEXT_SEARCH_TOP)
