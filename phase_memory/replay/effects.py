@@ -1,0 +1,100 @@
+"""What the fold decides: effects that put or remove one graph record.
+
+An effect is applied alike to a replay's :class:`~phase_memory.replay.GraphState`
+and, by the adapters, to their stored graph. :class:`GraphView` is the
+read-only graph the fold may look at while deciding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from phase_memory.models import ActivationPlan, MemoryEdge, MemoryNode, MemoryPath, Profile
+
+
+@dataclass(frozen=True, slots=True)
+class PutProfile:
+    """Insert or replace a profile."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class PutNode:
+    """Insert or replace a node, exactly as given."""
+
+    node: MemoryNode
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNode:
+    """Delete a node (its edges are removed by separate effects first)."""
+
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutEdge:
+    """Insert or replace an edge."""
+
+    edge: MemoryEdge
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveEdge:
+    """Delete an edge."""
+
+    edge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutPath:
+    """Insert or replace a path."""
+
+    path: MemoryPath
+
+
+@dataclass(frozen=True, slots=True)
+class PutActivationPlan:
+    """Insert or replace a stored activation plan and its items."""
+
+    plan: ActivationPlan
+
+
+Effect = PutProfile | PutNode | RemoveNode | PutEdge | RemoveEdge | PutPath | PutActivationPlan
+
+
+class ReplayConflict(Exception):
+    """An event cannot be applied to the current graph (not a public error).
+
+    Replay records it as a problem; the runtime turns it into IntegrityError.
+    """
+
+
+class MalformedEvent(ReplayConflict):
+    """The event itself is unusable: malformed payload or unknown schema version.
+
+    The runtime turns it into ValidationError (nothing is wrong with the graph).
+    """
+
+
+# --- the read-only view the fold needs ---------------------------------------
+
+
+class GraphView(Protocol):
+    """What the fold may look up while deciding an event's effects."""
+
+    def find_profile(self, profile_id: str) -> Profile | None: ...
+
+    def find_node(self, node_id: str) -> MemoryNode | None: ...
+
+    def find_edge(self, edge_id: str) -> MemoryEdge | None: ...
+
+    def find_path(self, path_id: str) -> MemoryPath | None: ...
+
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]: ...
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]: ...
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]: ...
