@@ -9,14 +9,11 @@ effects: the runtime's hot path, a few compiled upserts per event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Table,
-    bindparam,
-    delete,
     exists,
     func,
     or_,
@@ -45,138 +42,17 @@ from phase_memory.replay import (
     RemoveNode,
 )
 from phase_memory.sql import dialect, rows
+from phase_memory.sql import graph_statements as q
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
-from phase_memory.sql.prepared import Prepared
 from phase_memory.sql.search import search_text
 
 CHUNK = 1000
 """Rows fetched per round trip when streaming."""
 
-_ITEM_SELECT = select(t.activation_items.c.plan_id, *rows.ITEM_COLUMNS)
-_DELETE_BY_ID = {
-    table.name: Prepared(delete(table).where(table.c.id == bindparam("id_")))
-    for table in (t.profiles, t.nodes, t.edges, t.paths)
-}
-_DELETE_ITEMS = Prepared(
-    delete(t.activation_items).where(t.activation_items.c.plan_id == bindparam("plan_id_"))
-)
-
 
 def _missing(what: str, key: str) -> NotFoundError:
     return NotFoundError(f"{what} {key!r} does not exist")
-
-
-# Hot lookups use statements built once, with bound parameters: building a
-# select anew on every call (and computing its cache key) cost more than
-# running it on SQLite.
-
-_BY_ID = {
-    table.name: Prepared(select(*columns).where(table.c.id == bindparam("id_")))
-    for table, columns in (
-        (t.profiles, rows.PROFILE_COLUMNS),
-        (t.nodes, rows.NODE_COLUMNS),
-        (t.edges, rows.EDGE_COLUMNS),
-        (t.paths, rows.PATH_COLUMNS),
-    )
-}
-
-
-@cache
-def _exists_where(table_name: str, names: tuple[str, ...]) -> Prepared:
-    """``SELECT EXISTS (... WHERE <name> = :<name>_ ...)``."""
-    table = t.metadata.tables[table_name]
-    return Prepared(
-        select(exists().where(*(table.c[name] == bindparam(f"{name}_") for name in names)))
-    )
-
-
-@cache
-def _upsert(dialect_name: str, table: Table) -> Prepared:
-    """Insert-or-replace of whole rows (every column but server-assigned keys)."""
-    keys = [c.name for c in table.columns if c.name not in _SERVER_KEYS]
-    return Prepared(dialect.upsert(dialect_name, table), column_keys=keys)
-
-
-_SERVER_KEYS = {"node_seq"}
-FIND_NODES_CHUNK = 256
-"""Most ids one ``find_nodes`` statement looks up (well under SQLite's variable limit)."""
-
-
-@cache
-def _nodes_in(size: int) -> tuple[Prepared, tuple[str, ...]]:
-    """``SELECT <node columns> FROM nodes WHERE id IN (:id0_, ...)`` for ``size`` ids.
-
-    ``find_nodes`` pads its ids up to a power of two (repeating the last one),
-    so a handful of statements, each compiled once, serve every batch size.
-    """
-    names = tuple(f"id{i}_" for i in range(size))
-    stmt = select(*rows.NODE_COLUMNS).where(t.nodes.c.id.in_([bindparam(n) for n in names]))
-    return Prepared(stmt), names
-
-
-def _padded_size(count: int) -> int:
-    size = 1
-    while size < count:
-        size *= 2
-    return size
-
-
-_edges = t.edges
-_TOUCHING = Prepared(
-    select(*rows.EDGE_COLUMNS)
-    .where(or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_")))
-    .order_by(_edges.c.id)
-)
-_TOUCHES = Prepared(
-    select(
-        exists().where(
-            or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
-        )
-    )
-)
-_IN_TREE = Prepared(
-    select(*rows.PATH_COLUMNS).where(t.paths.c.tree_id == bindparam("tree_")).order_by(t.paths.c.id)
-)
-_NODE_STATE = Prepared(
-    select(t.nodes.c.version, t.nodes.c.profile_id).where(t.nodes.c.id == bindparam("id_"))
-)
-_ENDS = Prepared(
-    select(t.nodes.c.id, t.nodes.c.profile_id).where(
-        or_(t.nodes.c.id == bindparam("source_"), t.nodes.c.id == bindparam("target_"))
-    )
-)
-_OTHER_ACTIVE = Prepared(
-    select(t.paths.c.id)
-    .where(
-        t.paths.c.tree_id == bindparam("tree_"),
-        t.paths.c.active,
-        t.paths.c.id != bindparam("id_"),
-    )
-    .limit(1)
-)
-_DELETE_TOUCHING = Prepared(
-    delete(_edges).where(
-        or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
-    )
-)
-_INSERT_ITEMS = Prepared(
-    t.activation_items.insert(), column_keys=[c.name for c in t.activation_items.columns]
-)
-
-
-@cache
-def _edges_where(source: bool, target: bool, kind: bool) -> Prepared:
-    """``list_edges`` for one combination of filters (parameters named ``<column>_``)."""
-    edges = t.edges
-    stmt = select(*rows.EDGE_COLUMNS).where(edges.c.profile_id == bindparam("profile_id_"))
-    if source:
-        stmt = stmt.where(edges.c.source_id == bindparam("source_id_"))
-    if target:
-        stmt = stmt.where(edges.c.target_id == bindparam("target_id_"))
-    if kind:
-        stmt = stmt.where(edges.c.kind == bindparam("kind_"))
-    return Prepared(stmt.order_by(edges.c.id))
 
 
 class SqlGraphStore:
@@ -190,17 +66,17 @@ class SqlGraphStore:
     # --- helpers --------------------------------------------------------------------
 
     def _one(self, conn: Connection, table: Table, key: str) -> Any:
-        return _BY_ID[table.name].first(conn, {"id_": key})
+        return q.BY_ID[table.name].first(conn, {"id_": key})
 
     def _exists(self, conn: Connection, table: Table, **where: Any) -> bool:
         params = {f"{name}_": value for name, value in where.items()}
-        return bool(_exists_where(table.name, tuple(where)).scalar(conn, params))
+        return bool(q.exists_where(table.name, tuple(where)).scalar(conn, params))
 
     def _touches_edges(self, conn: Connection, node_id: str) -> bool:
-        return bool(_TOUCHES.scalar(conn, {"id_": node_id}))
+        return bool(q.TOUCHES.scalar(conn, {"id_": node_id}))
 
     def _upsert(self, conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
-        _upsert(self._dialect, table).run_many(conn, params)
+        q.upsert(self._dialect, table).run_many(conn, params)
 
     # --- profiles -------------------------------------------------------------------
 
@@ -222,7 +98,7 @@ class SqlGraphStore:
         # Every recorded event looks up its profile (policy checks and the fold):
         # a profile row read before is not converted and validated again.
         with self._db.read("find_profile") as conn:
-            return _BY_ID["profiles"].first_model(
+            return q.BY_ID["profiles"].first_model(
                 conn, {"id_": profile_id}, rows.profile_of, self._profiles_by_row
             )
 
@@ -243,7 +119,7 @@ class SqlGraphStore:
                         f"profile {profile_id!r} still owns nodes, paths, "
                         "activation plans or events"
                     )
-            _DELETE_BY_ID["profiles"].run(conn, {"id_": profile_id})
+            q.DELETE_BY_ID["profiles"].run(conn, {"id_": profile_id})
 
     # --- nodes ----------------------------------------------------------------------
 
@@ -252,7 +128,7 @@ class SqlGraphStore:
         with self._db.write("save_node") as conn:
             if not self._exists(conn, t.profiles, id=node.profile_id):
                 raise IntegrityError(f"profile {node.profile_id!r} does not exist")
-            current = _NODE_STATE.first(conn, {"id_": node.id})
+            current = q.NODE_STATE.first(conn, {"id_": node.id})
             current_version = 0 if current is None else int(current[0])
             if (
                 current is not None
@@ -289,17 +165,19 @@ class SqlGraphStore:
     def find_nodes(self, node_ids: Iterable[str]) -> dict[str, MemoryNode]:
         """The nodes of these ids that exist, keyed by id, in the order of ``node_ids``.
 
-        One statement per :data:`FIND_NODES_CHUNK` ids (several read one snapshot).
+        One statement per
+        :data:`~phase_memory.sql.graph_statements.FIND_NODES_CHUNK` ids (several
+        read one snapshot).
         """
         wanted = list(dict.fromkeys(node_ids))
         if not wanted:
             return {}
         found: dict[str, MemoryNode] = {}
-        snapshot = len(wanted) > FIND_NODES_CHUNK
+        snapshot = len(wanted) > q.FIND_NODES_CHUNK
         with self._db.read("find_nodes", snapshot=snapshot) as conn:
-            for start in range(0, len(wanted), FIND_NODES_CHUNK):
-                chunk = wanted[start : start + FIND_NODES_CHUNK]
-                statement, names = _nodes_in(_padded_size(len(chunk)))
+            for start in range(0, len(wanted), q.FIND_NODES_CHUNK):
+                chunk = wanted[start : start + q.FIND_NODES_CHUNK]
+                statement, names = q.nodes_in(q.padded_size(len(chunk)))
                 last = len(chunk) - 1
                 params = {name: chunk[min(i, last)] for i, name in enumerate(names)}
                 for row in statement.all(conn, params):
@@ -347,15 +225,15 @@ class SqlGraphStore:
         with self._db.write("delete_node") as conn:
             if not self._exists(conn, t.nodes, id=node_id):
                 raise _missing("node", node_id)
-            _DELETE_TOUCHING.run(conn, {"id_": node_id})
-            _DELETE_BY_ID["nodes"].run(conn, {"id_": node_id})
+            q.DELETE_TOUCHING.run(conn, {"id_": node_id})
+            q.DELETE_BY_ID["nodes"].run(conn, {"id_": node_id})
 
     # --- edges ----------------------------------------------------------------------
 
     def save_edge(self, edge: MemoryEdge) -> MemoryEdge:
         """Insert or replace an edge whose endpoints exist in its profile."""
         with self._db.write("save_edge") as conn:
-            ends = dict(_ENDS.all(conn, {"source_": edge.source_id, "target_": edge.target_id}))
+            ends = dict(q.ENDS.all(conn, {"source_": edge.source_id, "target_": edge.target_id}))
             for end in (edge.source_id, edge.target_id):
                 if end not in ends:
                     raise IntegrityError(f"edge {edge.id!r} refers to missing node {end!r}")
@@ -387,7 +265,7 @@ class SqlGraphStore:
         kind: str | None = None,
     ) -> list[MemoryEdge]:
         """Edges of a profile, filtered by endpoints and kind, by id."""
-        stmt = _edges_where(source_id is not None, target_id is not None, kind is not None)
+        stmt = q.edges_where(source_id is not None, target_id is not None, kind is not None)
         params = {"profile_id_": profile_id}
         if source_id is not None:
             params["source_id_"] = source_id
@@ -406,7 +284,7 @@ class SqlGraphStore:
     def delete_edge(self, edge_id: str) -> None:
         """Delete an edge."""
         with self._db.write("delete_edge") as conn:
-            if _DELETE_BY_ID["edges"].run(conn, {"id_": edge_id}) == 0:
+            if q.DELETE_BY_ID["edges"].run(conn, {"id_": edge_id}) == 0:
                 raise _missing("edge", edge_id)
 
     # --- paths ----------------------------------------------------------------------
@@ -422,7 +300,7 @@ class SqlGraphStore:
             ):
                 raise IntegrityError(f"parent path {path.parent_path_id!r} does not exist")
             if path.active:
-                other = _OTHER_ACTIVE.scalar(conn, {"tree_": path.tree_id, "id_": path.id})
+                other = q.OTHER_ACTIVE.scalar(conn, {"tree_": path.tree_id, "id_": path.id})
                 if other is not None:
                     raise ConflictError(
                         f"path {other!r} is already the active path of tree {path.tree_id!r}"
@@ -469,7 +347,7 @@ class SqlGraphStore:
             )
             if self._exists(conn, t.events, path_id=path_id) or conn.execute(referring).scalar():
                 raise IntegrityError(f"path {path_id!r} is still referred to")
-            _DELETE_BY_ID["paths"].run(conn, {"id_": path_id})
+            q.DELETE_BY_ID["paths"].run(conn, {"id_": path_id})
 
     # --- activation plans -----------------------------------------------------------
 
@@ -494,12 +372,12 @@ class SqlGraphStore:
     def edges_touching(self, node_id: str) -> list[MemoryEdge]:
         """Edges with ``node_id`` at either end, by id."""
         with self._db.read("edges_touching") as conn:
-            return [rows.edge_of(row) for row in _TOUCHING.all(conn, {"id_": node_id})]
+            return [rows.edge_of(row) for row in q.TOUCHING.all(conn, {"id_": node_id})]
 
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         """Paths of the conversation tree rooted at ``root_path_id``, by id."""
         with self._db.read("paths_in_tree") as conn:
-            return [rows.path_of(row) for row in _IN_TREE.all(conn, {"tree_": root_path_id})]
+            return [rows.path_of(row) for row in q.IN_TREE.all(conn, {"tree_": root_path_id})]
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
         """Stored plans with an item for ``node_id``, by id."""
@@ -612,9 +490,9 @@ class SqlGraphStore:
         elif kind is PutEdge:
             self._upsert(conn, t.edges, batch)
         elif kind is RemoveEdge:
-            _DELETE_BY_ID["edges"].run_many(conn, batch)
+            q.DELETE_BY_ID["edges"].run_many(conn, batch)
         elif kind is RemoveNode:
-            _DELETE_BY_ID["nodes"].run_many(conn, batch)
+            q.DELETE_BY_ID["nodes"].run_many(conn, batch)
         elif kind is PutPath:
             # One at a time, in order: deactivating a tree's other path must
             # land before the newly active one (the one-active-path index).
@@ -625,10 +503,10 @@ class SqlGraphStore:
 
     def _put_plan(self, conn: Connection, plan: ActivationPlan) -> None:
         self._upsert(conn, t.activation_plans, [rows.plan_row(plan)])
-        _DELETE_ITEMS.run(conn, {"plan_id_": plan.id})
+        q.DELETE_ITEMS.run(conn, {"plan_id_": plan.id})
         items = rows.item_rows(plan)
         if items:
-            _INSERT_ITEMS.run_many(conn, items)
+            q.INSERT_ITEMS.run_many(conn, items)
 
     # --- snapshot -------------------------------------------------------------------
 
@@ -657,7 +535,7 @@ class SqlGraphStore:
 def _read_plans(conn: Connection, where: Any) -> list[ActivationPlan]:
     plans, items = t.activation_plans, t.activation_items
     plan_stmt = select(*rows.PLAN_COLUMNS).order_by(plans.c.id)
-    item_stmt = _ITEM_SELECT.join(plans, plans.c.id == items.c.plan_id)
+    item_stmt = q.ITEM_SELECT.join(plans, plans.c.id == items.c.plan_id)
     if where is not None:
         plan_stmt = plan_stmt.where(where)
         item_stmt = item_stmt.where(where)
