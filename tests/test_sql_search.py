@@ -1,10 +1,11 @@
 """SQLite's text search answers exactly as one full bm25 query, whichever way it takes.
 
-``search_text`` first asks FTS5 for its best few matches only and falls back
-to ranking every match when that answer could differ (other profiles' or
-archived nodes crowding the best matches, ties at the boundary). Each case
-here checks the answer against the full query run directly, and which
-statements ran (sqlite3's trace callback on the real connection).
+In a file of one profile, ``search_text`` first asks FTS5 for its best few
+matches only and falls back to ranking every match when that answer could
+differ (archived nodes crowding the best matches, ties at the boundary); in
+a file of several profiles it ranks every match at once. Each case here
+checks the answer against the full query run directly, and which statements
+ran (sqlite3's trace callback on the real connection).
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord")
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
     with open_sql_store(tmp_path / "memory.db") as opened:
-        opened.graph.apply([PutProfile(profile(P1)), PutProfile(profile(P2))])
+        opened.graph.apply([PutProfile(profile(P1))])
         yield opened
+
+
+def add_second_profile(store: SqlStore) -> None:
+    store.graph.apply([PutProfile(profile(P2))])
 
 
 def put(store: SqlStore, nodes: list[MemoryNode]) -> None:
@@ -65,6 +70,10 @@ def ran_full_search(statements: list[str]) -> bool:
     return any("MATCH" in s and "AS top" not in s for s in statements)
 
 
+def tried_first(statements: list[str]) -> bool:
+    return any("AS top" in s for s in statements)
+
+
 def test_the_best_matches_are_enough_when_they_all_qualify(store: SqlStore) -> None:
     # Distinct texts, distinct scores: more words of the query, a better score.
     put(store, [node(f"n{i:03}", content=" ".join(["amber"] * (1 + i % 7) + ["x"] * i))
@@ -72,6 +81,7 @@ def test_the_best_matches_are_enough_when_they_all_qualify(store: SqlStore) -> N
     found, expected, statements = searched(store, ["amber"], 10)
     assert found == expected
     assert len(found) == 10
+    assert tried_first(statements)
     assert not ran_full_search(statements)
 
 
@@ -85,10 +95,9 @@ def test_few_matches_are_answered_by_the_first_try(store: SqlStore) -> None:
     assert not ran_full_search(statements)
 
 
-def test_other_profiles_crowding_the_best_matches_fall_back_to_the_full_search(
-    store: SqlStore,
-) -> None:
-    # P2's nodes match better (shorter texts) and outnumber the first try.
+def test_a_file_of_several_profiles_ranks_every_match_at_once(store: SqlStore) -> None:
+    # P2's nodes match better (shorter texts) and would crowd a first try.
+    add_second_profile(store)
     put(store, [node(f"other-{i:03}", P2, label="amber", content=None) for i in range(60)])
     put(store, [node(f"mine-{i:03}", content=f"amber {'and more words ' * (i + 1)}")
                 for i in range(5)])
@@ -96,6 +105,7 @@ def test_other_profiles_crowding_the_best_matches_fall_back_to_the_full_search(
     assert [node_id for node_id, _ in found] == [f"mine-{i:03}" for i in range(5)]
     assert found == expected
     assert ran_full_search(statements)
+    assert not tried_first(statements)
 
 
 def test_archived_nodes_crowding_the_best_matches_fall_back_to_the_full_search(
@@ -107,6 +117,7 @@ def test_archived_nodes_crowding_the_best_matches_fall_back_to_the_full_search(
     found, expected, statements = searched(store, ["cedar"], 3)
     assert [node_id for node_id, _ in found] == ["kept"]
     assert found == expected
+    assert tried_first(statements)
     assert ran_full_search(statements)
 
 
@@ -116,18 +127,22 @@ def test_ties_at_the_boundary_are_broken_by_id_as_in_the_full_search(store: SqlS
     found, expected, statements = searched(store, ["delta"], 7)
     assert [node_id for node_id, _ in found] == [f"same-{i:03}" for i in range(7)]
     assert found == expected
+    assert tried_first(statements)
     assert ran_full_search(statements)  # a tie at the boundary cannot be settled early
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_memories_get_the_full_search_answer(store: SqlStore, seed: int) -> None:
     rng = random.Random(seed)
+    profiles = [P1] if seed % 2 == 0 else [P1, P2]
+    if len(profiles) > 1:
+        add_second_profile(store)
     nodes = []
     for i in range(rng.randint(20, 120)):
         words = rng.choices(WORDS, k=rng.randint(1, 6))
         nodes.append(node(
             f"n{i:03}",
-            P1 if rng.random() < 0.7 else P2,
+            rng.choice(profiles),
             label=" ".join(words[:2]),
             content=" ".join(words[2:]) or None,
             state=NodeState.ACTIVE if rng.random() < 0.8 else NodeState.ARCHIVED,
@@ -136,5 +151,6 @@ def test_random_memories_get_the_full_search_answer(store: SqlStore, seed: int) 
     for _ in range(6):
         terms = rng.sample(WORDS, rng.randint(1, 3))
         limit = rng.randint(1, 40)
-        found, expected, _ = searched(store, terms, limit)
+        found, expected, statements = searched(store, terms, limit)
         assert found == expected, (terms, limit)
+        assert tried_first(statements) == (len(profiles) == 1)

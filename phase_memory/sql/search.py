@@ -7,11 +7,12 @@ string is safe and a node matching any term is found, ranked by bm25
 (``ts_rank`` on PostgreSQL). The node's columns come with each match, so the
 caller needs no second lookup.
 
-On SQLite the search first asks FTS5 for its best few matches only (a small
-sort inside FTS5, a handful of node lookups), because a common word can match
-thousands of nodes and looking each one up costs more than ranking it. That
-answer is final when it provably is the full search's answer; otherwise the
-full search runs (see :func:`_sqlite_search`).
+On SQLite, in a file holding one profile, the search first asks FTS5 for
+its best few matches only (a small sort inside FTS5, a handful of node
+lookups), because a common word can match thousands of nodes and looking
+each one up costs more than ranking it. That answer is final when it
+provably is the full search's answer; otherwise, and in files of several
+profiles, the full search runs (see :func:`_sqlite_search`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, exists, select
 
 from phase_memory.protocols import TextMatch
 from phase_memory.sql import dialect
+from phase_memory.sql import tables as t
 from phase_memory.sql.prepared import Prepared
 from phase_memory.sql.rows import NODE_FIELDS, node_of
 
@@ -53,13 +55,19 @@ def _sqlite_search(
 ) -> list[tuple[Any, ...]]:
     """The rows of the full search (node columns, relevance), found cheaply when possible.
 
-    The first try takes FTS5's best ``candidates`` matches of any profile or
-    state and the columns of the qualifying ones. Its answer equals the full
+    When ``profile_id`` is the only profile (one memory per file, the common
+    case), a first try takes FTS5's best ``candidates`` matches of any state
+    and the columns of the qualifying (active) ones. Its answer equals the full
     search's when FTS5 had no more matches, or when at least ``limit``
     qualifying matches score strictly better than the worst one taken: every
     match left out scores no better than that one, so none could come before
     them (ties on the boundary are the reason for "strictly").
     """
+    params = {"match": match, "profile_id": profile_id, "limit": limit}
+    if _OTHER_PROFILE.scalar(conn, {"profile_id_": profile_id}):
+        # Another profile's nodes could crowd the best matches (most of them, in a
+        # file of many profiles), making a first try a wasted pass: rank them all.
+        return _SQLITE_SEARCH.all(conn, params)
     candidates = limit + max(_SPARE_CANDIDATES, limit // 4)
     top = _SQLITE_SEARCH_TOP.all(
         conn, {"match": match, "profile_id": profile_id, "candidates": candidates}
@@ -69,10 +77,8 @@ def _sqlite_search(
         worst = max(row[-1] for row in top)
         qualifying = [row for row in qualifying if row[-1] < worst]
         if len(qualifying) < limit:
-            # Too many matches of other profiles, archived nodes or ties: rank them all.
-            return _SQLITE_SEARCH.all(
-                conn, {"match": match, "profile_id": profile_id, "limit": limit}
-            )
+            # Too many archived or forgotten nodes, or ties: rank them all.
+            return _SQLITE_SEARCH.all(conn, params)
     # The full search's order: bm25 (lower is better), then node id; relevance is -bm25.
     qualifying.sort(key=lambda row: (row[-1], row[_NODE_ID]))
     return [(*row[:-1], -row[-1]) for row in qualifying[:limit]]
@@ -84,3 +90,6 @@ _NODE_ID = NODE_FIELDS.index("id")
 # Built and compiled once; only the match string changes per query.
 _SQLITE_SEARCH = Prepared(dialect.SQLITE_TEXT_SEARCH)
 _SQLITE_SEARCH_TOP = Prepared(dialect.SQLITE_TEXT_SEARCH_TOP)
+_OTHER_PROFILE = Prepared(
+    select(exists().where(t.profiles.c.id != bindparam("profile_id_")))
+)
