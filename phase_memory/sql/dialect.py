@@ -200,17 +200,22 @@ def fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+_FTS: ColumnElement[Any] = literal_column("nodes_fts")
+_MATCHES = _FTS.op("MATCH")(bindparam("match"))
+"""The FTS5 condition: the node's label or content matches ``:match``."""
+_BM25 = func.bm25(_FTS, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
+"""A match's bm25 score, label terms weighted: lower is better."""
+
+
 def _sqlite_text_search() -> Select[Any]:
     nodes = t.nodes
-    fts: ColumnElement[Any] = literal_column("nodes_fts")
-    rank = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0"))
     return (
-        select(*NODE_COLUMNS, (-rank).label("relevance"))
+        select(*NODE_COLUMNS, (-_BM25).label("relevance"))
         .select_from(_NODES_FTS.join(nodes, nodes.c.node_seq == _NODES_FTS.c.rowid))
-        .where(fts.op("MATCH")(bindparam("match")))
+        .where(_MATCHES)
         .where(nodes.c.profile_id == bindparam("profile_id"))
         .where(nodes.c.state == "active")
-        .order_by(rank, nodes.c.id)
+        .order_by(_BM25, nodes.c.id)
         .limit(bindparam("limit"))
     )
 
@@ -221,14 +226,13 @@ SQLITE_TEXT_SEARCH = _sqlite_text_search()
 
 def _sqlite_text_search_top() -> Select[Any]:
     nodes = t.nodes
-    fts: ColumnElement[Any] = literal_column("nodes_fts")
-    score = func.bm25(fts, literal_column(str(LABEL_WEIGHT)), literal_column("1.0")).label("score")
+    score = _BM25.label("score")
     # FTS5 ranks every match but keeps only the best :candidates; only those
     # are looked up in ``nodes`` (a match failing the filter gets NULL columns,
     # so the caller still sees its score).
     top = (
         select(_NODES_FTS.c.rowid.label("seq"), score)
-        .where(fts.op("MATCH")(bindparam("match")))
+        .where(_MATCHES)
         .order_by(score)
         .limit(bindparam("candidates"))
         .subquery("top")
