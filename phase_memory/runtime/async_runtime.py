@@ -1,0 +1,377 @@
+"""AsyncPhaseMemoryRuntime and ``pm.open_async``: the runtime for asyncio (and trio) code.
+
+How it works: the sync :class:`~phase_memory.PhaseMemoryRuntime` runs on anyio
+worker threads (``anyio.to_thread.run_sync`` with capacity limiters, see
+``runtime/async_lanes.py``). Writes take a lane of one, so this runtime has
+one writer at a time exactly as the sync runtime has (on SQLite its write
+transactions still start with ``BEGIN IMMEDIATE``); reads take a lane of
+``max_readers`` threads and run beside the writer and each other. On SQLite
+each worker thread keeps its own connections (``sql/connections.py``); the
+in-memory adapter guards its state with its own re-entrant lock. Calls that
+must see one state across many statements (``diagnose`` and the exports) take
+the writer's lane, so no write of this runtime lands in their middle.
+
+Why worker threads and not SQLAlchemy's asyncio extension (``aiosqlite``,
+psycopg's async driver):
+
+- One code path. Worker threads run the very recorder, fold, transactions and
+  SQL statements the sync runtime runs, on all three adapters; the asyncio
+  extension would need a second, ``await``-shaped copy of every store and of
+  the in-memory adapter, which the conformance suite would then have to keep
+  equal to the first forever.
+- Not slower where it counts. ``aiosqlite`` itself runs each SQLite
+  connection on a thread of its own and hops to it for every statement,
+  where a worker thread hops once per runtime call (a ``save_node`` is a
+  handful of statements). Measured on this project's 2-core VM
+  (``benchmarks/measure_async_choice.py``, 2,000 one-row INSERT transactions
+  into an SQLite WAL file, ``synchronous=NORMAL``): {MEASURED_FIGURES}
+- Cancellation is simple to make safe: a started call finishes in its thread
+  (see below), where an ``await``-ed driver can be interrupted between
+  ``BEGIN`` and ``COMMIT`` and must be rolled back on the way out.
+
+Cancellation: a call that waits for its lane when cancelled never starts. A
+call already running in its thread runs to its end (anyio's
+``abandon_on_cancel=False``): a write commits in full, or fails and rolls
+back in full, and only then is the cancellation delivered to the awaiting
+coroutine (which does not get the result). So a cancelled write is all or
+nothing, and the runtime is usable at once afterwards. If you must know
+whether a cancelled ``record`` landed, look its ``event_id`` up.
+
+The event loop keeps running while a call works: the worker thread holds
+Python's GIL for at most the interpreter's switch interval (5 ms by default)
+at a time. tests/test_async_loop.py runs a 1 ms heartbeat beside a
+100,000-record import and a 10,000-event ``record_many``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
+
+import anyio.to_thread
+
+from phase_memory.models import (
+    ActivationPlan,
+    LifecycleAction,
+    MemoryEdge,
+    MemoryEvent,
+    MemoryNode,
+    Profile,
+)
+from phase_memory.protocols import MemoryStore
+from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes, check_max_readers
+from phase_memory.runtime.async_parts import (
+    AsyncAuditReader,
+    AsyncEventLogReader,
+    AsyncGraphReader,
+    AsyncPathsAPI,
+)
+from phase_memory.runtime.open import open as open_sync
+from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+if TYPE_CHECKING:
+    from phase_memory.diagnostics import RepairReport
+    from phase_memory.interchange.results import ExportResult, ImportResult
+    from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
+
+
+class AsyncPhaseMemoryRuntime:
+    """The asyncio face of :class:`~phase_memory.PhaseMemoryRuntime`: the same methods, awaited.
+
+    Make one with :func:`open_async` (``async with pm.open_async(target) as mem:``)
+    or around a sync runtime you already have (``AsyncPhaseMemoryRuntime(runtime)``;
+    it then owns it and closes it). Errors, results and transactions are those of
+    the sync runtime. Listings return an
+    :class:`~phase_memory.runtime.async_lanes.AsyncListing`.
+    """
+
+    def __init__(
+        self, runtime: PhaseMemoryRuntime, *, max_readers: int = DEFAULT_MAX_READERS
+    ) -> None:
+        self._runtime = runtime
+        self._lanes = WorkerLanes(max_readers)
+        self.paths = AsyncPathsAPI(runtime, self._lanes)
+        self.graph = AsyncGraphReader(runtime, self._lanes)
+        self.events = AsyncEventLogReader(runtime, self._lanes)
+        self.audit = AsyncAuditReader(runtime, self._lanes)
+
+    @property
+    def sync(self) -> PhaseMemoryRuntime:
+        """The sync runtime underneath (its calls block: run them on a worker thread)."""
+        return self._runtime
+
+    @property
+    def store(self) -> MemoryStore:
+        """The sync store underneath (its calls block: prefer the async parts)."""
+        return self._runtime.store
+
+    @property
+    def actor(self) -> str:
+        """Who the events and audit records this runtime writes name as their actor."""
+        return self._runtime.actor
+
+    # --- lifetime ---------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Wait for the running write, then release the store's connections and files."""
+        await self._lanes.write(self._runtime.close)
+
+    async def __aenter__(self) -> AsyncPhaseMemoryRuntime:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- recording ----------------------------------------------------------------
+
+    async def record(self, event: MemoryEvent) -> MemoryEvent:
+        """Append one event and apply its graph effect atomically; return it with its position."""
+        return await self._lanes.write(self._runtime.record, event)
+
+    async def record_many(self, events: Sequence[MemoryEvent]) -> list[MemoryEvent]:
+        """Append events and apply their graph effects in one transaction (all or nothing)."""
+        batch = list(events)
+        return await self._lanes.write(self._runtime.record_many, batch)
+
+    async def record_trusted(self, events: Sequence[MemoryEvent]) -> list[MemoryEvent]:
+        """:meth:`record_many` for events whose payloads were built from validated models."""
+        batch = list(events)
+        return await self._lanes.write(self._runtime.record_trusted, batch)
+
+    # --- convenience writers --------------------------------------------------
+
+    async def save_profile(self, profile: Profile) -> Profile:
+        """Record ``profile.saved``; keeps the original ``created_at`` on updates."""
+        return await self._lanes.write(self._runtime.save_profile, profile)
+
+    async def save_node(
+        self,
+        node: MemoryNode,
+        *,
+        expected_version: int | None = None,
+        path_id: str | None = None,
+    ) -> MemoryNode:
+        """Record ``node.saved`` with the next version; return the node as stored."""
+        return await self._lanes.write(
+            self._runtime.save_node, node, expected_version=expected_version, path_id=path_id
+        )
+
+    async def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
+        """Record ``edge.saved``; both endpoints must exist in the edge's profile."""
+        return await self._lanes.write(self._runtime.save_edge, edge, path_id=path_id)
+
+    async def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
+        """Record ``node.deleted``; the node's edges go with it."""
+        await self._lanes.write(self._runtime.delete_node, node_id, path_id=path_id)
+
+    async def delete_edge(self, edge_id: str, *, path_id: str | None = None) -> None:
+        """Record ``edge.deleted``."""
+        await self._lanes.write(self._runtime.delete_edge, edge_id, path_id=path_id)
+
+    # --- lifecycle, activation ---------------------------------------------------
+
+    async def plan(self, actions: Sequence[LifecycleAction]) -> ReviewPlan:
+        """Which actions need review and what each would touch; writes nothing."""
+        batch = list(actions)
+        return await self._lanes.read(self._runtime.plan, batch)
+
+    async def apply(self, actions: Sequence[LifecycleAction]) -> ApplyResult:
+        """Apply lifecycle actions atomically; refuse review-required ones without approval."""
+        batch = list(actions)
+        return await self._lanes.write(self._runtime.apply, batch)
+
+    async def activate(
+        self,
+        profile_id: str,
+        query: str,
+        *,
+        budget: int | None = None,
+        path_id: str | None = None,
+    ) -> ActivationPlan:
+        """Rank the profile's memories for ``query`` and store the plan."""
+        return await self._lanes.write(
+            self._runtime.activate, profile_id, query, budget=budget, path_id=path_id
+        )
+
+    # --- diagnostics and interchange (on the writer's lane: one consistent state) ----
+
+    async def diagnose(self) -> RepairReport:
+        """Check the store for broken references, drift, leftovers of forgotten content."""
+        return await self._lanes.write(self._runtime.diagnose)
+
+    async def export_envelope(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str | None = None,
+        progress: bool | None = None,
+    ) -> ExportResult:
+        """Write the graph (or one profile) as a deterministic Markitect graph envelope."""
+        return await self._lanes.write(
+            self._runtime.export_envelope, out, profile_id=profile_id, progress=progress
+        )
+
+    async def import_envelope(
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
+    ) -> ImportResult:
+        """Validate then import a graph envelope, all or nothing."""
+        return await self._lanes.write(
+            self._runtime.import_envelope, src, check_only=check_only, progress=progress
+        )
+
+    async def export_events(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str | None = None,
+        progress: bool | None = None,
+    ) -> ExportResult:
+        """Write the event log (or one profile's events) as JSONL in position order."""
+        return await self._lanes.write(
+            self._runtime.export_events, out, profile_id=profile_id, progress=progress
+        )
+
+    async def import_events(
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
+    ) -> ImportResult:
+        """Validate then append (and project) the events of a JSONL file, all or nothing."""
+        return await self._lanes.write(
+            self._runtime.import_events, src, check_only=check_only, progress=progress
+        )
+
+    async def export_audit(
+        self, out: str | os.PathLike[str], *, progress: bool | None = None
+    ) -> ExportResult:
+        """Write the audit records as JSONL in write order."""
+        return await self._lanes.write(self._runtime.export_audit, out, progress=progress)
+
+    async def import_audit(
+        self,
+        src: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
+    ) -> ImportResult:
+        """Validate then import audit records from JSONL, all or nothing."""
+        return await self._lanes.write(
+            self._runtime.import_audit, src, check_only=check_only, progress=progress
+        )
+
+    async def export_workspace(
+        self, directory: str | os.PathLike[str], *, progress: bool | None = None
+    ) -> ExportResult:
+        """Write the whole memory as a workspace directory."""
+        return await self._lanes.write(
+            self._runtime.export_workspace, directory, progress=progress
+        )
+
+    async def import_workspace(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        check_only: bool = False,
+        progress: bool | None = None,
+    ) -> ImportResult:
+        """Validate then import a workspace directory into this (empty) memory."""
+        return await self._lanes.write(
+            self._runtime.import_workspace, directory, check_only=check_only, progress=progress
+        )
+
+    async def import_mcp_memory(
+        self,
+        src: str | os.PathLike[str],
+        *,
+        profile_id: str = "default",
+        check_only: bool = False,
+        progress: bool | None = None,
+    ) -> ImportResult:
+        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default")."""
+        return await self._lanes.write(
+            self._runtime.import_mcp_memory, src, profile_id=profile_id,
+            check_only=check_only, progress=progress,
+        )
+
+
+class AsyncOpening:
+    """What :func:`open_async` returns: ``async with`` it, or ``await`` it.
+
+    The database is opened (and, on a new file, created by its migrations) on
+    a worker thread when the ``async with`` block is entered or the object is
+    awaited; ``async with`` closes the runtime at the end of the block.
+    """
+
+    def __init__(
+        self, opener: Callable[[], PhaseMemoryRuntime], *, max_readers: int
+    ) -> None:
+        self._opener = opener
+        self._max_readers = max_readers
+        self._runtime: AsyncPhaseMemoryRuntime | None = None
+
+    async def _open(self) -> AsyncPhaseMemoryRuntime:
+        # Opening reads files and may run migrations: a worker thread does it.
+        runtime = await anyio.to_thread.run_sync(self._opener)
+        return AsyncPhaseMemoryRuntime(runtime, max_readers=self._max_readers)
+
+    def __await__(self) -> Generator[object, None, AsyncPhaseMemoryRuntime]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> AsyncPhaseMemoryRuntime:
+        self._runtime = await self._open()
+        return self._runtime
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._runtime is not None:
+            runtime, self._runtime = self._runtime, None
+            await runtime.close()
+
+
+def open_async(
+    target: str | os.PathLike[str] = "phase-memory.db",
+    *,
+    read_only: bool = False,
+    upgrade: bool = False,
+    busy_timeout: float = 5.0,
+    synchronous: Literal["normal", "full"] = "normal",
+    journal_mode: Literal["wal", "delete"] = "wal",
+    actor: str = "system",
+    max_readers: int = DEFAULT_MAX_READERS,
+) -> AsyncOpening:
+    """Open a memory for asyncio code: ``async with pm.open_async(target) as mem:``.
+
+    Takes the options of :func:`phase_memory.open` (same meaning, same errors),
+    plus ``max_readers``: how many reads of this runtime run at once on worker
+    threads (writes run one at a time). ``mem = await pm.open_async(target)``
+    works too; then ``await mem.close()`` when done.
+    """
+    check_max_readers(max_readers)
+
+    def opener() -> PhaseMemoryRuntime:
+        return open_sync(
+            target, read_only=read_only, upgrade=upgrade, busy_timeout=busy_timeout,
+            synchronous=synchronous, journal_mode=journal_mode, actor=actor,
+        )
+
+    return AsyncOpening(opener, max_readers=max_readers)
+
+
+__all__ = ["AsyncOpening", "AsyncPhaseMemoryRuntime", "open_async"]
