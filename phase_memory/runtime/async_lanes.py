@@ -3,8 +3,8 @@
 :class:`WorkerLanes` runs the sync runtime's calls on anyio worker threads:
 writes on a lane of one (one writer at a time, as in the sync runtime),
 reads on a lane of several. A call that has started in its thread always
-runs to its end (``abandon_on_cancel=False``): a cancellation that arrives
-meanwhile is delivered to the awaiting coroutine when the call returns, so a
+runs to its end (``abandon_on_cancel=False``) and returns its result; a
+cancellation that arrived meanwhile lands at the caller's next ``await``. So a
 transaction is never cut in half and no thread is left behind still holding
 the store. A call cancelled while it waits for its lane never starts.
 

@@ -32,10 +32,10 @@ psycopg's async driver):
 Cancellation: a call that waits for its lane when cancelled never starts. A
 call already running in its thread runs to its end (anyio's
 ``abandon_on_cancel=False``): a write commits in full, or fails and rolls
-back in full, and only then is the cancellation delivered to the awaiting
-coroutine (which does not get the result). So a cancelled write is all or
-nothing, and the runtime is usable at once afterwards. If you must know
-whether a cancelled ``record`` landed, look its ``event_id`` up.
+back in full. Its result (or its error) is then returned to the awaiting
+coroutine as usual, and the cancellation lands at that coroutine's next
+``await``. So a cancelled write is all or nothing, the caller learns which
+when the call returned, and the runtime is usable at once afterwards.
 
 The event loop keeps running while a call works: the worker thread holds
 Python's GIL for at most the interpreter's switch interval (5 ms by default)
