@@ -81,7 +81,8 @@ async def test_listings_stream_in_pages_and_equal_the_awaited_list(target: str) 
         streamed = [e async for e in mem.events.list()]
         assert streamed == await mem.events.list()
         assert [e.position for e in streamed] == list(range(1, count + 2))
-        limited = [e async for e in mem.events.list(kinds=["chat.turn"], after=3, limit=PAGE_SIZE + 1)]
+        listing = mem.events.list(kinds=["chat.turn"], after=3, limit=PAGE_SIZE + 1)
+        limited = [e async for e in listing]
         assert [e.position for e in limited] == list(range(4, PAGE_SIZE + 5))
         assert [e async for e in mem.events.iter(after=count - 2)] == streamed[-3:]
         assert [r async for r in mem.audit.list()] == await mem.audit.list()

@@ -65,7 +65,7 @@ class BlockingRuntime:
     async object does not have.
     """
 
-    def __init__(self, target: object, portal: BlockingPortal, *, fallback: object) -> None:
+    def __init__(self, target: object, portal: BlockingPortal, *, fallback: Any) -> None:
         self._target = target
         self._portal = portal
         self._fallback = fallback
@@ -73,7 +73,7 @@ class BlockingRuntime:
     @property
     def store(self) -> _SyncStore:
         """The sync store, without multi-call transactions (a sync-only API)."""
-        return _SyncStore(getattr(self._fallback, "store"))
+        return _SyncStore(self._fallback.store)
 
     def __getattr__(self, name: str) -> Any:
         if not hasattr(self._target, name):
