@@ -19,12 +19,22 @@ psycopg's async driver):
   extension would need a second, ``await``-shaped copy of every store and of
   the in-memory adapter, which the conformance suite would then have to keep
   equal to the first forever.
-- Not slower where it counts. ``aiosqlite`` itself runs each SQLite
-  connection on a thread of its own and hops to it for every statement,
-  where a worker thread hops once per runtime call (a ``save_node`` is a
-  handful of statements). Measured on this project's 2-core VM
-  (``benchmarks/measure_async_choice.py``, 2,000 one-row INSERT transactions
-  into an SQLite WAL file, ``synchronous=NORMAL``): {MEASURED_FIGURES}
+- Faster. ``aiosqlite`` itself runs each SQLite connection on a thread of
+  its own and hops to it for every statement (and SQLAlchemy's asyncio layer
+  adds a greenlet switch per call), where a worker thread hops once per
+  runtime call (a ``save_node`` is a handful of statements). Measured on this
+  project's shared 2-core VM (``python -m benchmarks.measure_async_choice``,
+  2,000 transactions into an SQLite WAL file, two runs at a load of 12):
+  one INSERT per transaction, sync SQLAlchemy on a worker thread 700-980
+  tx/s against 220-380 tx/s for the asyncio engine over ``aiosqlite``; one
+  INSERT and three SELECTs, 490-775 against 145-170 tx/s (the floor, sync on
+  the calling thread with no loop: 1,670-1,780 and 1,020-1,150 tx/s). With
+  the whole runtime call on the thread the hop matters less still: the
+  ``async_record`` benchmark (10,000 ``await mem.save_node``) runs at about
+  the sync runtime's rate (``docs/performance.md``).
+- No new dependency besides anyio (which Starlette, httpx and the MCP SDK
+  already bring); the asyncio extension needs ``greenlet`` and an async
+  driver per database.
 - Cancellation is simple to make safe: a started call finishes in its thread
   (see below), where an ``await``-ed driver can be interrupted between
   ``BEGIN`` and ``COMMIT`` and must be rolled back on the way out.
@@ -40,7 +50,10 @@ when the call returned, and the runtime is usable at once afterwards.
 The event loop keeps running while a call works: the worker thread holds
 Python's GIL for at most the interpreter's switch interval (5 ms by default)
 at a time. tests/test_async_loop.py runs a 1 ms heartbeat beside a
-100,000-record import and a 10,000-event ``record_many``.
+100,000-record import and a 10,000-event ``record_many``. What no thread can
+prevent is CPython's full garbage collection, which stops every thread for a
+walk over every object of the process (how long depends on the host's heap,
+not on this library); that test explains how it keeps those passes out.
 """
 
 from __future__ import annotations
