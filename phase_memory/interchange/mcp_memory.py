@@ -1,39 +1,41 @@
 """Import the official MCP memory server's ``memory.jsonl`` into a profile.
 
-The server (``@modelcontextprotocol/server-memory``) keeps a knowledge graph as
-JSON lines of two types::
+Two modes (``docs/mcp-memory.md`` walks through both):
 
-    {"type": "entity", "name": "Ada", "entityType": "person", "observations": ["..."]}
-    {"type": "relation", "from": "Ada", "to": "Babbage", "relationType": "worked_with"}
+- ``strict`` (the default): the file adds to the profile, all or nothing. An
+  entity or relation already in the profile is a problem, like every other.
+- ``sync``: the profile follows the file. Entities are matched by name: new
+  ones are added, changed ones updated (the node gets the file's type and
+  observations, in the file's order; its earlier versions stay in the event
+  log), archived ones that are back are restored, and entities the file no
+  longer has are archived, through the same lifecycle actions, review gate and
+  audit as ``apply``. Relations the file gains are added, relations it lost
+  are removed (edges have no state; ``edge.deleted`` keeps them in the log,
+  and a relation that comes back gets its old id). Nodes that did not come
+  from an MCP file are never touched. A sync that finds nothing to change
+  writes nothing: no event, no audit record.
 
-Mapping (see ``docs/envelope-format.md``):
+``skip_invalid=True`` imports what is valid and lists every line it left out,
+with its reason (malformed, a duplicate, a relation to a missing entity, a
+type the profile does not allow), in the result's ``skipped`` and in the
+import's audit record. A line that names an entity keeps that entity from
+being archived by a sync even when the line itself is skipped.
 
-- an entity becomes a node: ``kind`` = ``entityType`` (whitespace runs turned
-  into ``_``), ``label`` = ``name``, ``content`` = the observations joined by
-  newlines (None when there are none), ``attributes`` =
-  ``{"observations": [...], "mcp_name": name}``;
-- a relation becomes an edge: ``kind`` = ``relationType`` (likewise), from the
-  node of ``from`` to the node of ``to``;
-- ids are derived from the names, so importing the same file into the same
-  profile gives the same ids: ``mcp-entity-<uuid5(profile, name)>`` and
-  ``mcp-relation-<uuid5(profile, from, relationType, to)>``;
-- the profile is created (named after its id) if it does not exist.
-
-Unknown extra fields on a line are ignored (forks of the server add some).
-The records are written as ``graph.imported`` events, like an envelope.
+A file with no lines (the server writes a 0-byte file for an empty graph) is
+an empty memory: nothing is written, not even the profile. The mapping of
+lines onto nodes and edges is in :mod:`phase_memory.interchange.mcp_format`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
+from phase_memory.errors import ImportProblem, ReviewRequiredError
 from phase_memory.interchange.common import (
+    IMPORT_OPERATION,
     EventWriter,
     audit_import,
     consistent_reads,
@@ -43,95 +45,112 @@ from phase_memory.interchange.common import (
 )
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
 from phase_memory.interchange.jsonl import read_json_lines
-from phase_memory.interchange.problems import Problems
+from phase_memory.interchange.mcp_format import (
+    ENTITY_ID_PREFIX,
+    MCP_NAMESPACE,
+    NAME_KEY,
+    RELATION_ID_PREFIX,
+    LineProblem,
+    McpEntity,
+    McpRelation,
+    entity_attributes,
+    entity_node,
+    entity_node_id,
+    kind_of,
+    parse_line,
+    readable_name,
+    readable_relation,
+    relation_edge,
+    relation_edge_id,
+)
+from phase_memory.interchange.problems import MAX_PROBLEMS, Problems
 from phase_memory.interchange.progress import Progress
 from phase_memory.interchange.results import ImportResult
-from phase_memory.models import MemoryEdge, MemoryNode, Profile, utc_now
+from phase_memory.models import (
+    AuditOutcome,
+    AuditRecord,
+    LifecycleAction,
+    LifecycleKind,
+    MemoryEdge,
+    MemoryNode,
+    NodeState,
+    Profile,
+    new_id,
+    utc_now,
+)
 from phase_memory.models.ids import check_identifier
+from phase_memory.runtime.review_gate import needs_review
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
-MCP_NAMESPACE = uuid.UUID("6f3c1d2e-8a4b-5c6d-9e0f-1a2b3c4d5e6f")
-"""Namespace of the uuid5 ids derived from MCP entity and relation names."""
+ImportMode = Literal["strict", "sync"]
+"""How an MCP memory file meets the profile: add to it (``strict``) or make it follow."""
 
-_SPACES = re.compile(r"\s+")
+FORMAT = "mcp-memory"
 
-
-class McpEntity(BaseModel):
-    """An ``entity`` line of ``memory.jsonl``."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["entity"]
-    name: str = Field(min_length=1)
-    entityType: str = Field(min_length=1)
-    observations: list[str] = Field(default_factory=list)
+__all__ = [
+    "MCP_NAMESPACE",
+    "ImportMode",
+    "entity_node_id",
+    "import_mcp_memory",
+    "kind_of",
+    "relation_edge_id",
+]
 
 
-class McpRelation(BaseModel):
-    """A ``relation`` line of ``memory.jsonl``."""
+@dataclass
+class _FileContents:
+    """The valid lines of a file, and every name its lines give (valid or not)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["relation"]
-    from_: str = Field(alias="from", min_length=1)
-    to: str = Field(min_length=1)
-    relationType: str = Field(min_length=1)
-
-
-def entity_node_id(profile_id: str, name: str) -> str:
-    """The node id an entity ``name`` gets in ``profile_id``."""
-    key = f"{profile_id}\x00{name}"
-    return f"mcp-entity-{uuid.uuid5(MCP_NAMESPACE, key)}"
+    entities: dict[str, tuple[int, McpEntity]] = field(default_factory=dict)
+    relations: dict[tuple[str, str, str], tuple[int, McpRelation]] = field(default_factory=dict)
+    named_entities: set[str] = field(default_factory=set)
+    named_relations: set[tuple[str, str, str]] = field(default_factory=set)
 
 
-def relation_edge_id(profile_id: str, source: str, relation_type: str, target: str) -> str:
-    """The edge id a relation gets in ``profile_id``."""
-    key = f"{profile_id}\x00{source}\x00{relation_type}\x00{target}"
-    return f"mcp-relation-{uuid.uuid5(MCP_NAMESPACE, key)}"
+@dataclass
+class _Plan:
+    """What an import writes; built inside the import's transaction, nothing written yet."""
+
+    new_profile: Profile | None = None
+    added_nodes: list[MemoryNode] = field(default_factory=list)
+    updated_nodes: list[MemoryNode] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    added_edges: list[MemoryEdge] = field(default_factory=list)
+    updated_edges: list[MemoryEdge] = field(default_factory=list)
+    removed_edges: list[str] = field(default_factory=list)
+    unchanged_nodes: int = 0
+    unchanged_edges: int = 0
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.added_nodes or self.updated_nodes or self.restored or self.archived
+                    or self.added_edges or self.updated_edges or self.removed_edges)
+
+    def counts(self, mode: ImportMode) -> dict[str, int]:
+        if mode == "strict":
+            return {"nodes": len(self.added_nodes), "edges": len(self.added_edges)}
+        return {
+            "nodes_added": len(self.added_nodes),
+            "nodes_updated": len(self.updated_nodes),
+            "nodes_restored": len(self.restored),
+            "nodes_archived": len(self.archived),
+            "nodes_unchanged": self.unchanged_nodes,
+            "edges_added": len(self.added_edges),
+            "edges_updated": len(self.updated_edges),
+            "edges_removed": len(self.removed_edges),
+            "edges_unchanged": self.unchanged_edges,
+        }
 
 
-def kind_of(text: str) -> str:
-    """An MCP type name as a node or edge kind: whitespace runs become ``_``."""
-    return _SPACES.sub("_", text.strip())
+class _NeedsReview(Exception):
+    """A sync would archive or restore nodes, and the profile requires review for it."""
 
-
-def entity_node(entity: McpEntity, profile_id: str, at: datetime) -> MemoryNode:
-    """The node an entity becomes."""
-    return MemoryNode(
-        id=entity_node_id(profile_id, entity.name),
-        profile_id=profile_id,
-        kind=kind_of(entity.entityType),
-        label=entity.name,
-        content="\n".join(entity.observations) if entity.observations else None,
-        attributes={"observations": list(entity.observations), "mcp_name": entity.name},
-        created_at=at,
-        updated_at=at,
-        version=1,
-    )
-
-
-def relation_edge(relation: McpRelation, profile_id: str, at: datetime) -> MemoryEdge:
-    """The edge a relation becomes."""
-    return MemoryEdge(
-        id=relation_edge_id(profile_id, relation.from_, relation.relationType, relation.to),
-        profile_id=profile_id,
-        source_id=entity_node_id(profile_id, relation.from_),
-        target_id=entity_node_id(profile_id, relation.to),
-        kind=kind_of(relation.relationType),
-        created_at=at,
-        updated_at=at,
-    )
-
-
-def _parse(value: Any) -> McpEntity | McpRelation:
-    kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "relation":
-        return McpRelation.model_validate(value)
-    return McpEntity.model_validate(value)
+    def __init__(self, actions: list[LifecycleAction]) -> None:
+        super().__init__("review required")
+        self.actions = actions
 
 
 def import_mcp_memory(
@@ -139,10 +158,21 @@ def import_mcp_memory(
     src: str | os.PathLike[str],
     *,
     profile_id: str = "default",
+    mode: ImportMode = "strict",
+    skip_invalid: bool = False,
     check_only: bool = False,
     progress: bool | None = None,
 ) -> ImportResult:
-    """Validate then import an MCP ``memory.jsonl`` into ``profile_id``, all or nothing."""
+    """Import an MCP ``memory.jsonl`` into ``profile_id`` (see the module docstring).
+
+    Raises :class:`~phase_memory.errors.ImportValidationError` listing every
+    problem (nothing written), or :class:`~phase_memory.errors.ReviewRequiredError`
+    when a sync would archive or restore entities and the profile's policy
+    requires review for that (nothing written; a ``denied`` audit record is kept).
+    ``check_only=True`` writes nothing and returns what the import would do.
+    """
+    if mode not in ("strict", "sync"):
+        raise ValueError(f"mode must be 'strict' or 'sync', not {mode!r}")
     file = display_name(src)
     problems = Problems()
     try:
@@ -150,121 +180,365 @@ def import_mcp_memory(
     except ValueError as exc:
         problems.add(file, "profile_id", f"{profile_id!r} is not a valid profile id: {exc}")
     with Progress(progress) as bar:
+        if problems:
+            return _finish(problems, file, check_only, {}, [], raise_problems=not check_only)
+        bar.stage(f"Checking {file}")
+        contents = _read(src, file, problems, bar)
         if check_only:
-            counts: dict[str, int] = {}
             with consistent_reads(runtime):
-                if not problems:
-                    counts = _check(runtime, src, file, profile_id, problems, bar)
-            return ImportResult(format="mcp-memory", source=file, check_only=True,
-                                counts=counts, problems=problems.items())
+                plan = _plan(runtime, contents, file, profile_id, mode, problems)
+            refusing, skipped = _sorted_out(problems, skip_invalid)
+            return _finish(refusing, file, True, plan.counts(mode), skipped, raise_problems=False)
+        try:
+            with runtime.store.transaction():
+                plan = _plan(runtime, contents, file, profile_id, mode, problems)
+                refusing, skipped = _sorted_out(problems, skip_invalid)
+                refusing.raise_if_any()
+                _check_gate(runtime, plan, profile_id, file)
+                if plan.changes_anything:
+                    bar.stage(f"Importing {file}")
+                    _write(runtime, plan, src, file, profile_id, bar)
+                    audit_import(runtime, FORMAT, resolved(src), plan.counts(mode), [profile_id],
+                                 details={"mode": mode, "skip_invalid": skip_invalid,
+                                          "skipped": _skipped_details(skipped)})
+        except _NeedsReview as refusal:
+            _audit_denied(runtime, refusal.actions, src, mode, profile_id)
+            kinds = [a.kind.value for a in refusal.actions]
+            raise ReviewRequiredError([a.id for a in refusal.actions], kinds) from None
+    return ImportResult(format=FORMAT, source=file, counts=plan.counts(mode), skipped=skipped)
+
+
+def _finish(
+    problems: Problems, file: str, check_only: bool, counts: dict[str, int],
+    skipped: list[ImportProblem], *, raise_problems: bool,
+) -> ImportResult:
+    if raise_problems:
         problems.raise_if_any()
-        with runtime.store.transaction():
-            counts = _check(runtime, src, file, profile_id, problems, bar)
-            problems.raise_if_any()
-            _write(runtime, src, file, profile_id, bar)
-            audit_import(runtime, "mcp-memory", resolved(src), counts, [profile_id])
-    return ImportResult(format="mcp-memory", source=file, counts=counts)
+    return ImportResult(format=FORMAT, source=file, check_only=check_only, counts=counts,
+                        problems=problems.items(), skipped=skipped)
 
 
-def _check(
+def _sorted_out(found: Problems, skip_invalid: bool) -> tuple[Problems, list[ImportProblem]]:
+    """The problems that refuse the import, and the lines left out (``skip_invalid``).
+
+    With ``skip_invalid`` every problem of a single line is a skipped line;
+    what is left (the file cannot be read, the profile id is invalid) refuses.
+    """
+    if not skip_invalid:
+        return found, []
+    refusing = Problems()
+    skipped: list[ImportProblem] = []
+    items = found.items()
+    listed = items[:MAX_PROBLEMS] if found.total > MAX_PROBLEMS else items
+    for problem in listed:
+        if problem.line is None:
+            refusing.add(problem.file, problem.field, problem.reason)
+        else:
+            skipped.append(problem)
+    skipped.sort(key=lambda p: p.line or 0)  # in file order, whichever check found them
+    if found.total > MAX_PROBLEMS:
+        skipped.append(items[-1])  # "N more problem(s) not listed"
+    return refusing, skipped
+
+
+def _skipped_details(skipped: list[ImportProblem]) -> list[dict[str, Any]]:
+    return [{"line": p.line, "field": p.field, "reason": p.reason} for p in skipped]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read(
+    src: str | os.PathLike[str], file: str, problems: Problems, bar: Progress
+) -> _FileContents:
+    contents = _FileContents()
+    for number, value in read_json_lines(src, file, problems):
+        bar.advance()
+        name = readable_name(value)
+        if name is not None:
+            contents.named_entities.add(name)
+        named_relation = readable_relation(value)
+        if named_relation is not None:
+            contents.named_relations.add(named_relation)
+        try:
+            record = parse_line(value)
+        except LineProblem as problem:
+            problems.add(file, problem.field, problem.reason, line=number)
+            continue
+        if isinstance(record, McpEntity):
+            first = contents.entities.get(record.name)
+            if first is not None:
+                problems.add(file, "name", f"duplicate entity {record.name!r} (first on line "
+                                           f"{first[0]})", line=number)
+            else:
+                contents.entities[record.name] = (number, record)
+        else:
+            seen = contents.relations.get(record.key)
+            if seen is not None:
+                problems.add(file, "", f"duplicate relation {record.source!r} "
+                                       f"-{record.relationType}-> {record.target!r} (first on "
+                                       f"line {seen[0]})", line=number)
+            else:
+                contents.relations[record.key] = (number, record)
+    return contents
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def _plan(
     runtime: PhaseMemoryRuntime,
-    src: str | os.PathLike[str],
+    contents: _FileContents,
     file: str,
     profile_id: str,
+    mode: ImportMode,
     problems: Problems,
-    bar: Progress,
-) -> dict[str, int]:
+) -> _Plan:
     graph = runtime.graph
     profile = graph.find_profile(profile_id)
     at = utc_now()
-    entities: set[str] = set()
-    relations: list[tuple[int, str, str]] = []
-    relation_ids: set[str] = set()
-    bar.stage(f"Checking {file}")
-    for number, value in read_json_lines(src, file, problems):
-        bar.advance()
-        line_type = value.get("type") if isinstance(value, dict) else None
-        if line_type not in ("entity", "relation"):
-            problems.add(file, "type", f"unknown line type {line_type!r}; expected 'entity' or "
-                                       "'relation'", line=number)
+    plan = _Plan()
+    imported: set[str] = set()
+    for name, (line, entity) in contents.entities.items():
+        made = entity_node(entity, profile_id, at)
+        if profile is not None and not profile.policy.allows_node_kind(made.kind):
+            problems.add(file, "entityType", f"profile {profile_id!r} does not allow node kind "
+                                             f"{made.kind!r}", line=line)
             continue
-        try:
-            record = _parse(value)
-            made: MemoryNode | MemoryEdge = (
-                entity_node(record, profile_id, at)
-                if isinstance(record, McpEntity)
-                else relation_edge(record, profile_id, at)
-            )
-        except PydanticValidationError as exc:
-            problems.add_validation(file, exc, line=number)
+        current = graph.find_node(made.id)
+        if current is None:
+            plan.added_nodes.append(made)
+        elif current.state is NodeState.FORGOTTEN:
+            problems.add(file, "name", f"entity {name!r} was forgotten in profile "
+                                       f"{profile_id!r}; it is not imported again", line=line)
             continue
-        if isinstance(record, McpEntity):
-            if record.name in entities:
-                problems.add(file, "name", f"duplicate entity {record.name!r}", line=number)
-            elif graph.find_node(made.id) is not None:
-                problems.add(file, "name", f"entity {record.name!r} is already in profile "
-                                           f"{profile_id!r}", line=number)
-            if profile is not None and not profile.policy.allows_node_kind(made.kind):
-                problems.add(file, "entityType", f"profile {profile_id!r} does not allow node "
-                                                 f"kind {made.kind!r}", line=number)
-            entities.add(record.name)
+        elif mode == "strict":
+            problems.add(file, "name", f"entity {name!r} is already in profile {profile_id!r}",
+                         line=line)
+            continue
         else:
-            if made.id in relation_ids:
-                problems.add(file, "", f"duplicate relation {record.from_!r} "
-                                       f"-{record.relationType}-> {record.to!r}", line=number)
-            elif graph.find_edge(made.id) is not None:
-                problems.add(file, "", f"relation {record.from_!r} -{record.relationType}-> "
-                                       f"{record.to!r} is already in profile {profile_id!r}",
-                             line=number)
-            if profile is not None and not profile.policy.allows_edge_kind(made.kind):
-                problems.add(file, "relationType", f"profile {profile_id!r} does not allow "
-                                                   f"edge kind {made.kind!r}", line=number)
-            relation_ids.add(made.id)
-            relations.extend([(number, "from", record.from_), (number, "to", record.to)])
-    for number, field, name in relations:
-        if name in entities:
+            _plan_node_update(plan, current, entity)
+        imported.add(name)
+    edge_ids: set[str] = set()
+    for line, relation in contents.relations.values():
+        missing = _missing_endpoints(runtime, relation, imported, contents, profile_id, mode)
+        for field_name, reason in missing:
+            problems.add(file, field_name, reason, line=line)
+        made_edge = relation_edge(relation, profile_id, at)
+        if profile is not None and not profile.policy.allows_edge_kind(made_edge.kind):
+            problems.add(file, "relationType", f"profile {profile_id!r} does not allow edge kind "
+                                               f"{made_edge.kind!r}", line=line)
             continue
-        stored = graph.find_node(entity_node_id(profile_id, name))
-        if stored is None:
-            problems.add(file, field, f"entity {name!r} is neither in this file nor in profile "
-                                      f"{profile_id!r}", line=number)
-    return {"nodes": len(entities), "edges": len(relation_ids)}
+        if missing:
+            continue
+        current_edge = graph.find_edge(made_edge.id)
+        if current_edge is None:
+            plan.added_edges.append(made_edge)
+        elif mode == "strict":
+            problems.add(file, "", f"relation {relation.source!r} -{relation.relationType}-> "
+                                   f"{relation.target!r} is already in profile {profile_id!r}",
+                         line=line)
+            continue
+        else:
+            _plan_edge_update(plan, current_edge, made_edge)
+        edge_ids.add(made_edge.id)
+    if mode == "sync":
+        _plan_removals(runtime, plan, contents, profile_id, edge_ids)
+    if profile is None and plan.changes_anything:
+        plan.new_profile = Profile(id=profile_id, name=profile_id, created_at=at, updated_at=at)
+    return plan
+
+
+def _plan_node_update(plan: _Plan, current: MemoryNode, entity: McpEntity) -> None:
+    wanted = {
+        "kind": kind_of(entity.entityType),
+        "label": entity.name,
+        "content": "\n".join(entity.observations) if entity.observations else None,
+        "attributes": {**current.attributes, **entity_attributes(entity)},
+    }
+    archived = current.state is NodeState.ARCHIVED
+    if archived:
+        plan.restored.append(current.id)
+    if any(getattr(current, key) != value for key, value in wanted.items()):
+        # The state it will have once restored; save_node sets version and updated_at.
+        plan.updated_nodes.append(
+            current.model_copy(update={**wanted, "state": NodeState.ACTIVE})
+        )
+    elif not archived:
+        plan.unchanged_nodes += 1
+
+
+def _plan_edge_update(plan: _Plan, current: MemoryEdge, made: MemoryEdge) -> None:
+    wanted_attributes = {**current.attributes, **made.attributes}
+    if current.kind != made.kind or current.attributes != wanted_attributes:
+        plan.updated_edges.append(
+            current.model_copy(update={"kind": made.kind, "attributes": wanted_attributes})
+        )
+    else:
+        plan.unchanged_edges += 1
+
+
+def _missing_endpoints(
+    runtime: PhaseMemoryRuntime,
+    relation: McpRelation,
+    imported: set[str],
+    contents: _FileContents,
+    profile_id: str,
+    mode: ImportMode,
+) -> list[tuple[str, str]]:
+    """(field, reason) for each end of ``relation`` that names no entity the import keeps."""
+    missing: list[tuple[str, str]] = []
+    for field_name, name in (("from", relation.source), ("to", relation.target)):
+        if name in imported:
+            continue
+        stored = runtime.graph.find_node(entity_node_id(profile_id, name))
+        usable = stored is not None and stored.state is not NodeState.FORGOTTEN
+        if name in contents.named_entities:
+            # Its line has a problem; the entity is still there if the profile has it.
+            if not usable:
+                missing.append((field_name, f"entity {name!r} is not imported (its line has "
+                                            "a problem)"))
+        elif mode == "sync":
+            missing.append((field_name, f"entity {name!r} is not in this file"))
+        elif not usable:
+            missing.append((field_name, f"entity {name!r} is neither in this file nor in "
+                                        f"profile {profile_id!r}"))
+    return missing
+
+
+def _plan_removals(
+    runtime: PhaseMemoryRuntime,
+    plan: _Plan,
+    contents: _FileContents,
+    profile_id: str,
+    edge_ids: set[str],
+) -> None:
+    """Entities and relations of earlier MCP imports that the file no longer has."""
+    graph = runtime.graph
+    for node in graph.iter_nodes(profile_id):
+        if node.state is not NodeState.ACTIVE or not node.id.startswith(ENTITY_ID_PREFIX):
+            continue
+        name = node.attributes.get(NAME_KEY)
+        if not isinstance(name, str) or entity_node_id(profile_id, name) != node.id:
+            continue  # not an entity node: leave it alone
+        if name not in contents.named_entities:
+            plan.archived.append(node.id)
+    named = {relation_edge_id(profile_id, source, relation_type, target)
+             for source, target, relation_type in contents.named_relations}
+    for edge in graph.iter_edges(profile_id):
+        if (edge.id.startswith(RELATION_ID_PREFIX) and edge.id not in edge_ids
+                and edge.id not in named):
+            plan.removed_edges.append(edge.id)
+    plan.archived.sort()
+    plan.removed_edges.sort()
+
+
+# --- the review gate -------------------------------------------------------------------------
+
+
+def _lifecycle_actions(
+    kind: LifecycleKind, profile_id: str, node_ids: list[str], reason: str
+) -> list[LifecycleAction]:
+    return [
+        LifecycleAction(kind=kind, profile_id=profile_id, targets=node_ids[start:start + size],
+                        reason=reason)
+        for size in (RECORDS_PER_IMPORT_EVENT,)
+        for start in range(0, len(node_ids), size)
+    ]
+
+
+def _actions(plan: _Plan, profile_id: str, file: str) -> list[LifecycleAction]:
+    source = os.path.basename(file)
+    return [
+        *_lifecycle_actions(LifecycleKind.RESTORE, profile_id, plan.restored,
+                            f"back in {source} (MCP memory sync)"),
+        *_lifecycle_actions(LifecycleKind.ARCHIVE, profile_id, plan.archived,
+                            f"no longer in {source} (MCP memory sync)"),
+    ]
+
+
+def _check_gate(runtime: PhaseMemoryRuntime, plan: _Plan, profile_id: str, file: str) -> None:
+    """Refuse (before anything is written) archives or restores the policy sends to review."""
+    profile = runtime.graph.find_profile(profile_id)
+    if profile is None:
+        return
+    denied = [a for a in _actions(plan, profile_id, file) if needs_review(profile, a.kind)]
+    if denied:
+        raise _NeedsReview(denied)
+
+
+def _audit_denied(
+    runtime: PhaseMemoryRuntime,
+    actions: list[LifecycleAction],
+    src: str | os.PathLike[str],
+    mode: ImportMode,
+    profile_id: str,
+) -> None:
+    kinds = sorted({a.kind.value for a in actions})
+    record = AuditRecord(
+        id=new_id(), at=utc_now(), actor=runtime.actor, operation=IMPORT_OPERATION,
+        subject_ids=[t for a in actions for t in a.targets], outcome=AuditOutcome.DENIED,
+        details={
+            "format": FORMAT, "source": resolved(src), "mode": mode, "profile_id": profile_id,
+            "action_ids": [a.id for a in actions], "kinds": kinds,
+            "denied_because": f"profile {profile_id!r} requires review for {', '.join(kinds)} "
+                              "and an import carries no approval",
+        },
+    )
+    with runtime.store.transaction():
+        runtime.audit.record(record)
+
+
+# --- writing ---------------------------------------------------------------------------------
 
 
 def _write(
     runtime: PhaseMemoryRuntime,
+    plan: _Plan,
     src: str | os.PathLike[str],
     file: str,
     profile_id: str,
     bar: Progress,
 ) -> None:
     source = os.path.basename(os.fspath(src))
-    at = utc_now()
     writer = EventWriter(runtime, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
-    if runtime.graph.find_profile(profile_id) is None:
-        profile = Profile(id=profile_id, name=profile_id, created_at=at, updated_at=at)
+    if plan.new_profile is not None:
         writer.add(graph_imported_event(runtime, profile_id, source,
-                                        profiles=[profile.model_dump(mode="json")]))
+                                        profiles=[plan.new_profile.model_dump(mode="json")]))
         writer.flush()
-    bar.stage(f"Importing {file}")
-    for wanted in ("entity", "relation"):
-        chunk: list[Any] = []
-        key = "nodes" if wanted == "entity" else "edges"
-        for _, value in read_json_lines(src, file, Problems()):
-            if value.get("type") != wanted:
-                continue
-            record = _parse(value)
-            made = (
-                entity_node(record, profile_id, at)
-                if isinstance(record, McpEntity)
-                else relation_edge(record, profile_id, at)
-            )
-            chunk.append(made.model_dump(mode="json"))
-            if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
-                writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
-                           records=len(chunk))
-                chunk = []
-        if chunk:
+    actions = _actions(plan, profile_id, file)
+    restores = [a for a in actions if a.kind is LifecycleKind.RESTORE]
+    if restores:
+        runtime.apply(restores)
+    _add_records(runtime, writer, profile_id, source, "nodes", plan.added_nodes)
+    for node in plan.updated_nodes:
+        runtime.save_node(node)
+    for edge_id in plan.removed_edges:
+        runtime.delete_edge(edge_id)
+    _add_records(runtime, writer, profile_id, source, "edges", plan.added_edges)
+    for edge in plan.updated_edges:
+        runtime.save_edge(edge)
+    archives = [a for a in actions if a.kind is LifecycleKind.ARCHIVE]
+    if archives:
+        runtime.apply(archives)
+
+
+def _add_records(
+    runtime: PhaseMemoryRuntime,
+    writer: EventWriter,
+    profile_id: str,
+    source: str,
+    key: str,
+    records: Iterable[MemoryNode | MemoryEdge],
+) -> None:
+    chunk: list[Any] = []
+    for record in records:
+        chunk.append(record.model_dump(mode="json"))
+        if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
             writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
                        records=len(chunk))
-        writer.flush()
+            chunk = []
+    if chunk:
+        writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
+                   records=len(chunk))
+    writer.flush()
