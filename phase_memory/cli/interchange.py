@@ -188,7 +188,7 @@ def _say_import(result: ImportResult) -> None:
     if "nodes_added" in result.counts:  # an MCP sync
         changes = _sync_changes(result.counts)
         if result.check_only:
-            say(f"A sync with {result.source} would make {changes} (nothing written)")
+            say(f"Checked a sync with {result.source}: {changes} (nothing written)")
         else:
             say(f"Synced with {result.source}: {changes}")
         return

@@ -90,23 +90,24 @@ class ImportPlan:
 def sorted_out(found: Problems, skip_invalid: bool) -> tuple[Problems, list[ImportProblem]]:
     """The problems that refuse the import, and the lines left out (``skip_invalid``).
 
-    With ``skip_invalid`` every problem of a single line is a skipped line;
-    what is left (the file cannot be read, the profile id is invalid) refuses.
+    Both in file order, whichever check found them. With ``skip_invalid``
+    every problem of a single line is a skipped line; what is left (the file
+    cannot be read, the profile id is invalid) refuses.
     """
-    if not skip_invalid:
-        return found, []
+    items = found.items()
+    more = [items.pop()] if found.total > MAX_PROBLEMS else []  # "N more problem(s) ..."
+    items.sort(key=lambda p: p.line or 0)
     refusing = Problems()
     skipped: list[ImportProblem] = []
-    items = found.items()
-    listed = items[:MAX_PROBLEMS] if found.total > MAX_PROBLEMS else items
-    for problem in listed:
-        if problem.line is None:
-            refusing.add(problem.file, problem.field, problem.reason)
-        else:
+    for problem in items:
+        if skip_invalid and problem.line is not None:
             skipped.append(problem)
-    skipped.sort(key=lambda p: p.line or 0)  # in file order, whichever check found them
-    if found.total > MAX_PROBLEMS:
-        skipped.append(items[-1])  # "N more problem(s) not listed"
+        else:
+            refusing.add(problem.file, problem.field, problem.reason, line=problem.line)
+    if skip_invalid:
+        skipped.extend(more)
+    else:
+        refusing.total = found.total  # its items() says how many more there were
     return refusing, skipped
 
 

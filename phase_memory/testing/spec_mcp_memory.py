@@ -430,3 +430,18 @@ def test_export_writes_nodes_made_without_the_file_too(
     ]
     # What was exported imports back into another profile.
     assert mem.import_mcp_memory(out, profile_id="copy").counts == {"nodes": 2, "edges": 1}
+
+
+def test_many_bad_lines_are_listed_up_to_the_cap_and_counted_beyond(
+    mem: PhaseMemoryRuntime, tmp_path: Path
+) -> None:
+    lines = [entity("Sam", "person"), *([entity("Sam", "person")] * 1100)]
+    source = write_server_file(tmp_path / "memory.jsonl", lines)
+    with nothing_written(mem), pytest.raises(ImportValidationError) as caught:
+        mem.import_mcp_memory(source, profile_id=PROFILE)
+    assert len(caught.value.problems) == 1001
+    assert caught.value.problems[-1].reason == "100 more problem(s) not listed"
+    result = mem.import_mcp_memory(source, profile_id=PROFILE, skip_invalid=True)
+    assert result.counts == {"nodes": 1, "edges": 0}
+    assert [p.line for p in result.skipped[:2]] == [2, 3]
+    assert result.skipped[-1].reason == "100 more problem(s) not listed"
