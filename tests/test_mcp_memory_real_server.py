@@ -75,7 +75,7 @@ class MemoryServer:
 
 
 def lines_of(path: Path) -> set[str]:
-    return set(path.read_text(encoding="utf-8").splitlines()) - {""}
+    return set(path.read_text(encoding="utf-8").split("\n")) - {""}
 
 
 def graph_lines(graph: dict[str, Any]) -> set[str]:

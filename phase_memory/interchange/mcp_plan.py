@@ -68,10 +68,12 @@ class ImportPlan:
 
     @property
     def changes_anything(self) -> bool:
+        """Whether the import would write any record (a new profile alone is not one)."""
         return bool(self.added_nodes or self.updated_nodes or self.restored or self.archived
                     or self.added_edges or self.updated_edges or self.removed_edges)
 
     def counts(self, mode: ImportMode) -> dict[str, int]:
+        """What the import writes, by kind: ``nodes``/``edges`` (strict) or by change (sync)."""
         if mode == "strict":
             return {"nodes": len(self.added_nodes), "edges": len(self.added_edges)}
         return {
@@ -114,6 +116,11 @@ def sorted_out(found: Problems, skip_invalid: bool) -> tuple[Problems, list[Impo
 def read_file(
     src: str | os.PathLike[str], file: str, problems: Problems, bar: Progress
 ) -> FileContents:
+    """Read and check every line of ``src`` (the file alone); problems go to ``problems``.
+
+    The first of duplicate entities (same name) or relations (same from, to,
+    relationType) is kept; the others are problems naming the first's line.
+    """
     contents = FileContents()
     for number, value in read_json_lines(src, file, problems):
         bar.advance()
@@ -154,17 +161,24 @@ def plan_import(
     mode: ImportMode,
     problems: Problems,
 ) -> ImportPlan:
+    """Compare the file's valid lines with ``profile_id``: what the import would write.
+
+    Problems found (an entity already there in strict mode, a forgotten one,
+    a relation to a missing entity, a kind the policy does not allow) go to
+    ``problems`` with their line; nothing is written.
+    """
     profile = graph.find_profile(profile_id)
     at = utc_now()
     plan = ImportPlan()
     imported: set[str] = set()
+    stored = graph.find_nodes(entity_node_id(profile_id, name) for name in contents.entities)
     for name, (line, entity) in contents.entities.items():
         made = entity_node(entity, profile_id, at)
         if profile is not None and not profile.policy.allows_node_kind(made.kind):
             problems.add(file, "entityType", f"profile {profile_id!r} does not allow node kind "
                                              f"{made.kind!r}", line=line)
             continue
-        current = graph.find_node(made.id)
+        current = stored.get(made.id)
         if current is None:
             plan.added_nodes.append(made)
         elif current.state is NodeState.FORGOTTEN:

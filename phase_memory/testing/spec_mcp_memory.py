@@ -9,6 +9,7 @@ every test reads a file in the real server's format.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from phase_memory.errors import ImportValidationError, NotFoundError, ReviewRequiredError
 from phase_memory.models import (
@@ -85,7 +88,8 @@ def nothing_written(mem: PhaseMemoryRuntime) -> Iterator[None]:
 def exported_lines(mem: PhaseMemoryRuntime, target: Path, profile_id: str = PROFILE) -> set[str]:
     """Export ``profile_id`` in the server's format and return its lines as a set."""
     mem.export_mcp_memory(target, profile_id=profile_id)
-    return set(target.read_text(encoding="utf-8").splitlines())
+    # split at "\n" only, as the server does (str.splitlines also splits at U+0085, U+2028...)
+    return set(target.read_text(encoding="utf-8").split("\n")) - {""}
 
 
 def active_labels(mem: PhaseMemoryRuntime, profile_id: str = PROFILE) -> set[str]:
@@ -106,7 +110,7 @@ def test_strict_import_of_a_server_file_then_export_gives_the_same_lines(
     assert exported_lines(mem, out) == set(server_text(BASE).split("\n"))
     # Entities first, then relations; every line ends with a newline.
     text = out.read_text(encoding="utf-8")
-    types = [json.loads(line)["type"] for line in text.splitlines()]
+    types = [json.loads(line)["type"] for line in text.split("\n")[:-1]]
     assert types == ["entity"] * 4 + ["relation"] * 4
     assert text.endswith("\n")
     assert mem.events.replay().snapshot.same_records(mem.graph.snapshot())
@@ -422,7 +426,7 @@ def test_export_writes_nodes_made_without_the_file_too(
     out = tmp_path / "out.jsonl"
     result = mem.export_mcp_memory(out, profile_id=PROFILE)
     assert result.counts == {"entities": 2, "relations": 1}
-    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n")[:-1]]
     assert lines == [
         entity("Sam", "fact", "likes tea", "lives in Lisbon"),
         entity("Sam (n2)", "fact"),
@@ -445,3 +449,44 @@ def test_many_bad_lines_are_listed_up_to_the_cap_and_counted_beyond(
     assert result.counts == {"nodes": 1, "edges": 0}
     assert [p.line for p in result.skipped[:2]] == [2, 3]
     assert result.skipped[-1].reason == "100 more problem(s) not listed"
+
+
+# --- property: import then export gives the file back ------------------------------------------
+
+# Any text the server could hold, less what no adapter can store (NUL, lone surrogates).
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8)
+_NAME = _TEXT.filter(lambda t: bool(t.strip()))
+_PROFILES = itertools.count()
+
+
+@st.composite
+def _server_files(draw: st.DrawFn) -> list[dict[str, Any]]:
+    names = draw(st.lists(_NAME, max_size=6, unique=True))
+    entities = [entity(name, draw(_NAME), *draw(st.lists(_TEXT, max_size=3))) for name in names]
+    relations: dict[tuple[str, str, str], dict[str, Any]] = {}
+    if names:
+        for _ in range(draw(st.integers(0, 6))):
+            line = relation(draw(st.sampled_from(names)), draw(st.sampled_from(names)),
+                            draw(_NAME))
+            relations.setdefault((line["from"], line["to"], line["relationType"]), line)
+    return [*entities, *relations.values()]
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=_server_files(), resync=_server_files())
+def test_any_server_file_syncs_and_exports_back_to_the_same_lines(
+    mem: PhaseMemoryRuntime, tmp_path: Path, lines: list[dict[str, Any]],
+    resync: list[dict[str, Any]],
+) -> None:
+    profile_id = f"p{next(_PROFILES)}"
+    source, back = tmp_path / "memory.jsonl", tmp_path / "back.jsonl"
+    for file_lines in (lines, resync, lines):
+        write_server_file(source, file_lines)
+        mem.import_mcp_memory(source, profile_id=profile_id, mode="sync")
+        if not file_lines and mem.graph.find_profile(profile_id) is None:
+            continue
+        expected = set(server_text(file_lines).split("\n")) - {""}
+        assert exported_lines(mem, back, profile_id) == expected
+        with nothing_written(mem):
+            mem.import_mcp_memory(source, profile_id=profile_id, mode="sync")
