@@ -32,7 +32,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from phase_memory.errors import ImportProblem, ReviewRequiredError
+from phase_memory.errors import ImportProblem, ReviewRequiredError, ValidationError
 from phase_memory.interchange.common import (
     IMPORT_OPERATION,
     EventWriter,
@@ -90,9 +90,10 @@ __all__ = [
 class _NeedsReview(Exception):
     """A sync would archive or restore nodes, and the profile requires review for it."""
 
-    def __init__(self, actions: list[LifecycleAction]) -> None:
-        super().__init__("review required")
+    def __init__(self, actions: list[LifecycleAction], message: str) -> None:
+        super().__init__(message)
         self.actions = actions
+        self.message = message
 
 
 def import_mcp_memory(
@@ -114,7 +115,7 @@ def import_mcp_memory(
     ``check_only=True`` writes nothing and returns what the import would do.
     """
     if mode not in ("strict", "sync"):
-        raise ValueError(f"mode must be 'strict' or 'sync', not {mode!r}")
+        raise ValidationError(f"mode must be 'strict' or 'sync', not {mode!r}")
     file = display_name(src)
     problems = Problems()
     try:
@@ -146,7 +147,9 @@ def import_mcp_memory(
         except _NeedsReview as refusal:
             _audit_denied(runtime, refusal.actions, src, mode, profile_id)
             kinds = [a.kind.value for a in refusal.actions]
-            raise ReviewRequiredError([a.id for a in refusal.actions], kinds) from None
+            error = ReviewRequiredError([a.id for a in refusal.actions], kinds)
+            error.args = (refusal.message,)  # name the entities, not action ids made here
+            raise error from None
     return ImportResult(format=FORMAT, source=file, counts=plan.counts(mode), skipped=skipped)
 
 
@@ -194,8 +197,18 @@ def _check_gate(runtime: PhaseMemoryRuntime, plan: ImportPlan, profile_id: str, 
     if profile is None:
         return
     denied = [a for a in _actions(plan, profile_id, file) if needs_review(profile, a.kind)]
-    if denied:
-        raise _NeedsReview(denied)
+    if not denied:
+        return
+    node_ids = [t for a in denied for t in a.targets]
+    names = [n.label for n in runtime.graph.find_nodes(node_ids[:3]).values()]
+    shown = ", ".join(repr(n) for n in names) + (" and more" if len(node_ids) > 3 else "")
+    kinds = " and ".join(sorted({a.kind.value for a in denied}))
+    raise _NeedsReview(denied, (
+        f"a sync with {file} would {kinds} {len(node_ids)} entit"
+        f"{'y' if len(node_ids) == 1 else 'ies'} of profile {profile_id!r} ({shown}), which its "
+        f"policy requires review for; {kinds} them with an approved action (phase-memory "
+        "apply) or change the policy, then sync again; nothing was imported"
+    ))
 
 
 def _audit_denied(

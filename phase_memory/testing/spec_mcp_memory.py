@@ -254,8 +254,9 @@ def test_sync_is_refused_when_the_profile_requires_review_to_archive(
     mem.import_mcp_memory(write_server_file(source, BASE), profile_id=PROFILE, mode="sync")
     write_server_file(source, BASE[:3] + BASE[4:6])  # Lisbon and a relation gone
     position = mem.events.last_position()
-    with pytest.raises(ReviewRequiredError):
+    with pytest.raises(ReviewRequiredError) as caught:
         mem.import_mcp_memory(source, profile_id=PROFILE, mode="sync")
+    assert "archive 1 entity of profile 'sam' ('Lisbon')" in str(caught.value)
     assert mem.events.last_position() == position
     assert "Lisbon" in active_labels(mem)
     [denied] = mem.audit.list(outcome=AuditOutcome.DENIED)
