@@ -16,6 +16,7 @@ from phase_memory.testing.async_runtime import BlockingRuntime, blocking_runtime
 from phase_memory.testing.spec_activation import *  # noqa: F403
 from phase_memory.testing.spec_diagnostics import *  # noqa: F403
 from phase_memory.testing.spec_interchange import *  # noqa: F403
+from phase_memory.testing.spec_mcp_memory import *  # noqa: F403
 from phase_memory.testing.spec_paths import *  # noqa: F403
 from phase_memory.testing.spec_review import *  # noqa: F403
 from phase_memory.testing.spec_runtime import *  # noqa: F403

@@ -1,4 +1,4 @@
-"""AsyncPhaseMemoryRuntime and ``pm.open_async``: the runtime for asyncio (and trio) code.
+"""AsyncPhaseMemoryRuntime: the runtime for asyncio (and trio) code (``pm.open_async`` opens one).
 
 How it works: the sync :class:`~phase_memory.PhaseMemoryRuntime` runs on anyio
 worker threads (``anyio.to_thread.run_sync`` with capacity limiters, see
@@ -59,11 +59,9 @@ not on this library); that test explains how it keeps those passes out.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
-
-import anyio.to_thread
+from typing import TYPE_CHECKING
 
 from phase_memory.models import (
     ActivationPlan,
@@ -74,18 +72,18 @@ from phase_memory.models import (
     Profile,
 )
 from phase_memory.protocols import MemoryStore
-from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes, check_max_readers
+from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes
 from phase_memory.runtime.async_parts import (
     AsyncAuditReader,
     AsyncEventLogReader,
     AsyncGraphReader,
     AsyncPathsAPI,
 )
-from phase_memory.runtime.open import open as open_sync
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 if TYPE_CHECKING:
     from phase_memory.diagnostics import RepairReport
+    from phase_memory.interchange.mcp_memory import ImportMode
     from phase_memory.interchange.results import ExportResult, ImportResult
     from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
 
@@ -310,81 +308,32 @@ class AsyncPhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         profile_id: str = "default",
+        mode: ImportMode = "strict",
+        skip_invalid: bool = False,
         check_only: bool = False,
         progress: bool | None = None,
     ) -> ImportResult:
-        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default")."""
+        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default").
+
+        ``mode="sync"`` makes the profile follow the file; ``skip_invalid=True``
+        imports the valid lines and lists the others (see ``docs/mcp-memory.md``).
+        """
         return await self._lanes.write(
-            self._runtime.import_mcp_memory, src, profile_id=profile_id,
-            check_only=check_only, progress=progress,
+            self._runtime.import_mcp_memory, src, profile_id=profile_id, mode=mode,
+            skip_invalid=skip_invalid, check_only=check_only, progress=progress,
         )
 
-
-class AsyncOpening:
-    """What :func:`open_async` returns: ``async with`` it, or ``await`` it.
-
-    The database is opened (and, on a new file, created by its migrations) on
-    a worker thread when the ``async with`` block is entered or the object is
-    awaited; ``async with`` closes the runtime at the end of the block.
-    """
-
-    def __init__(
-        self, opener: Callable[[], PhaseMemoryRuntime], *, max_readers: int
-    ) -> None:
-        self._opener = opener
-        self._max_readers = max_readers
-        self._runtime: AsyncPhaseMemoryRuntime | None = None
-
-    async def _open(self) -> AsyncPhaseMemoryRuntime:
-        # Opening reads files and may run migrations: a worker thread does it.
-        runtime = await anyio.to_thread.run_sync(self._opener)
-        return AsyncPhaseMemoryRuntime(runtime, max_readers=self._max_readers)
-
-    def __await__(self) -> Generator[object, None, AsyncPhaseMemoryRuntime]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> AsyncPhaseMemoryRuntime:
-        self._runtime = await self._open()
-        return self._runtime
-
-    async def __aexit__(
+    async def export_mcp_memory(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._runtime is not None:
-            runtime, self._runtime = self._runtime, None
-            await runtime.close()
-
-
-def open_async(
-    target: str | os.PathLike[str] = "phase-memory.db",
-    *,
-    read_only: bool = False,
-    upgrade: bool = False,
-    busy_timeout: float = 5.0,
-    synchronous: Literal["normal", "full"] = "normal",
-    journal_mode: Literal["wal", "delete"] = "wal",
-    actor: str = "system",
-    max_readers: int = DEFAULT_MAX_READERS,
-) -> AsyncOpening:
-    """Open a memory for asyncio code: ``async with pm.open_async(target) as mem:``.
-
-    Takes the options of :func:`phase_memory.open` (same meaning, same errors),
-    plus ``max_readers``: how many reads of this runtime run at once on worker
-    threads (writes run one at a time). ``mem = await pm.open_async(target)``
-    works too; then ``await mem.close()`` when done.
-    """
-    check_max_readers(max_readers)
-
-    def opener() -> PhaseMemoryRuntime:
-        return open_sync(
-            target, read_only=read_only, upgrade=upgrade, busy_timeout=busy_timeout,
-            synchronous=synchronous, journal_mode=journal_mode, actor=actor,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str = "default",
+        progress: bool | None = None,
+    ) -> ExportResult:
+        """Write a profile as the MCP memory server's ``memory.jsonl`` (its exact line format)."""
+        return await self._lanes.write(
+            self._runtime.export_mcp_memory, out, profile_id=profile_id, progress=progress
         )
 
-    return AsyncOpening(opener, max_readers=max_readers)
 
-
-__all__ = ["AsyncOpening", "AsyncPhaseMemoryRuntime", "open_async"]
+__all__ = ["AsyncPhaseMemoryRuntime"]
