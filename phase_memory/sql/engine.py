@@ -20,6 +20,7 @@ connection's ``search_path``, which a URL sets with
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from phase_memory.errors import StoreUnavailableError, ValidationError
 from phase_memory.sql import dialect
 
 WRITE_OPTION = "phase_memory_write"
@@ -62,6 +64,43 @@ def to_url(url_or_path: str | Path | URL) -> URL:
         if "://" in url_or_path:
             return make_url(url_or_path)
     return URL.create("sqlite", database=str(Path(url_or_path).expanduser().absolute()))
+
+
+SUPPORTED_URLS = "a file path, sqlite:///PATH, or postgresql+psycopg://USER@HOST/DB"
+"""What :func:`phase_memory.open` accepts, as the errors about other URLs say."""
+
+_SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+_EXTRAS = {"psycopg": "postgres"}
+
+
+def check_supported(url: URL) -> None:
+    """Refuse a URL of a database or driver phase-memory does not run on, saying what does.
+
+    Raises ValidationError for another database or driver and
+    StoreUnavailableError (naming the extra to install) when the driver of a
+    supported one is missing.
+    """
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    drivers = _SUPPORTED_DRIVERS.get(backend)
+    shown = url.render_as_string(hide_password=True)
+    if drivers is None or driver not in drivers:
+        hint = (" (PostgreSQL is reached through psycopg 3: write postgresql+psycopg://)"
+                if backend == "postgresql" else "")
+        raise ValidationError(
+            f"unsupported database URL {shown!r}: phase-memory opens {SUPPORTED_URLS}{hint}"
+        )
+    module = driver if driver != "pysqlite" else "sqlite3"
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ValueError:  # sys.modules holds None for it: imports of it fail
+        found = False
+    if not found:
+        extra = _EXTRAS.get(driver)
+        install = (f"pip install 'phase-memory[{extra}]'" if extra
+                   else f"install the {module} module")
+        raise StoreUnavailableError(
+            f"cannot open {shown!r}: the {module} driver is not installed; {install}"
+        )
 
 
 def is_sqlite_memory(url: URL) -> bool:

@@ -22,6 +22,7 @@ from phase_memory.sql.engine import (
     EngineSettings,
     JournalMode,
     Synchronous,
+    check_supported,
     is_sqlite_memory,
     make_engine,
     sqlite_file,
@@ -178,6 +179,7 @@ def open_sql_store(
         raise ValueError(f"journal_mode must be 'wal' or 'delete', not {journal_mode!r}")
     with translated("open"):
         url = to_url(url_or_path)
+    check_supported(url)
     path = sqlite_file(url)
     where = str(path) if path is not None else url.render_as_string(hide_password=True)
     if path is not None:
