@@ -25,6 +25,7 @@ from phase_memory.sql.engine import (
     check_supported,
     is_sqlite_memory,
     make_engine,
+    read_only_url,
     sqlite_file,
     to_url,
 )
@@ -184,6 +185,8 @@ def open_sql_store(
     where = str(path) if path is not None else url.render_as_string(hide_password=True)
     if path is not None:
         _check_file(path, create=create and not read_only)
+        if read_only:
+            url = read_only_url(url, path)
     settings = EngineSettings(
         busy_timeout=busy_timeout,
         synchronous=synchronous,
