@@ -24,10 +24,12 @@ from phase_memory.models.lifecycle import LifecycleAction
 from phase_memory.models.limits import (
     MAX_INTEGER,
     MAX_PAYLOAD_DEPTH,
+    MAX_VERSION,
     MIN_INTEGER,
     Text,
     int64_problem,
     json_problem,
+    version_problem,
 )
 from phase_memory.models.paths import MemoryPath
 from phase_memory.models.profile import Profile
@@ -60,7 +62,7 @@ class MemoryEvent(DomainModel):
     path_id: Identifier | None = None
     occurred_at: UtcDatetime = Field(default_factory=utc_now)
     payload: PayloadObject = Field(default_factory=dict)
-    schema_version: int = Field(default=1, ge=1, le=MAX_INTEGER)
+    schema_version: int = Field(default=1, ge=1, le=MAX_VERSION)
     actor: Text = "system"
     causation_id: Identifier | None = None
     position: int | None = Field(default=None, ge=MIN_INTEGER, le=MAX_INTEGER)
@@ -86,7 +88,7 @@ class NodeStateChanged(DomainModel):
 
     node_id: Identifier
     state: NodeState
-    version: int | None = Field(default=None, ge=0, le=MAX_INTEGER)
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
 
 
 class NodeDeleted(DomainModel):
@@ -219,7 +221,7 @@ def check_appendable(
     if problem is not None:
         raise LimitExceededError(problem)
     for event in events:
-        problem = int64_problem("schema_version", event.schema_version) or json_problem(
+        problem = version_problem("schema_version", event.schema_version) or json_problem(
             event.payload, max_depth=MAX_PAYLOAD_DEPTH
         )
         if problem is not None:

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
-from phase_memory.models.limits import MAX_INTEGER, Text
+from phase_memory.models.limits import MAX_VERSION, Text
 
 
 class MemoryNode(DomainModel):
@@ -26,7 +26,7 @@ class MemoryNode(DomainModel):
     state: NodeState = NodeState.ACTIVE
     created_at: UtcDatetime = Field(default_factory=utc_now)
     updated_at: UtcDatetime = Field(default_factory=utc_now)
-    version: int = Field(default=0, ge=0, le=MAX_INTEGER)
+    version: int = Field(default=0, ge=0, le=MAX_VERSION)
 
 
 class MemoryEdge(DomainModel):

@@ -18,9 +18,11 @@ limit                       rule
                             characters
 ``MAX_PAYLOAD_BYTES``       an event payload as compact UTF-8 JSON: 16 MiB
 ``MAX_LINE_BYTES``          a line of an imported JSONL file: 64 MiB
-``MIN_INTEGER`` ..          integers stored or compared with stored ones (positions,
-``MAX_INTEGER``             versions, schema versions, ``after``/``until``/``limit``):
-                            64-bit signed, -2**63 .. 2**63 - 1
+``MIN_INTEGER`` ..          positions and the integers compared with them (``after``,
+``MAX_INTEGER``             ``until``, ``limit``, ``expected_position``): 64-bit signed,
+                            -2**63 .. 2**63 - 1
+``MAX_VERSION``             a node's ``version`` and an event's ``schema_version``:
+                            2**31 - 1 (PostgreSQL stores them as INTEGER)
 ``MAX_ACTIVATION_BUDGET``   items an activation may return: 10,000
 ==========================  ===========================================================
 
@@ -44,6 +46,7 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MIN_INTEGER = -(2**63)
 MAX_INTEGER = 2**63 - 1
+MAX_VERSION = 2**31 - 1
 MAX_ACTIVATION_BUDGET = 10_000
 
 # An upper bound of the encoded size of one character of a string (``\u001f``)
@@ -146,6 +149,13 @@ def int64_problem(name: str, value: object) -> str | None:
     return None
 
 
+def version_problem(name: str, value: object) -> str | None:
+    """Why ``value`` (a version named ``name``) is outside 0..:data:`MAX_VERSION`, or ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_VERSION:
+        return f"{name} is {value}, outside the range 0..{MAX_VERSION} (MAX_VERSION)"
+    return None
+
+
 def check_int64(**values: object) -> None:
     """Refuse any of ``values`` (by name) outside the 64-bit range, naming it.
 
@@ -177,6 +187,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_PAYLOAD_DEPTH",
     "MAX_STRING_LENGTH",
+    "MAX_VERSION",
     "MIN_INTEGER",
     "LimitedJson",
     "LimitedPayload",
@@ -184,4 +195,5 @@ __all__ = [
     "check_int64",
     "int64_problem",
     "json_problem",
+    "version_problem",
 ]
