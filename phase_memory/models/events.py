@@ -13,7 +13,6 @@ from phase_memory.models.activation import ActivationPlan
 from phase_memory.models.base import DomainModel, NodeState, PayloadObject
 from phase_memory.models.graph import MemoryEdge, MemoryNode
 from phase_memory.models.ids import (
-    MAX_ID_LENGTH,
     Identifier,
     UtcDatetime,
     check_identifier,
@@ -22,6 +21,7 @@ from phase_memory.models.ids import (
 )
 from phase_memory.models.lifecycle import LifecycleAction
 from phase_memory.models.limits import (
+    MAX_ID_LENGTH,
     MAX_INTEGER,
     MAX_PAYLOAD_DEPTH,
     MAX_VERSION,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,14 @@ def test_imported_events_over_a_limit_are_problems(mem: PhaseMemoryRuntime,
 def test_integers_outside_64_bits_are_refused_naming_them(mem: PhaseMemoryRuntime,
                                                          value: int) -> None:
     mem.save_profile(profile(P1))
-    for name, call in [
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("after", lambda: mem.events.list(after=value)),
         ("limit", lambda: mem.events.list(limit=value)),
         ("until", lambda: mem.events.replay(until=value)),
         ("until", lambda: list(mem.events.iter(until=value))),
         ("expected_position", lambda: mem.events.append([], expected_position=value)),
-    ]:
+    ]
+    for name, call in calls:
         with nothing_written(mem), pytest.raises(LimitExceededError, match=name):
             call()
     with nothing_written(mem), pytest.raises(PhaseMemoryError, match="budget"):
