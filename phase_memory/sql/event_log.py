@@ -160,11 +160,13 @@ class SqlEventLog:
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
-        """Events in position order, filtered; ``after`` is an exclusive position."""
+        """Events in position order (descending with ``newest_first``), filtered."""
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
-        if kinds is None:
+        if kinds is None and not newest_first:
             # The common listings (tailing with after= and limit=) run a statement
             # built once; building it per call cost more than running it.
             given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
@@ -173,7 +175,8 @@ class SqlEventLog:
             listing = _listing(*(value is not None for value in given.values()))
             with self._db.read("list") as conn:
                 return [rows.event_of(row) for row in listing.all(conn, params)]
-        stmt = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
+        order = _events.c.position.desc() if newest_first else _events.c.position
+        stmt = select(*rows.EVENT_COLUMNS).order_by(order)
         stmt = _filtered(stmt, profile_id=profile_id, after=after)
         if kinds is not None:
             stmt = stmt.where(_events.c.kind.in_(builtins.list(dict.fromkeys(kinds))))
