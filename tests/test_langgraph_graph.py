@@ -2,7 +2,8 @@
 
 Run, interrupt and resume, history, a fork by ``update_state`` on an earlier
 checkpoint (a branch path), the async API, what ``sqlite3`` and
-``phase-memory paths show`` see, and ``delete_thread`` erasing the thread.
+``phase-memory paths show`` see, ``delete_thread`` erasing the thread, and a
+node writing and searching long-term memory through PhaseMemoryStore.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
 from langgraph.types import Command, interrupt
 from typer.testing import CliRunner
 
 import phase_memory as pm
 from phase_memory.cli import app
-from phase_memory.langgraph import PhaseMemorySaver
+from phase_memory.langgraph import PhaseMemorySaver, PhaseMemoryStore
 
 SECRET = "canary-quokka-7731"
 
@@ -171,3 +173,38 @@ def test_async_graph_runs_on_the_async_twins(tmp_path: Path) -> None:
             return list(done["log"])
 
     assert asyncio.run(run()) == ["start", "plan", "approved:ok", "act"]
+
+
+class Notes(TypedDict):
+    fact: str
+    recalled: list[str]
+
+
+def remember(state: Notes, *, store: BaseStore) -> dict[str, Any]:
+    store.put(("users", "u1", "facts"), f"fact-{len(state['fact'])}", {"text": state["fact"]})
+    return {}
+
+
+def recall(state: Notes, *, store: BaseStore) -> dict[str, Any]:
+    found = store.search(("users", "u1"), query="which tea do I like")
+    return {"recalled": [item.value["text"] for item in found]}
+
+
+def test_a_node_writes_and_searches_long_term_memory(tmp_path: Path) -> None:
+    with pm.open(tmp_path / "memory.db") as mem:
+        builder = StateGraph(Notes)
+        builder.add_node("remember", remember)
+        builder.add_node("recall", recall)
+        builder.add_edge(START, "remember")
+        builder.add_edge("remember", "recall")
+        builder.add_edge("recall", END)
+        graph = builder.compile(checkpointer=PhaseMemorySaver(mem), store=PhaseMemoryStore(mem))
+        graph.invoke({"fact": "I never drink coffee", "recalled": []}, config("n1"))
+        out = graph.invoke({"fact": "I like green tea", "recalled": []}, config("n2"))
+        # Ranked by full-text activation, no embeddings: the tea fact first.
+        assert out["recalled"][0] == "I like green tea"
+        nodes = mem.graph.list_nodes("langgraph-store", kind="users/u1/facts")
+        texts = sorted(n.content or "" for n in nodes)
+        assert texts == ["I like green tea", "I never drink coffee"]
+        plans = mem.graph.list_activation_plans("langgraph-store")
+        assert [p.query for p in plans] == ["which tea do I like"] * 2

@@ -7,5 +7,6 @@ graph whose ``search(query=...)`` ranks with the full-text activation of
 """
 
 from phase_memory.langgraph.saver import DEFAULT_PROFILE, PhaseMemorySaver
+from phase_memory.langgraph.store import DEFAULT_STORE_PROFILE, PhaseMemoryStore
 
-__all__ = ["DEFAULT_PROFILE", "PhaseMemorySaver"]
+__all__ = ["DEFAULT_PROFILE", "DEFAULT_STORE_PROFILE", "PhaseMemorySaver", "PhaseMemoryStore"]
