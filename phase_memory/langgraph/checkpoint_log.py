@@ -11,10 +11,11 @@ as it does for forgotten nodes) and writes an audit record.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from phase_memory.errors import NotFoundError
+from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.langgraph.threads import CHECKPOINT_KIND, WRITES_KIND, ThreadKey, root_path_id
 from phase_memory.models import (
     AuditOutcome,
@@ -29,6 +30,7 @@ from phase_memory.models.events import REDACTION_KEY
 from phase_memory.runtime import PhaseMemoryRuntime
 
 _BOTH_KINDS = [CHECKPOINT_KIND, WRITES_KIND]
+_PLACEMENTS_KEPT = 10_000
 
 
 def is_erased(event: MemoryEvent) -> bool:
@@ -62,6 +64,7 @@ class CheckpointLog:
         self.profile_id = profile_id
         # Paths are never deleted, so one seen to exist stays known.
         self._known_paths: set[str] = set()
+        self._placed: dict[str, tuple[str, int]] = {}
         if mem.graph.find_profile(profile_id) is None:
             mem.save_profile(
                 Profile(
@@ -74,38 +77,58 @@ class CheckpointLog:
     # --- writing ---------------------------------------------------------------------
 
     def put_checkpoint(
-        self, key: ThreadKey, checkpoint_id: str, parent_id: str | None, payload: JsonObject
+        self,
+        key: ThreadKey,
+        checkpoint_id: str,
+        parent_id: str | None,
+        payload: JsonObject,
+        *,
+        check_first: bool = False,
     ) -> None:
-        """Store a checkpoint on its path (a new branch when it forks); a re-put replaces."""
+        """Store a checkpoint on its path (a new branch when it forks); a re-put replaces.
+
+        ``check_first``: look for the checkpoint before writing (inside a caller's
+        transaction, where a refused insert would spoil the transaction on PostgreSQL).
+        """
         event_id = key.checkpoint_event_id(checkpoint_id)
-        with self.mem.store.transaction():
-            existing = self.find(event_id)
-            if existing is not None:
-                self.mem.events.replace_payloads({event_id: payload})
-                return
-            path_id = self._path_for(key, checkpoint_id, parent_id)
-            self._record(CHECKPOINT_KIND, event_id, path_id, payload)
+        if check_first and self.find(event_id) is not None:
+            self.mem.events.replace_payloads({event_id: payload})
+            return
+        path_id = self._path_for(key, checkpoint_id, parent_id)
+        try:
+            position = self._record(CHECKPOINT_KIND, event_id, path_id, payload)
+        except DuplicateEventError:
+            self.mem.events.replace_payloads({event_id: payload})
+            return
+        self._remember(event_id, path_id, position)
 
     def put_writes(
-        self, key: ThreadKey, checkpoint_id: str, event_id: str, payload: JsonObject
-    ) -> bool:
-        """Store one ``put_writes`` call's writes; False when that very call is stored already."""
-        with self.mem.store.transaction():
-            existing = self.find(event_id)
-            if existing is not None and not is_erased(existing):
-                return False
-            if existing is not None:  # stored before, then erased: store it again
-                self.mem.events.replace_payloads({event_id: payload})
-                return True
-            checkpoint = self.find(key.checkpoint_event_id(checkpoint_id))
-            if checkpoint is not None and checkpoint.path_id is not None:
-                path_id = checkpoint.path_id
-            else:
-                path_id = self._namespace_path(key)
+        self,
+        key: ThreadKey,
+        checkpoint_id: str,
+        event_id: str,
+        payload: JsonObject,
+        *,
+        check_first: bool = False,
+    ) -> None:
+        """Store one ``put_writes`` call's writes; the very same call again changes nothing."""
+        if check_first and self.find(event_id) is not None:
+            self._restore(event_id, payload)
+            return
+        placed = self._placement(key.checkpoint_event_id(checkpoint_id))
+        path_id = placed[0] if placed is not None else self._namespace_path(key)
+        try:
             self._record(WRITES_KIND, event_id, path_id, payload)
-        return True
+        except DuplicateEventError:
+            self._restore(event_id, payload)
 
-    def _record(self, kind: str, event_id: str, path_id: str, payload: JsonObject) -> None:
+    def _restore(self, event_id: str, payload: JsonObject) -> None:
+        """A writes event stored before: erased since, it is stored again; else kept."""
+        existing = self.find(event_id)
+        if existing is not None and is_erased(existing):
+            self.mem.events.replace_payloads({event_id: payload})
+
+    def _record(self, kind: str, event_id: str, path_id: str, payload: JsonObject) -> int:
         event = MemoryEvent.model_construct(
             event_id=event_id,
             kind=kind,
@@ -118,23 +141,44 @@ class CheckpointLog:
             causation_id=None,
             position=None,
         )
-        self.mem.record_trusted([event])
+        [recorded] = self.mem.record_trusted([event])
+        return recorded.position or 0
+
+    def _remember(self, event_id: str, path_id: str, position: int) -> None:
+        # An event's path and position never change: safe to keep (bounded).
+        if len(self._placed) >= _PLACEMENTS_KEPT:
+            self._placed.clear()
+        self._placed[event_id] = (path_id, position)
+
+    def _placement(self, event_id: str) -> tuple[str, int] | None:
+        """(path, position) of a stored event, from memory or the log."""
+        placed = self._placed.get(event_id)
+        if placed is not None:
+            return placed
+        event = self.find(event_id)
+        if event is None or event.path_id is None or event.position is None:
+            return None
+        self._remember(event_id, event.path_id, event.position)
+        return event.path_id, event.position
 
     def _path_for(self, key: ThreadKey, checkpoint_id: str, parent_id: str | None) -> str:
         """The path a new checkpoint goes on: its parent's, or a new branch when it forks."""
         if parent_id is None:
             return self._namespace_path(key)
-        parent = self.find(key.checkpoint_event_id(parent_id))
-        if parent is None or parent.path_id is None:
+        parent_event_id = key.checkpoint_event_id(parent_id)
+        placed = self._placement(parent_event_id)
+        if placed is None:
             return self._namespace_path(key)
+        parent_path, parent_position = placed
         later = self.mem.events.list(
-            path_id=parent.path_id, kinds=[CHECKPOINT_KIND], after=parent.position, limit=1
+            path_id=parent_path, kinds=[CHECKPOINT_KIND], after=parent_position, limit=1
         )
         if not later:
-            return parent.path_id
+            return parent_path
         fork_id = key.fork_path_id(checkpoint_id)
         if not self._path_exists(fork_id):
-            self.mem.paths.branch(parent.path_id, at=parent.event_id, new_path_id=fork_id)
+            with suppress(ConflictError):  # opened meanwhile by another writer
+                self.mem.paths.branch(parent_path, at=parent_event_id, new_path_id=fork_id)
             self._known_paths.add(fork_id)
         return fork_id
 
@@ -142,13 +186,15 @@ class CheckpointLog:
         """The namespace's own path, opened (with the thread's root) on first use."""
         root = key.root_path_id
         if not self._path_exists(root):
-            self.mem.paths.open(self.profile_id, path_id=root)
+            with suppress(ConflictError):  # opened meanwhile by another writer
+                self.mem.paths.open(self.profile_id, path_id=root)
             self._known_paths.add(root)
         own = key.namespace_path_id
         if own != root and not self._path_exists(own):
             # A namespace branches off the root's opening: it inherits none of its checkpoints.
             [opened] = self.mem.events.list(path_id=root, limit=1)
-            self.mem.paths.branch(root, at=opened.event_id, new_path_id=own)
+            with suppress(ConflictError):  # opened meanwhile by another writer
+                self.mem.paths.branch(root, at=opened.event_id, new_path_id=own)
             self._known_paths.add(own)
         return own
 

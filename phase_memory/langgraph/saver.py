@@ -213,14 +213,15 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         key = ThreadKey(target_thread_id, str(payload["checkpoint_ns"]))
         parent_id = payload.get("parent_checkpoint_id")
         self.log.put_checkpoint(
-            key, item.checkpoint_id, str(parent_id) if parent_id else None, payload
+            key, item.checkpoint_id, str(parent_id) if parent_id else None, payload,
+            check_first=True,
         )
         for writes in item.writes:
             copied = {**writes.payload, "thread_id": target_thread_id}
             event_id = key.writes_event_id(
                 item.checkpoint_id, str(copied["task_id"]), (), salt=writes.event_id
             )
-            self.log.put_writes(key, item.checkpoint_id, event_id, copied)
+            self.log.put_writes(key, item.checkpoint_id, event_id, copied, check_first=True)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Erase all but each namespace's latest checkpoint (``keep_latest``) or all."""
