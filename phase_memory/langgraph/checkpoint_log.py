@@ -94,10 +94,14 @@ class CheckpointLog:
         if check_first and self.find(event_id) is not None:
             self.mem.events.replace_payloads({event_id: payload})
             return
-        path_id = self._path_for(key, checkpoint_id, parent_id)
         try:
-            position = self._record(CHECKPOINT_KIND, event_id, path_id, payload)
+            # One transaction: the fork check reads what the insert then extends. A
+            # duplicate rolls it all back (on PostgreSQL too) before the replace.
+            with self.mem.store.transaction():
+                path_id = self._path_for(key, checkpoint_id, parent_id)
+                position = self._record(CHECKPOINT_KIND, event_id, path_id, payload)
         except DuplicateEventError:
+            self._known_paths.clear()  # paths opened in the rolled-back transaction
             self.mem.events.replace_payloads({event_id: payload})
             return
         self._remember(event_id, path_id, position)
