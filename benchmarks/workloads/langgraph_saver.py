@@ -30,6 +30,17 @@ def _missing(name: str, title: str) -> Row:
                note="peer not installed: pip install -e '.[bench,langgraph]'")
 
 
+def _peer_installed() -> bool:
+    """Whether LangGraph's SqliteSaver (extra ``bench``) and the saver (``langgraph``) import."""
+    try:
+        import langgraph.checkpoint.sqlite  # noqa: F401
+
+        import phase_memory.langgraph  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _checkpoints(n: int) -> list[dict[str, Any]]:
     """Checkpoint-sized states (a short conversation and a few channels, ~2 KB each)."""
     from langgraph.checkpoint.base import empty_checkpoint
@@ -139,10 +150,9 @@ def _row(name: str, title: str, n: str, unit: str, pm_rates: list[float],
 def put(ctx: Context, sizes: dict[str, Any]) -> Row:
     """``put`` of checkpoint-sized states, each the child of the one before, one commit each."""
     name, title = "lg_saver_put", "LangGraph put: PhaseMemorySaver vs SqliteSaver"
-    try:
-        checkpoints = _checkpoints(sizes["puts"])
-    except ImportError:
+    if not _peer_installed():
         return _missing(name, title)
+    checkpoints = _checkpoints(sizes["puts"])
     n = len(checkpoints)
 
     def work(saver: Any) -> tuple[int, Timer]:
@@ -180,10 +190,9 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
 def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
     """``get_tuple`` of a thread's latest checkpoint (no checkpoint id), thread of N checkpoints."""
     name, title = "lg_saver_get_tuple", "LangGraph get_tuple (latest): vs SqliteSaver"
-    try:
-        checkpoints = _checkpoints(sizes["thread"])
-    except ImportError:
+    if not _peer_installed():
         return _missing(name, title)
+    checkpoints = _checkpoints(sizes["thread"])
     lookups = sizes["lookups"]
     latest: Any = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
 
@@ -223,10 +232,9 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
 def list_thread(ctx: Context, sizes: dict[str, Any]) -> Row:
     """``list`` of every checkpoint of a 1,000-checkpoint thread, read to the end."""
     name, title = "lg_saver_list", "LangGraph list (whole thread): vs SqliteSaver"
-    try:
-        checkpoints = _checkpoints(sizes["thread"])
-    except ImportError:
+    if not _peer_installed():
         return _missing(name, title)
+    checkpoints = _checkpoints(sizes["thread"])
     lists = sizes["lists"]
     thread: Any = {"configurable": {"thread_id": THREAD}}
     size = len(checkpoints)
