@@ -112,6 +112,13 @@ def json_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
     return cast(column, Text())
 
 
+def timestamp_as_stored(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamp column read as the database stores it (text on SQLite), unconverted."""
+    if dialect == SQLITE:
+        return type_coerce(column, Text()).label(column.key)
+    return column
+
+
 def contains(dialect: str, haystack: ColumnElement[str], needle: Any) -> ColumnElement[bool]:
     """Case-sensitive substring test (``LIKE`` would fold ASCII case on SQLite)."""
     if dialect == SQLITE:
