@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Dialect, Table
+from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.base import Executable
 
 Processor = Callable[[Any], Any]
@@ -115,6 +116,8 @@ class DirectStatement:
         try:
             cursor.execute(plan.sql, plan.parameters(params))
             return plan.rows(cursor.fetchall())
+        except ValueError as exc:
+            raise _refused(plan, exc) from exc
         finally:
             cursor.close()
 
@@ -129,6 +132,8 @@ class DirectStatement:
                 cursor.execute(plan.sql, plan.parameters(rows[0]))
             else:
                 cursor.executemany(plan.sql, [plan.parameters(row) for row in rows])
+        except ValueError as exc:
+            raise _refused(plan, exc) from exc
         finally:
             cursor.close()
 
@@ -136,3 +141,8 @@ class DirectStatement:
 def _cursor(conn: Connection) -> Any:
     """A DB-API cursor of the connection, inside its current transaction."""
     return conn.connection.cursor()
+
+
+def _refused(plan: _Plan, error: ValueError) -> StatementError:
+    """A parameter its column cannot hold (NaN in JSON), as SQLAlchemy reports one."""
+    return StatementError(str(error), plan.sql, None, error)
