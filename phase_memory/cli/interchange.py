@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,17 +11,19 @@ import typer
 import phase_memory as pm
 from phase_memory.cli._context import MEMORY, open_memory, state_of
 from phase_memory.cli._errors import CliError, CliUsageError
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import counted, print_json, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
+from phase_memory.interchange import (
+    AUDIT,
+    ENVELOPE,
+    EVENTS,
+    MCP_MEMORY,
+    WORKSPACE,
+    detect_format,
+    import_path,
+)
 from phase_memory.interchange.results import ExportResult, ImportResult
-
-ENVELOPE = "envelope"
-EVENTS = "events"
-AUDIT = "audit"
-WORKSPACE = "workspace"
-MCP = "mcp-memory"
-
-_SNIFF_BYTES = 1 << 20
 
 
 class ExportFormat(StrEnum):
@@ -31,46 +32,6 @@ class ExportFormat(StrEnum):
     envelope = ENVELOPE
     events = EVENTS
     workspace = WORKSPACE
-
-
-def detect_format(source: Path) -> str:
-    """Which format a file or directory holds, judged by its shape (not its name).
-
-    A directory is a workspace. A file whose first line is a whole JSON object
-    is JSON Lines: MCP memory (``"type": "entity"`` / ``"relation"``), events
-    (``event_id`` and ``kind``) or audit records (``operation`` and ``outcome``);
-    an object with ``"envelope"`` is a graph envelope, on one line or many.
-    """
-    if source.is_dir():
-        return WORKSPACE
-    if not source.exists():
-        raise CliError(f"{source} does not exist")
-    with source.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    stripped = text.lstrip()
-    if not stripped:
-        raise CliError(f"{source} is empty")
-    first_line = stripped.split("\n", 1)[0].strip()
-    try:
-        first = json.loads(first_line)
-    except json.JSONDecodeError:
-        first = None
-    if isinstance(first, dict):
-        if "envelope" in first:
-            return ENVELOPE
-        if first.get("type") in ("entity", "relation"):
-            return MCP
-        if "event_id" in first or ("kind" in first and "payload" in first):
-            return EVENTS
-        if "operation" in first and "outcome" in first:
-            return AUDIT
-    elif stripped.startswith("{") and '"envelope"' in text:
-        return ENVELOPE
-    raise CliError(
-        f"cannot tell what {source} holds: expected a graph envelope (.json), events "
-        "(.jsonl), an MCP memory.jsonl or a workspace directory"
-    )
 
 
 def import_(
@@ -93,15 +54,18 @@ def import_(
             help='Profile for formats that name none (MCP memory.jsonl); default "default".',
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Import a file or directory, all or nothing; the format is detected by its shape.
 
     The whole input is validated first: any problem and nothing is written
     (every problem is listed, with file, line and field).
     """
-    kind = detect_format(source)
-    if profile is not None and kind != MCP:
+    try:
+        kind = detect_format(source)
+    except ImportValidationError as exc:
+        raise CliError(f"{source}: {exc.problems[0].reason}") from exc
+    if profile is not None and kind != MCP_MEMORY:
         raise CliUsageError(
             f"--profile applies to MCP memory.jsonl only; {source} is {_article(kind)} "
             "and names its own profiles"
@@ -113,18 +77,7 @@ def import_(
         # A check of an import into a database that does not exist yet is made
         # against an empty memory, and creates no file.
         with (pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)) as mem:
-            if kind == ENVELOPE:
-                result = mem.import_envelope(source, check_only=check)
-            elif kind == EVENTS:
-                result = mem.import_events(source, check_only=check)
-            elif kind == AUDIT:
-                result = mem.import_audit(source, check_only=check)
-            elif kind == WORKSPACE:
-                result = mem.import_workspace(source, check_only=check)
-            else:
-                result = mem.import_mcp_memory(
-                    source, profile_id=profile or "default", check_only=check
-                )
+            result = import_path(mem, source, profile_id=profile, check_only=check)
     except ImportValidationError as exc:
         _report_problems(exc.problems, as_json, source, kind, check)
         raise CliError(str(exc)) from exc
@@ -145,7 +98,7 @@ def _article(kind: str) -> str:
         EVENTS: "an events file",
         AUDIT: "an audit file",
         WORKSPACE: "a workspace",
-        MCP: "an MCP memory file",
+        MCP_MEMORY: "an MCP memory file",
     }
     return names.get(kind, kind)
 
@@ -207,7 +160,7 @@ def export(
         str | None,
         typer.Option("--profile", metavar="ID", help="Only this profile (envelope only)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Export the memory: a graph envelope, the events as JSONL, or a workspace directory.
 
