@@ -32,7 +32,7 @@ Processor = Callable[[Any], Any]
 class _Plan:
     """A statement compiled for one dialect, with its converters."""
 
-    __slots__ = ("binds", "literals", "results", "sql")
+    __slots__ = ("converters", "literals", "results", "sql")
 
     def __init__(self, statement: DirectStatement, dialect: Dialect) -> None:
         compiled = statement.statement.compile(  # type: ignore[attr-defined]
@@ -43,7 +43,7 @@ class _Plan:
         self.literals: dict[str, Any] = {
             name: value for name, value in compiled.params.items() if value is not None
         }
-        self.binds: tuple[tuple[str, Processor], ...] = tuple(
+        self.converters: tuple[tuple[str, Processor], ...] = tuple(
             (name, processor)
             for name, type_ in statement.bind_types.items()
             if (processor := type_.dialect_impl(dialect).bind_processor(dialect)) is not None
@@ -58,7 +58,7 @@ class _Plan:
     def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
         # Runs for every row written: one dict copy, then only the converted values.
         values = {**self.literals, **params} if self.literals else dict(params)
-        for name, processor in self.binds:
+        for name, processor in self.converters:
             values[name] = processor(values[name])
         return values
 
