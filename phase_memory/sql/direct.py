@@ -20,19 +20,23 @@ connection's transaction, the same way on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Dialect, Table
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.base import Executable
 
 Processor = Callable[[Any], Any]
+_T = TypeVar("_T")
+
+MEMO_SIZE = 256
+"""Rows a :meth:`DirectStatement.first_model` memo keeps before it starts again."""
 
 
 class _Plan:
     """A statement compiled for one dialect, with its converters."""
 
-    __slots__ = ("converters", "literals", "results", "sql")
+    __slots__ = ("columns", "converters", "dialect", "literals", "results", "sql")
 
     def __init__(self, statement: DirectStatement, dialect: Dialect) -> None:
         compiled = statement.statement.compile(  # type: ignore[attr-defined]
@@ -48,10 +52,22 @@ class _Plan:
             for name, type_ in statement.bind_types.items()
             if (processor := type_.dialect_impl(dialect).bind_processor(dialect)) is not None
         )
-        self.results: tuple[tuple[int, Processor], ...] = tuple(
+        self.columns = statement.result_columns
+        self.dialect = dialect
+        self.results: tuple[tuple[int, Processor], ...] | None = None  # at the first rows
+
+    def result_processors(self, description: Sequence[Sequence[Any]]) -> None:
+        """The result converters, given the driver's column types (``cursor.description``)."""
+        dialect = self.dialect
+        self.results = tuple(
             (index, processor)
-            for index, column in enumerate(statement.result_columns)
-            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            # (no columns declared for a RETURNING: its values are returned as they are)
+            for index, (column, described) in enumerate(
+                zip(self.columns, description, strict=False)
+            )
+            if (processor := column.type.dialect_impl(dialect).result_processor(
+                dialect, described[1]
+            ))
             is not None
         )
 
@@ -62,7 +78,9 @@ class _Plan:
             values[name] = processor(values[name])
         return values
 
-    def rows(self, raw: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def rows(self, raw: Sequence[Sequence[Any]], cursor: Any) -> list[tuple[Any, ...]]:
+        if self.results is None:
+            self.result_processors(cursor.description or ())
         results = self.results
         if not results:
             return [tuple(row) for row in raw]
@@ -82,7 +100,9 @@ class DirectStatement:
 
     ``table``: parameters named after its columns are converted by the
     columns' types (an INSERT or upsert of whole rows; ``column_keys`` fixes
-    which columns every row gives). Selected columns are converted by theirs.
+    which columns every row gives, ``converted`` names them when the statement
+    is not such an INSERT). Selected columns are converted by theirs
+    (returned ones are not: return plain values).
     """
 
     __slots__ = ("_plans", "bind_types", "column_keys", "result_columns", "statement")
@@ -93,10 +113,11 @@ class DirectStatement:
         *,
         table: Table | None = None,
         column_keys: Sequence[str] | None = None,
+        converted: Sequence[str] | None = None,
     ) -> None:
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
-        keys = self.column_keys if self.column_keys is not None else []
+        keys = converted if converted is not None else self.column_keys or []
         self.bind_types = {key: table.c[key].type for key in keys} if table is not None else {}
         selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
         self.result_columns = list(selected)
@@ -115,9 +136,43 @@ class DirectStatement:
         cursor = _cursor(conn)
         try:
             cursor.execute(plan.sql, plan.parameters(params))
-            return plan.rows(cursor.fetchall())
+            return plan.rows(cursor.fetchall(), cursor)
         except ValueError as exc:
             raise _refused(plan, exc) from exc
+        finally:
+            cursor.close()
+
+    def first_model(
+        self,
+        conn: Connection,
+        params: Mapping[str, Any],
+        build: Callable[[tuple[Any, ...]], _T],
+        memo: dict[tuple[Any, ...], _T],
+    ) -> _T | None:
+        """``build(first row)``, or None, remembered by the row's stored values.
+
+        For records read far more often than they change (profiles, looked up
+        for every recorded event): the same stored row always builds an equal
+        immutable model, so a row seen before skips its conversion and
+        validation. ``memo`` is the caller's, emptied at :data:`MEMO_SIZE` rows.
+        """
+        plan = self._plan(conn)
+        cursor = _cursor(conn)
+        try:
+            cursor.execute(plan.sql, plan.parameters(params))
+            raw = cursor.fetchone()
+            if raw is None:
+                return None
+            key = tuple(raw)
+            try:
+                found = memo.get(key)
+            except TypeError:  # a driver that parses JSON itself gives dicts: no memo
+                return build(plan.rows([raw], cursor)[0])
+            if found is None:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                found = memo[key] = build(plan.rows([raw], cursor)[0])
+            return found
         finally:
             cursor.close()
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
     select,
     update,
 )
@@ -45,6 +46,23 @@ _INSERT = DirectStatement(
     _events.insert(), table=_events, column_keys=[c.name for c in _events.columns]
 )
 _LAST = select(func.max(_events.c.position))
+_seen = _events.alias("seen")
+_APPEND_ONE = DirectStatement(
+    # One statement on every dialect: the newest position plus one, unless the id
+    # is stored already (then nothing is inserted and nothing returned, and no
+    # failed statement aborts the caller's transaction on PostgreSQL).
+    insert(_events)
+    .from_select(
+        [c.name for c in _events.columns],
+        select(
+            select(func.coalesce(func.max(_events.c.position), 0) + 1).scalar_subquery(),
+            *(bindparam(c.name, type_=c.type) for c in _events.columns if c.name != "position"),
+        ).where(~exists().where(_seen.c.event_id == bindparam("event_id"))),
+    )
+    .returning(_events.c.position),
+    table=_events,
+    converted=[c.name for c in _events.columns if c.name != "position"],
+)
 _LAST_AND_SEEN = select(
     select(func.max(_events.c.position)).scalar_subquery(),
     exists().where(_events.c.event_id == bindparam("id_")),
@@ -92,9 +110,14 @@ class SqlEventLog:
             return []
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
+            if len(events) == 1 and expected_position is None:
+                # The common case, one round trip.
+                found = _APPEND_ONE.all(conn, rows.event_row(events[0], None))
+                if not found:
+                    raise DuplicateEventError(events[0].event_id)
+                return [int(found[0][0])]
             ids = [event.event_id for event in events]
             if len(ids) == 1:
-                # The common case, one round trip: the newest position and the duplicate test.
                 last_value, duplicate = conn.execute(_LAST_AND_SEEN, {"id_": ids[0]}).one()
                 if duplicate:
                     raise DuplicateEventError(ids[0])

@@ -2,8 +2,9 @@
 
 They run through ``Connection.execute``: built once, so SQLAlchemy's compiled
 cache always hits; lists of ids are expanding ``IN`` parameters. Parameters
-are named ``<column>_``. Only the upsert of whole rows (on every write of the
-fold) runs on the driver's cursor (:mod:`phase_memory.sql.direct`).
+are named ``<column>_``. Only the upsert of whole rows and the lookups by id
+(on every write of the fold) run on the driver's cursor
+(:mod:`phase_memory.sql.direct`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ DELETE_BY_ID = {
 DELETE_ITEMS = delete(t.activation_items).where(
     t.activation_items.c.plan_id == bindparam("plan_id_")
 )
-BY_ID = {
-    table.name: select(*columns).where(table.c.id == bindparam("id_"))
+BY_ID = {  # looked up for every recorded event: on the driver's cursor
+    table.name: DirectStatement(select(*columns).where(table.c.id == bindparam("id_")))
     for table, columns in (
         (t.profiles, rows.PROFILE_COLUMNS),
         (t.nodes, rows.NODE_COLUMNS),

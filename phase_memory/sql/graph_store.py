@@ -61,11 +61,13 @@ class SqlGraphStore:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
         self._dialect = connections.dialect
+        self._profiles_by_row: dict[tuple[Any, ...], Profile] = {}
 
     # --- helpers --------------------------------------------------------------------
 
     def _one(self, conn: Connection, table: Table, key: str) -> Any:
-        return conn.execute(q.BY_ID[table.name], {"id_": key}).first()
+        found = q.BY_ID[table.name].all(conn, {"id_": key})
+        return found[0] if found else None
 
     def _exists(self, conn: Connection, table: Table, **where: Any) -> bool:
         params = {f"{name}_": value for name, value in where.items()}
@@ -94,9 +96,12 @@ class SqlGraphStore:
 
     def find_profile(self, profile_id: str) -> Profile | None:
         """The profile with this id, or None."""
+        # Every recorded event looks up its profile (policy checks and the fold):
+        # a profile row read before is not converted and validated again.
         with self._db.read("find_profile") as conn:
-            row = conn.execute(q.BY_ID["profiles"], {"id_": profile_id}).first()
-            return None if row is None else rows.profile_of(row)
+            return q.BY_ID["profiles"].first_model(
+                conn, {"id_": profile_id}, rows.profile_of, self._profiles_by_row
+            )
 
     def list_profiles(self) -> list[Profile]:
         """Every profile, by id."""
