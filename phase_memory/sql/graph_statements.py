@@ -10,6 +10,7 @@ are named ``<column>_``. Only the upsert of whole rows and the lookups by id
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, delete, exists, or_, select
 
@@ -89,3 +90,23 @@ DELETE_TOUCHING = delete(_edges).where(
     or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
 )
 INSERT_ITEMS = t.activation_items.insert()
+
+
+@cache
+def edges_of_profile(filters: tuple[str, ...]) -> Select[Any]:
+    """``list_edges``: a profile's edges, by id, where each column of ``filters`` equals
+    its ``:<column>_`` parameter.
+
+    Built once per set of filters: building a select (and its cache key) on every
+    call cost three times what running it through the compiled cache does, and
+    ``list_edges`` has a latency target (docs/performance.md).
+    """
+    edges = t.edges
+    return (
+        select(*rows.EDGE_COLUMNS)
+        .where(
+            edges.c.profile_id == bindparam("profile_id_"),
+            *(edges.c[name] == bindparam(f"{name}_") for name in filters),
+        )
+        .order_by(edges.c.id)
+    )

@@ -268,16 +268,13 @@ class SqlGraphStore:
         kind: str | None = None,
     ) -> list[MemoryEdge]:
         """Edges of a profile, filtered by endpoints and kind, by id."""
-        edges = t.edges
-        stmt = select(*rows.EDGE_COLUMNS).where(edges.c.profile_id == profile_id)
-        if source_id is not None:
-            stmt = stmt.where(edges.c.source_id == source_id)
-        if target_id is not None:
-            stmt = stmt.where(edges.c.target_id == target_id)
-        if kind is not None:
-            stmt = stmt.where(edges.c.kind == kind)
+        given = {"source_id": source_id, "target_id": target_id, "kind": kind}
+        filters = tuple(name for name, value in given.items() if value is not None)
+        params = {f"{name}_": given[name] for name in filters}
+        params["profile_id_"] = profile_id
         with self._db.read("list_edges") as conn:
-            return [rows.edge_of(row) for row in conn.execute(stmt.order_by(edges.c.id))]
+            found = conn.execute(q.edges_of_profile(filters), params)
+            return [rows.edge_of(row) for row in found]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""
