@@ -13,7 +13,7 @@ import builtins
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -34,6 +34,7 @@ from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
 from phase_memory.sql.direct import DirectStatement
+from phase_memory.sql.errors import translate
 
 CHUNK = 2000
 """Events fetched per round trip when streaming."""
@@ -108,6 +109,21 @@ class SqlEventLog:
         """Append a batch atomically and return the positions assigned."""
         if not events and expected_position is None:
             return []
+        joined = self._db.in_transaction()
+        batch: _Batch | None = None
+        try:
+            return self._append(events, expected_position, joined)
+        except _BatchFailed as failed:
+            batch = failed.batch
+        # The batch's own transaction was rolled back: name the duplicate, if that
+        # was the cause, from what was stored before it.
+        with self._db.read("append") as conn:
+            _raise_first_duplicate(conn, batch.ids, batch.last)
+        raise translate(batch.error, "append") from batch.error
+
+    def _append(
+        self, events: Sequence[MemoryEvent], expected_position: int | None, joined: bool
+    ) -> builtins.list[int]:
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
             if len(events) == 1 and expected_position is None:
@@ -134,12 +150,20 @@ class SqlEventLog:
             params = [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)]
             if len(ids) == 1:
                 _INSERT.run_many(conn, params)  # the lookup above found no duplicate
+            elif not joined:
+                # A batch relies on the unique index for ids already stored. In a
+                # transaction of its own, a duplicate rolls all of it back; the
+                # duplicate is named afterwards (append). No savepoint: SQLite
+                # would keep a statement journal of every page the batch changes.
+                try:
+                    _INSERT.run_many(conn, params)
+                except (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError) as exc:
+                    raise _BatchFailed(_Batch(ids, last, exc)) from exc
             else:
-                # A batch relies on the unique index for ids already stored, inside a
-                # savepoint: a duplicate undoes the rows inserted before it and
-                # nothing else, and the transaction stays usable for the lookup that
-                # names the duplicate (PostgreSQL aborts a transaction whose
-                # statement failed).
+                # Joined to the caller's transaction: inside a savepoint, so a
+                # duplicate undoes the rows inserted before it and nothing else,
+                # and the transaction stays usable for the lookup that names the
+                # duplicate (PostgreSQL aborts a transaction whose statement failed).
                 savepoint = conn.begin_nested()
                 try:
                     _INSERT.run_many(conn, params)
@@ -269,6 +293,22 @@ _EVENT_SELECT = select(*rows.EVENT_COLUMNS)
 _PAGES = _paged(_EVENT_SELECT)
 _PAGES_BY_PROFILE = _paged(_EVENT_SELECT, by_profile=True)
 _EVENT_POSITION = rows.EVENT_FIELDS.index("position")
+
+
+class _Batch(NamedTuple):
+    """A batch whose insert failed: its ids, the newest position before it, the error."""
+
+    ids: builtins.list[str]
+    last: int
+    error: BaseException
+
+
+class _BatchFailed(Exception):
+    """Carries a failed batch out of its (rolled back) transaction."""
+
+    def __init__(self, batch: _Batch) -> None:
+        super().__init__("the batch's insert failed")
+        self.batch = batch
 
 
 def _raise_first_duplicate(conn: Connection, ids: builtins.list[str], last: int) -> None:
