@@ -20,15 +20,14 @@ which it refuses): :func:`loads` gives that text to :func:`json.loads`.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 _SORTED = orjson.OPT_SORT_KEYS
 _SORTED_INDENTED = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
-_LONG_INTEGER = re.compile(r"\d{19}")
-_LONG_INTEGER_BYTES = re.compile(rb"\d{19}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_LONG_RUN = b"0" * 19
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
@@ -66,10 +65,14 @@ def loads(text: str | bytes, *, strict: bool = False) -> Any:
     ``strict`` refuses ``NaN`` and the infinities, as JSON does (interchange
     files); JSON columns written before may hold them.
     """
-    long_integer = _LONG_INTEGER_BYTES if isinstance(text, bytes) else _LONG_INTEGER
-    if long_integer.search(text) is None:  # type: ignore[arg-type]
+    try:
+        data = text.encode() if isinstance(text, str) else text
+    except UnicodeEncodeError:  # a lone surrogate: the standard parser says what is wrong
+        data = b""
+    # Every digit made "0": a run of 19 zeros is an integer orjson may read as a float.
+    if data and _LONG_RUN not in data.translate(_DIGITS_TO_ZERO):
         try:
-            return orjson.loads(text)
+            return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass  # the standard parser says what is wrong (or reads NaN)
     if strict:
