@@ -84,6 +84,9 @@ def test_expected_formats(tmp_path: Path) -> None:
                 "workspace": "workspace"}
     for name, kind in expected.items():
         assert detect_format(paths[name]) == kind
+    empty_jsonl = tmp_path / "memory.jsonl"
+    empty_jsonl.write_bytes(b"")  # the MCP memory server's empty graph
+    assert detect_format(empty_jsonl) == "mcp-memory"
     for name in ("empty", "whitespace", "bom-only", "other-json", "not-json", "a-list", "missing"):
         with pytest.raises(ImportValidationError):
             detect_format(paths[name])

@@ -16,7 +16,7 @@ from phase_memory import json_codec
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange.envelope import import_envelope
 from phase_memory.interchange.jsonl import import_audit, import_events
-from phase_memory.interchange.mcp_memory import import_mcp_memory
+from phase_memory.interchange.mcp_memory import ImportMode, import_mcp_memory
 from phase_memory.interchange.results import ImportResult
 from phase_memory.interchange.workspace import import_workspace
 
@@ -41,8 +41,10 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     is JSON Lines: MCP memory (``"type": "entity"`` / ``"relation"``), events
     (``event_id``, or ``kind`` and ``payload``) or audit records (``operation``
     and ``outcome``); an object with ``"envelope"`` is a graph envelope, on
-    one line or many. A missing or empty file, or any other content, raises
-    :class:`~phase_memory.errors.ImportValidationError`.
+    one line or many. A file with no JSON at all is an (empty) MCP memory file,
+    as the MCP memory server writes an empty graph, unless it is named
+    ``*.json``. A missing file, an empty ``.json`` file, or any other content
+    raises :class:`~phase_memory.errors.ImportValidationError`.
     """
     path = Path(source)
     if path.is_dir():
@@ -57,7 +59,11 @@ def detect_format(source: str | os.PathLike[str]) -> str:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     stripped = text.lstrip()
     if not stripped:
-        raise _refused(path, "the file is empty: nothing to import")
+        if path.suffix.lower() == ".json":
+            raise _refused(path, "the file is empty: nothing to import")
+        # The MCP memory server writes an empty graph as a 0-byte file; JSON Lines
+        # with no line hold no record of any format.
+        return MCP_MEMORY
     first = _first_object(stripped.split("\n", 1)[0])
     if first is not None:
         if "envelope" in first:
@@ -82,21 +88,30 @@ def import_path(
     source: str | os.PathLike[str],
     *,
     profile_id: str | None = None,
+    mode: ImportMode = "strict",
+    skip_invalid: bool = False,
     check_only: bool = False,
     progress: bool | None = None,
 ) -> ImportResult:
     """Import whatever :func:`detect_format` finds at ``source``, all or nothing.
 
-    ``profile_id`` is the profile of formats that name none (MCP memory,
-    default ``"default"``); given for another format, it is refused.
+    ``profile_id`` (default ``"default"``), ``mode`` and ``skip_invalid`` apply
+    to MCP memory files (see :func:`~phase_memory.interchange.import_mcp_memory`);
+    given for another format, they are refused.
     """
     kind = detect_format(source)
-    if profile_id is not None and kind != MCP_MEMORY:
-        raise ImportValidationError(
-            [ImportProblem(file=str(source), field="profile_id",
-                           reason=f"a profile applies to MCP memory files only; this is {kind}, "
-                           "which names its own profiles")]
-        )
+    if kind != MCP_MEMORY:
+        given = {"profile_id": profile_id is not None, "mode": mode != "strict",
+                 "skip_invalid": skip_invalid}
+        refused = [name for name, used in given.items() if used]
+        if refused:
+            raise ImportValidationError(
+                [ImportProblem(file=str(source), field=name,
+                               reason=f"{name} applies to MCP memory files only; this is {kind}"
+                               + (", which names its own profiles" if name == "profile_id"
+                                  else ""))
+                 for name in refused]
+            )
     if kind == ENVELOPE:
         return import_envelope(mem, source, check_only=check_only, progress=progress)
     if kind == EVENTS:
@@ -106,7 +121,8 @@ def import_path(
     if kind == WORKSPACE:
         return import_workspace(mem, source, check_only=check_only, progress=progress)
     return import_mcp_memory(
-        mem, source, profile_id=profile_id or "default", check_only=check_only, progress=progress
+        mem, source, profile_id=profile_id or "default", mode=mode,
+        skip_invalid=skip_invalid, check_only=check_only, progress=progress,
     )
 
 
