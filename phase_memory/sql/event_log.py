@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -189,22 +190,26 @@ class SqlEventLog:
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
-        """Events in position order, filtered; ``after`` is an exclusive position."""
+        """Events in position order (descending with ``newest_first``), filtered."""
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
-        stmt = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
-        stmt = _filtered(stmt, profile_id=profile_id, after=after)
-        params: dict[str, Any] = {}
+        # The common listings (tailing with after= and limit=, a path's events of a
+        # kind or two) run a statement built once per set of filters: building it
+        # per call cost more than running it. Kinds are an expanding IN.
+        given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
+                 "limit_": limit}
+        params: dict[str, Any] = {
+            name: value for name, value in given.items() if value is not None
+        }
         if kinds is not None:
-            stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
             params["kinds_"] = builtins.list(dict.fromkeys(kinds))
-        if path_id is not None:
-            stmt = stmt.where(_events.c.path_id == path_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        filters = (value is not None for value in given.values())
+        listing = _listing(*filters, kinds is not None, newest_first)
         with self._db.read("list") as conn:
-            return [rows.event_of(row) for row in conn.execute(stmt, params)]
+            return [rows.event_of(row) for row in conn.execute(listing, params)]
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
@@ -278,6 +283,26 @@ class SqlEventLog:
                 result = conn.execute(_REPLACE, {"event_id_": event_id, "payload_": payload})
                 if result.rowcount == 0:
                     raise NotFoundError(f"event {event_id!r} does not exist")
+
+
+@cache
+def _listing(
+    profile: bool, path: bool, after: bool, limit: bool, kinds: bool, newest_first: bool
+) -> Select[Any]:
+    """``list`` for one set of filters (parameters named ``<filter>_``, ``kinds_`` expanding)."""
+    stmt = select(*rows.EVENT_COLUMNS)
+    if kinds:
+        stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
+    if profile:
+        stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
+    if after:
+        stmt = stmt.where(_events.c.position > bindparam("after_"))
+    if path:
+        stmt = stmt.where(_events.c.path_id == bindparam("path_id_"))
+    stmt = stmt.order_by(_events.c.position.desc() if newest_first else _events.c.position)
+    if limit:
+        stmt = stmt.limit(bindparam("limit_"))
+    return stmt
 
 
 def _paged(stmt: Select[Any], *, by_profile: bool = False) -> DirectStatement:
