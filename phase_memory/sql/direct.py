@@ -82,8 +82,8 @@ class _Plan:
         if self.results is None:
             self.result_processors(cursor.description or ())
         results = self.results
-        if not results:
-            return [tuple(row) for row in raw]
+        if not results:  # the driver's rows are tuples already (sqlite3, psycopg)
+            return raw if isinstance(raw, list) else [tuple(row) for row in raw]
         converted = []
         for row in raw:
             values = list(row)
