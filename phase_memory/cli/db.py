@@ -34,16 +34,22 @@ def current(
 ) -> None:
     """The database's schema revision, and the newest this version knows."""
     target = _target(ctx)
-    from phase_memory.sql import database_revision
+    from phase_memory.sql import database_revision, migration_history
 
     revision, head = database_revision(target)
+    known = revision is None or any(r.revision == revision for r in migration_history())
     if as_json:
-        print_json({"revision": revision, "head": head, "up_to_date": revision == head})
+        print_json({"revision": revision, "head": head, "up_to_date": revision == head,
+                    "known": known})
         return
     if revision is None:
         say(f"{state_of(ctx).shown}: no phase-memory schema yet (newest is {head})")
     elif revision == head:
         say(f"{revision} (head)")
+    elif not known:
+        # `db upgrade` would refuse: only a newer phase-memory can move this database.
+        say(f"{revision} (newer than this version of phase-memory, whose newest is {head}; "
+            "upgrade phase-memory to write to it: pip install -U phase-memory)")
     else:
         say(f"{revision} (newest is {head}; run `phase-memory db upgrade`)")
 

@@ -30,6 +30,8 @@ from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
+from phase_memory.models.events import check_appendable
+from phase_memory.models.limits import check_int64
 from phase_memory.replay import replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
@@ -108,6 +110,7 @@ class SqlEventLog:
         self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
     ) -> builtins.list[int]:
         """Append a batch atomically and return the positions assigned."""
+        check_appendable(events, expected_position)
         if not events and expected_position is None:
             return []
         joined = self._db.in_transaction()
@@ -194,6 +197,7 @@ class SqlEventLog:
         newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
         """Events in position order (descending with ``newest_first``), filtered."""
+        check_int64(after=after, limit=limit)
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
         # The common listings (tailing with after= and limit=, a path's events of a
@@ -215,6 +219,7 @@ class SqlEventLog:
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> Iterator[MemoryEvent]:
         """Stream events in position order, ``after`` < position <= ``until``."""
+        check_int64(after=after, until=until)
         page = _PAGES_BY_PROFILE if profile_id is not None else _PAGES
         pages = self._pages(page, _EVENT_POSITION, profile_id, after, until, "iter")
         for row in chain.from_iterable(pages):
@@ -252,6 +257,7 @@ class SqlEventLog:
         Rows go to the fold as :class:`~phase_memory.replay.LoggedEvent` with the
         payload still JSON text: each payload is parsed once, into its model.
         """
+        check_int64(until=until)
         # The select lists LoggedEvent's fields in order.
         pages = self._pages(self._logged, 0, None, None, until, "replay")
         return replay(chain.from_iterable(pages), until=until, path_id=path_id)
