@@ -12,6 +12,7 @@ import typer
 
 from phase_memory.cli._context import MEMORY, database_file, state_of
 from phase_memory.cli._errors import CliError
+from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import print_json, print_jsonl, say, table
 
 app = typer.Typer(
@@ -29,7 +30,7 @@ def _target(ctx: typer.Context) -> str:
 @app.command("current")
 def current(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """The database's schema revision, and the newest this version knows."""
     target = _target(ctx)
@@ -56,7 +57,7 @@ def current(
 @app.command("history")
 def history(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """The migrations this version knows, newest first."""
     from phase_memory.sql import migration_history

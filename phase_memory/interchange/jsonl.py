@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError as PydanticValidationError
 
+from phase_memory import json_codec
 from phase_memory.interchange.atomic_write import atomic_text_file
 from phase_memory.interchange.common import (
     EventWriter,
@@ -135,9 +136,7 @@ def read_json_lines(
                 if not text.strip():
                     continue
                 try:
-                    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
-                    if text[end:].strip():
-                        raise json.JSONDecodeError("extra data after the JSON value", text, end)
+                    value = _parse(text)
                 except json.JSONDecodeError as exc:
                     problems.add(file, "", f"malformed JSON: {exc.msg} (column {exc.colno})",
                                  line=number)
@@ -151,6 +150,18 @@ def read_json_lines(
                 yield number, value
     except OSError as exc:
         problems.add(file, "", f"cannot read the file: {exc.strerror or exc}")
+
+
+def _parse(text: str) -> Any:
+    """The JSON value of one line; the standard parser gives the message of a malformed one."""
+    try:
+        return json_codec.loads(text, strict=True)
+    except (ValueError, RecursionError):
+        pass
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("extra data after the JSON value", text, end)
+    return value  # pragma: no cover - orjson and json agree on what is JSON
 
 
 def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:

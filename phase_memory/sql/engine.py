@@ -173,6 +173,8 @@ def make_engine(url: URL, settings: EngineSettings) -> Engine:
         "json_deserializer": dialect.json_loads,
     }
     if url.get_backend_name() == "sqlite":
+        # Named parameters (as psycopg's): the direct statements pass a dict on both.
+        kwargs["paramstyle"] = "named"
         kwargs["connect_args"] = {
             "timeout": settings.busy_timeout,
             "check_same_thread": False,
