@@ -301,6 +301,19 @@ class AuditSink(Protocol):
 
 
 @runtime_checkable
+class Maintainable(Protocol):
+    """A store with upkeep of its files (the SQL stores): ``db checkpoint`` and ``db vacuum``."""
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (SQLite)."""
+        ...
+
+    def vacuum(self) -> None:
+        """Rewrite the storage so no freed or dead data stays on disk."""
+        ...
+
+
+@runtime_checkable
 class MemoryStore(Protocol):
     """The three stores of one backend, and a transaction spanning them."""
 
