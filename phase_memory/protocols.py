@@ -299,6 +299,32 @@ class AuditSink(Protocol):
         """Audit records in the order they were written, optionally filtered."""
         ...
 
+    def find_mentioning(self, text: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` anywhere (used by ``forget``)."""
+        ...
+
+    def replace_details(self, details: Mapping[str, JsonObject]) -> None:
+        """Rewrite audit details by record id. Only ``forget`` uses this: it scrubs text."""
+        ...
+
+
+@dataclass(frozen=True)
+class StorageErasure:
+    """What a store's storage did, after a forget committed, to drop the erased content."""
+
+    storage: str
+    """One line: what happened below the rows, and what (if anything) is left to do."""
+    pages_cleared: int = 0
+    """Free pages of the file, all zero-filled (SQLite)."""
+    wal_checkpointed: bool | None = None
+    """The write-ahead log was checkpointed and emptied; None where there is none."""
+    vacuum_required: bool = False
+    """Earlier row versions stay on disk until ``phase-memory db vacuum`` (PostgreSQL)."""
+
+
+IN_MEMORY_ERASURE = StorageErasure(storage="in memory: nothing is kept below the records")
+"""The erasure of a store that keeps no files."""
+
 
 @runtime_checkable
 class Maintainable(Protocol):
@@ -310,6 +336,10 @@ class Maintainable(Protocol):
 
     def vacuum(self) -> None:
         """Rewrite the storage so no freed or dead data stays on disk."""
+        ...
+
+    def settle_erasure(self) -> StorageErasure:
+        """Called after a forget commits: drop what the storage keeps below the rows."""
         ...
 
 

@@ -7,12 +7,12 @@ from here; elsewhere the test is skipped with that reason.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 import phase_memory as pm
-import pytest
 from phase_memory.cli import app
 from phase_memory.testing.builders import P1, event
 from phase_memory.testing.raw_files import postgres_relation_files, scan

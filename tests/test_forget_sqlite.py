@@ -128,7 +128,10 @@ def test_forget_of_overflowing_content_leaves_no_byte_on_freed_pages(tmp_path: P
     assert traces == [], [str(t) for t in traces]
 
 
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
+    "golf", "hotel", "india", "juliet", "kilo", "lima",
+]
 
 
 def _other_node(i: int) -> pm.MemoryNode:

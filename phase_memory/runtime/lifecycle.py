@@ -35,15 +35,24 @@ from phase_memory.models import (
     LifecycleApplied,
     LifecycleKind,
     MemoryEvent,
+    MemoryNode,
     Profile,
     new_id,
     utc_now,
 )
-from phase_memory.runtime.forgetting import erase_from_events, scrub, secrets_of
+from phase_memory.protocols import IN_MEMORY_ERASURE, Maintainable
+from phase_memory.runtime.forgetting import (
+    ForgetCertificate,
+    erase_from_audit,
+    erase_from_events,
+    scrub,
+    secrets_of,
+)
 from phase_memory.runtime.lifecycle_records import UnknownTargets, build
 from phase_memory.runtime.review_gate import needs_review
 
 if TYPE_CHECKING:
+    from phase_memory.protocols import MemoryStore
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
@@ -112,6 +121,8 @@ class ApplyResult(DomainModel):
     audit_ids: list[str] = Field(default_factory=list)
     redacted_event_ids: list[str] = Field(default_factory=list)
     """Earlier events whose payloads ``forget`` rewrote."""
+    forgotten: list[ForgetCertificate] = Field(default_factory=list)
+    """One certificate per applied ``forget``: what was erased where, no content."""
 
 
 # --- validation of the input -------------------------------------------------
@@ -206,7 +217,9 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
             ]
             if denied:
                 raise _Denied(denied)
-            result = _apply_all(runtime, checked)
+            result, forget_audits = _apply_all(runtime, checked)
+        if forget_audits:
+            result = _settle_erasure(runtime, result, forget_audits)
     except _Denied as refusal:
         # The call's transaction is rolled back; the refusal is kept on its own.
         with store.transaction():
@@ -222,11 +235,16 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
     return result
 
 
-def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> ApplyResult:
+def _apply_all(
+    runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]
+) -> tuple[ApplyResult, list[AuditRecord]]:
+    """Apply every action; the result, and the audit records of the forgets."""
     store = runtime.store
     events: list[MemoryEvent] = []
     audit_ids: list[str] = []
     redacted: list[str] = []
+    certificates: list[ForgetCertificate] = []
+    forget_audits: list[AuditRecord] = []
     for action in actions:
         now = utc_now()
         try:
@@ -245,17 +263,78 @@ def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> A
         built = runtime._event("lifecycle.applied", action.profile_id, applied)
         event = runtime.record_trusted([built])[0]
         events.append(event)
-        erased_here: list[str] = []
-        for node in before.values():
-            erased_here.extend(erase_from_events(store, node, skip_event_id=event.event_id))
-        redacted.extend(erased_here)
-        record = _applied_audit(runtime, applied, event, redacted_count=len(set(erased_here)))
+        certificate = None
+        if action.kind is LifecycleKind.FORGET:
+            certificate = _erase(store, action, applied, before, secrets, event)
+            certificates.append(certificate)
+            redacted.extend(certificate.events_rewritten)
+        record = _applied_audit(runtime, applied, event, certificate)
         store.audit.record(record)
         audit_ids.append(record.id)
-    return ApplyResult(
+        if certificate is not None:
+            forget_audits.append(record)
+    result = ApplyResult(
         applied=[a.id for a in actions], events=events, audit_ids=audit_ids,
-        redacted_event_ids=sorted(set(redacted)),
+        redacted_event_ids=sorted(set(redacted)), forgotten=certificates,
     )
+    return result, forget_audits
+
+
+def _erase(
+    store: MemoryStore, action: LifecycleAction, applied: LifecycleApplied,
+    before: dict[str, MemoryNode], secrets: list[str], event: MemoryEvent,
+) -> ForgetCertificate:
+    """Erase the forgotten nodes' content from earlier events and audit text; say where."""
+    rewritten: set[str] = set()
+    for node in before.values():
+        rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
+    scrubbed = erase_from_audit(store, secrets)
+    plans = sum(
+        1 for event_id in rewritten if store.events.get(event_id).kind == "activation.planned"
+    )
+    return ForgetCertificate(
+        action_id=action.id,
+        node_ids=sorted(before),
+        erased={
+            "nodes": len(before),
+            "edges": len(applied.removed_edge_ids),
+            "search_index": len(before),
+            "events": len(rewritten),
+            "activation_plans": plans,
+            "audit_records": len(scrubbed),
+        },
+        events_rewritten=sorted(rewritten),
+        audit_records_scrubbed=scrubbed,
+    )
+
+
+def _settle_erasure(
+    runtime: PhaseMemoryRuntime, result: ApplyResult, forget_audits: list[AuditRecord]
+) -> ApplyResult:
+    """After the commit: the storage drops what it keeps below the rows (see protocols).
+
+    The forget audit records then get the storage's part of their certificates.
+    """
+    store = runtime.store
+    settled = store.settle_erasure() if isinstance(store, Maintainable) else IN_MEMORY_ERASURE
+    storage = {
+        "storage": settled.storage, "pages_cleared": settled.pages_cleared,
+        "wal_checkpointed": settled.wal_checkpointed, "vacuum_required": settled.vacuum_required,
+    }
+    certificates = [c.model_copy(update=storage) for c in result.forgotten]
+    by_action = {c.action_id: c for c in certificates}
+    details = {
+        record.id: {
+            **record.details,
+            "certificate": by_action[str(record.details["action_id"])].model_dump(mode="json"),
+        }
+        for record in forget_audits
+    }
+    with store.transaction():
+        store.audit.replace_details(details)
+    if isinstance(store, Maintainable) and settled.wal_checkpointed:
+        store.checkpoint()  # the certificate's own write leaves the log empty too
+    return result.model_copy(update={"forgotten": certificates})
 
 
 def _scrub_action(applied: LifecycleApplied, secrets: list[str]) -> LifecycleApplied:
@@ -291,7 +370,7 @@ def _approval_details(action: LifecycleAction) -> dict[str, Any]:
 
 def _applied_audit(
     runtime: PhaseMemoryRuntime, applied: LifecycleApplied, event: MemoryEvent,
-    *, redacted_count: int,
+    certificate: ForgetCertificate | None,
 ) -> AuditRecord:
     action = applied.action
     subjects = dict.fromkeys(
@@ -309,9 +388,10 @@ def _applied_audit(
         "removed_edge_ids": list(applied.removed_edge_ids),
         **_approval_details(action),
     }
-    if action.kind is LifecycleKind.FORGET:
+    if certificate is not None:
         details["erased"] = ["label", "content", "attributes"]
-        details["redacted_events"] = redacted_count
+        details["redacted_events"] = len(certificate.events_rewritten)
+        details["certificate"] = certificate.model_dump(mode="json")
     return AuditRecord(
         id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(subjects), outcome=AuditOutcome.APPLIED, details=details,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import json
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
-from phase_memory.models import AuditOutcome, AuditRecord
-from phase_memory.sql import rows
+from phase_memory.errors import NotFoundError
+from phase_memory.models import AuditOutcome, AuditRecord, JsonObject
+from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
 from phase_memory.sql.prepared import Prepared
@@ -16,6 +19,12 @@ from phase_memory.sql.prepared import Prepared
 _INSERT = Prepared(
     t.audit_records.insert(),
     column_keys=[c.name for c in t.audit_records.columns if c.name != "seq"],
+)
+
+_REPLACE_DETAILS = Prepared(
+    update(t.audit_records)
+    .where(t.audit_records.c.id == bindparam("id_"))
+    .values(details=bindparam("details_"))
 )
 
 
@@ -52,3 +61,25 @@ class SqlAuditSink:
             stmt = stmt.limit(limit)
         with self._db.read("audit.list") as conn:
             return [rows.audit_of(row) for row in conn.execute(stmt)]
+
+    def find_mentioning(self, text: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` anywhere, in write order."""
+        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+        audit = t.audit_records
+        haystack = dialect.json_text(self._db.dialect, audit.c.details)
+        stmt = (
+            select(*rows.AUDIT_COLUMNS)
+            .where(dialect.contains(self._db.dialect, haystack, needle))
+            .order_by(audit.c.seq)
+        )
+        with self._db.read("audit.find_mentioning") as conn:
+            return [rows.audit_of(row) for row in conn.execute(stmt)]
+
+    def replace_details(self, details: Mapping[str, JsonObject]) -> None:
+        """Rewrite the details of audit records by id (only ``forget`` does this)."""
+        if not details:
+            return
+        with self._db.write("audit.replace_details") as conn:
+            for record_id, new in details.items():
+                if _REPLACE_DETAILS.run(conn, {"id_": record_id, "details_": dict(new)}) == 0:
+                    raise NotFoundError(f"audit record {record_id!r} does not exist")

@@ -18,6 +18,8 @@
   Migrations take a second advisory lock;
 - **snapshots**: a multi-statement read runs ``REPEATABLE READ`` on
   PostgreSQL (SQLite's read transactions are snapshots already);
+- **vacuum**: ``VACUUM`` on SQLite, ``VACUUM FULL`` of every table on
+  PostgreSQL (see :func:`vacuum_statements`);
 - **schemas**: on PostgreSQL the store lives in the first schema of the
   connection's ``search_path`` (``?options=-csearch_path%3Dname`` in the URL),
   which must exist.
@@ -298,6 +300,19 @@ def optimize_search_index(conn: Connection) -> None:
     """
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
+
+
+def vacuum_statements(dialect: str) -> list[str]:
+    """What ``phase-memory db vacuum`` runs, outside any transaction.
+
+    SQLite: ``VACUUM`` (a new file without free pages). PostgreSQL:
+    ``VACUUM (FULL, ANALYZE)`` of each table of the store: the table, its TOAST
+    table and every index on it (GIN, trigram) are written anew, so dead row
+    versions, which plain ``VACUUM`` only marks reusable, leave the disk.
+    """
+    if dialect == SQLITE:
+        return ["VACUUM"]
+    return [f'VACUUM (FULL, ANALYZE) "{table.name}"' for table in t.metadata.sorted_tables]
 
 
 # --- locking ---------------------------------------------------------------------------

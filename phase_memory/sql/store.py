@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from phase_memory.errors import StoreUnavailableError
-from phase_memory.protocols import StoreCapabilities
+from phase_memory.protocols import StorageErasure, StoreCapabilities
 from phase_memory.sql import dialect, migrate
 from phase_memory.sql.audit import SqlAuditSink
 from phase_memory.sql.connections import CLOSED, Connections, StoreTransaction
 from phase_memory.sql.engine import (
+    AUTOCOMMIT_OPTION,
     EngineSettings,
     JournalMode,
     Synchronous,
@@ -113,25 +115,67 @@ class SqlStore:
             self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")
 
     def vacuum(self) -> None:
-        """Rebuild the database file, returning free pages (SQLite ``VACUUM``)."""
+        """Rewrite the storage so no freed page or dead row version keeps old data.
+
+        SQLite: ``VACUUM`` rebuilds the file. PostgreSQL: ``VACUUM FULL`` of
+        every table of the store, which writes each table, its TOAST table and
+        all its indexes (the GIN and trigram ones included) anew, so no dead
+        row version of a forgotten node is left in a relation file. It holds
+        an exclusive lock on each table while it runs.
+        """
         if self._db.dialect == dialect.SQLITE:
             self._raw("VACUUM", "vacuum")
+            return
+        self._check_writable()
+        with translated("vacuum"), self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT", **{AUTOCOMMIT_OPTION: True})
+            for statement in dialect.vacuum_statements(self._db.dialect):
+                conn.exec_driver_sql(statement)
 
-    def _raw(self, sql: str, where: str) -> None:
-        # Outside any transaction (VACUUM and checkpoints cannot run in one).
+    def settle_erasure(self) -> StorageErasure:
+        """After a forget commits: empty the write-ahead log, say what is left (see protocol).
+
+        On SQLite every freed page is zero-filled as it is freed (``secure_delete``)
+        and the forget merged the full-text index in its transaction; here the
+        WAL, which still holds the pages as they were before, is checkpointed
+        and truncated. On PostgreSQL earlier row versions stay in the table
+        files until ``phase-memory db vacuum``.
+        """
+        if self._db.dialect != dialect.SQLITE:
+            return StorageErasure(
+                storage="PostgreSQL: rows rewritten; earlier row versions stay in the table "
+                "files until `phase-memory db vacuum` (VACUUM FULL)",
+                vacuum_required=True,
+            )
+        busy, log, _ = self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")[0]
+        (free,) = self._raw("PRAGMA freelist_count", "checkpoint")[0]
+        return StorageErasure(
+            storage="SQLite: freed pages zero-filled (secure_delete), full-text index "
+            "merged, write-ahead log checkpointed",
+            pages_cleared=int(free),
+            # -1: no write-ahead log (journal_mode=delete, or an in-memory database).
+            wal_checkpointed=None if log == -1 else busy == 0,
+        )
+
+    def _check_writable(self) -> None:
         if self._closed:
             raise StoreUnavailableError(CLOSED)
         if self.read_only:
             raise StoreUnavailableError("the database is open read-only")
+
+    def _raw(self, sql: str, where: str) -> list[tuple[Any, ...]]:
+        # Outside any transaction (VACUUM and checkpoints cannot run in one).
+        self._check_writable()
         with translated(where):
             raw = self.engine.raw_connection()
             try:
                 cursor = raw.cursor()
                 cursor.execute(sql)
-                cursor.fetchall()
+                rows_ = [tuple(row) for row in cursor.fetchall()]
                 cursor.close()
             finally:
                 raw.close()
+        return rows_
 
     def close(self) -> None:
         """Release connections and files; every later call raises StoreUnavailableError."""

@@ -66,7 +66,9 @@ def encoded_forms(secret: str, *, words: bool = True) -> dict[str, bytes]:
 def scan(files: Iterable[Path], secrets: Sequence[str], *, words: bool = True) -> list[Trace]:
     """Every (file, secret, form) where a form of a secret occurs in a file's raw bytes."""
     found: list[Trace] = []
-    needles = [(s, name, form) for s in secrets for name, form in encoded_forms(s, words=words).items()]
+    needles = [
+        (s, name, form) for s in secrets for name, form in encoded_forms(s, words=words).items()
+    ]
     for file in files:
         try:
             data = file.read_bytes().lower()
@@ -78,7 +80,8 @@ def scan(files: Iterable[Path], secrets: Sequence[str], *, words: bool = True) -
 
 def sqlite_files(database: Path) -> list[Path]:
     """The files of a SQLite memory that exist: the database, ``-wal``, ``-shm``, ``-journal``."""
-    candidates = [database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))]
+    suffixes = ("-wal", "-shm", "-journal")
+    candidates = [database, *(database.with_name(database.name + s) for s in suffixes)]
     return [p for p in candidates if p.exists()]
 
 
@@ -114,7 +117,7 @@ def postgres_relation_files(conn: Connection) -> list[Path] | None:
         conn.execute(text("CHECKPOINT"))
         data_directory = Path(str(conn.execute(text("SHOW data_directory")).scalar_one()))
         relative = [str(p) for (p,) in conn.execute(_RELATIONS) if p is not None]
-    except Exception:  # noqa: BLE001 - no superuser rights: the files are not ours to read
+    except Exception:
         return None
     if not data_directory.is_dir():
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -64,7 +64,7 @@ def test_forget_scrubs_free_form_events_quoting_the_label_and_an_attribute(
     note = mem.record(
         event("note.added", {"text": f"user mentioned {SECRET_LABEL}", "extra": [SECRET_ATTRIBUTE],
                              "keep": "an unrelated remark"}, seconds=7)
-    )[0]
+    )
     mem.apply([action("forget", "secret", approved=True)])
     assert _traces(mem) == []
     scrubbed = mem.events.get(note.event_id)
@@ -91,7 +91,7 @@ def test_forget_scrubs_the_denied_audit_record_of_an_earlier_refusal(
     assert _traces(mem) == []
     denied = mem.audit.list(operation="lifecycle.forget", outcome=AuditOutcome.DENIED)
     assert len(denied) == 1, "the refusal is still on record, without the label"
-    assert "[forgotten]" in denied[0].details["reason"]
+    assert "[forgotten]" in str(denied[0].details["reason"])
 
 
 # --- finding 5: an id-only mention is not content -------------------------------------------
@@ -101,7 +101,7 @@ def test_forget_leaves_an_id_only_event_alone_and_doctor_agrees(
     mem: PhaseMemoryRuntime,
 ) -> None:
     write_secret_history(mem)
-    mention = mem.record(event("note.added", {"node_id": "secret", "seen": 3}, seconds=8))[0]
+    mention = mem.record(event("note.added", {"node_id": "secret", "seen": 3}, seconds=8))
     mem.apply([action("forget", "secret", approved=True)])
     assert mem.events.get(mention.event_id).payload == {"node_id": "secret", "seen": 3}
     report = mem.diagnose()
@@ -140,7 +140,7 @@ def test_redaction_markers_keep_no_hash_of_what_they_replaced(mem: PhaseMemoryRu
     for event_id in result.redacted_event_ids:
         marker = mem.events.get(event_id).payload[REDACTION_KEY]
         assert isinstance(marker, dict)
-        assert "secret" in marker["node_ids"]
+        assert marker == {"node_ids": ["secret"]}
         # No digest of any kind: nothing a guess could be checked against.
         assert not re.search(r"[0-9a-f]{32,}", json.dumps(marker)), marker
     # Replay still recognises the redacted payloads.
@@ -171,7 +171,7 @@ def test_forget_certificate_says_what_was_erased_where(mem: PhaseMemoryRuntime) 
     assert [s for s in (*SECRETS, *WHOLE) if s in shown] == []
     audit = mem.audit.list(operation="lifecycle.forget", outcome=AuditOutcome.APPLIED)
     assert len(audit) == 1
-    recorded = audit[0].details["certificate"]
+    recorded = cast(dict[str, Any], audit[0].details["certificate"])
     assert recorded["erased"] == certificate.erased
     assert recorded["events_rewritten"] == certificate.events_rewritten
     assert [s for s in (*SECRETS, *WHOLE) if s in json.dumps(recorded)] == []
@@ -191,9 +191,9 @@ def test_verify_forgotten_passes_after_forget_and_finds_leftovers(
     assert report.ok, report.findings
     assert "forgotten" in report.checks
     # Something carrying the node's content again (a hand-made rewrite) is found.
-    saved = next(e for e in mem.events.list(kinds=["node.saved"])
-                 if e.payload["node"]["id"] == "secret")
-    leftover = {**saved.payload, "node": {**saved.payload["node"], "label": "leaked"}}
+    saved = next(e for e in mem.events.list(kinds=["node.saved"]) if "secret" in str(e.payload))
+    record = cast(dict[str, Any], saved.payload["node"])
+    leftover: dict[str, Any] = {**saved.payload, "node": {**record, "label": "leaked"}}
     mem.store.events.replace_payloads({saved.event_id: leftover})
     again = mem.verify_forgotten("secret")
     assert not again.ok
