@@ -101,7 +101,8 @@ def main() -> None:
         print(f"FTS5 optimize alone: {optimize * 1000:.1f} ms; "
               f"WAL checkpoint alone: {checkpoint * 1000:.1f} ms")
         times = _forget_times(base, 9)
-        print(f"approved forget through the library: median {statistics.median(times) * 1000:.1f} ms"
+        median = statistics.median(times) * 1000
+        print(f"approved forget through the library: median {median:.1f} ms"
               f" (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})")
 
 

@@ -30,6 +30,7 @@ from phase_memory.models import (
     ActivationPlan,
     DomainModel,
     JsonObject,
+    LifecycleApplied,
     LifecycleKind,
     MemoryEvent,
     MemoryNode,
@@ -240,9 +241,42 @@ def erase_from_audit(store: MemoryStore, secrets: list[str]) -> list[str]:
     return sorted(rewrites)
 
 
+def certify_forget(
+    store: MemoryStore, applied: LifecycleApplied, before: dict[str, MemoryNode],
+    secrets: list[str], event: MemoryEvent,
+) -> ForgetCertificate:
+    """Erase forgotten nodes' content from earlier events and audit text; say where.
+
+    ``before`` holds the nodes as they were, ``event`` is the forget's own
+    ``lifecycle.applied`` event (left as written).
+    """
+    rewritten: set[str] = set()
+    for node in before.values():
+        rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
+    scrubbed = erase_from_audit(store, secrets)
+    plans = sum(
+        1 for event_id in rewritten if store.events.get(event_id).kind == "activation.planned"
+    )
+    return ForgetCertificate(
+        action_id=applied.action.id,
+        node_ids=sorted(before),
+        erased={
+            "nodes": len(before),
+            "edges": len(applied.removed_edge_ids),
+            "search_index": len(before),
+            "events": len(rewritten),
+            "activation_plans": plans,
+            "audit_records": len(scrubbed),
+        },
+        events_rewritten=sorted(rewritten),
+        audit_records_scrubbed=scrubbed,
+    )
+
+
 __all__ = [
     "FORGOTTEN_MARK",
     "ForgetCertificate",
+    "certify_forget",
     "erase_from_audit",
     "erase_from_events",
     "erased",

@@ -35,24 +35,16 @@ from phase_memory.models import (
     LifecycleApplied,
     LifecycleKind,
     MemoryEvent,
-    MemoryNode,
     Profile,
     new_id,
     utc_now,
 )
-from phase_memory.protocols import IN_MEMORY_ERASURE, Maintainable
-from phase_memory.runtime.forgetting import (
-    ForgetCertificate,
-    erase_from_audit,
-    erase_from_events,
-    scrub,
-    secrets_of,
-)
+from phase_memory.protocols import IN_MEMORY_ERASURE, Maintainable, StorageErasure
+from phase_memory.runtime.forgetting import ForgetCertificate, certify_forget, scrub, secrets_of
 from phase_memory.runtime.lifecycle_records import UnknownTargets, build
 from phase_memory.runtime.review_gate import needs_review
 
 if TYPE_CHECKING:
-    from phase_memory.protocols import MemoryStore
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
@@ -218,8 +210,6 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
             if denied:
                 raise _Denied(denied)
             result, forget_audits = _apply_all(runtime, checked)
-        if forget_audits:
-            result = _settle_erasure(runtime, result, forget_audits)
     except _Denied as refusal:
         # The call's transaction is rolled back; the refusal is kept on its own.
         with store.transaction():
@@ -232,7 +222,9 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
         with store.transaction():
             store.audit.record(_failure_audit(runtime, checked, exc))
         raise
-    return result
+    # Committed: what follows completes the erasure below the rows, and never
+    # turns an applied forget into a reported failure.
+    return _settle_erasure(runtime, result, forget_audits) if forget_audits else result
 
 
 def _apply_all(
@@ -265,7 +257,7 @@ def _apply_all(
         events.append(event)
         certificate = None
         if action.kind is LifecycleKind.FORGET:
-            certificate = _erase(store, action, applied, before, secrets, event)
+            certificate = certify_forget(store, applied, before, secrets, event)
             certificates.append(certificate)
             redacted.extend(certificate.events_rewritten)
         record = _applied_audit(runtime, applied, event, certificate)
@@ -280,34 +272,6 @@ def _apply_all(
     return result, forget_audits
 
 
-def _erase(
-    store: MemoryStore, action: LifecycleAction, applied: LifecycleApplied,
-    before: dict[str, MemoryNode], secrets: list[str], event: MemoryEvent,
-) -> ForgetCertificate:
-    """Erase the forgotten nodes' content from earlier events and audit text; say where."""
-    rewritten: set[str] = set()
-    for node in before.values():
-        rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
-    scrubbed = erase_from_audit(store, secrets)
-    plans = sum(
-        1 for event_id in rewritten if store.events.get(event_id).kind == "activation.planned"
-    )
-    return ForgetCertificate(
-        action_id=action.id,
-        node_ids=sorted(before),
-        erased={
-            "nodes": len(before),
-            "edges": len(applied.removed_edge_ids),
-            "search_index": len(before),
-            "events": len(rewritten),
-            "activation_plans": plans,
-            "audit_records": len(scrubbed),
-        },
-        events_rewritten=sorted(rewritten),
-        audit_records_scrubbed=scrubbed,
-    )
-
-
 def _settle_erasure(
     runtime: PhaseMemoryRuntime, result: ApplyResult, forget_audits: list[AuditRecord]
 ) -> ApplyResult:
@@ -316,7 +280,14 @@ def _settle_erasure(
     The forget audit records then get the storage's part of their certificates.
     """
     store = runtime.store
-    settled = store.settle_erasure() if isinstance(store, Maintainable) else IN_MEMORY_ERASURE
+    try:
+        settled = store.settle_erasure() if isinstance(store, Maintainable) else IN_MEMORY_ERASURE
+    except PhaseMemoryError as exc:
+        settled = StorageErasure(
+            storage=f"the write-ahead log could not be emptied ({exc}); "
+            "run `phase-memory db checkpoint`",
+            wal_checkpointed=False,
+        )
     storage = {
         "storage": settled.storage, "pages_cleared": settled.pages_cleared,
         "wal_checkpointed": settled.wal_checkpointed, "vacuum_required": settled.vacuum_required,
@@ -330,10 +301,13 @@ def _settle_erasure(
         }
         for record in forget_audits
     }
-    with store.transaction():
-        store.audit.replace_details(details)
-    if isinstance(store, Maintainable) and settled.wal_checkpointed:
-        store.checkpoint()  # the certificate's own write leaves the log empty too
+    try:
+        with store.transaction():
+            store.audit.replace_details(details)
+        if isinstance(store, Maintainable) and settled.wal_checkpointed:
+            store.checkpoint()  # the certificate's own write leaves the log empty too
+    except PhaseMemoryError:
+        pass  # the audit keeps the certificate written with the forget, minus the storage part
     return result.model_copy(update={"forgotten": certificates})
 
 
