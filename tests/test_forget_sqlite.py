@@ -164,3 +164,28 @@ def test_forget_after_full_text_merges_leaves_no_term_in_any_file(tmp_path: Path
         mem.store.checkpoint()  # type: ignore[attr-defined]
         traces = scan(sqlite_files(db), secrets, words=False)
         assert traces == [], [str(t) for t in traces]
+
+
+def test_forget_clears_pages_freed_before_secure_delete_was_on(tmp_path: Path) -> None:
+    """Pages another writer freed with ``secure_delete=FAST`` (earlier versions) are cleared too."""
+    db = tmp_path / "memory.db"
+    secrets = ("Gravlax-5150", "Kestrel-2468", BIG_WORD)
+    with pm.open(db) as mem:
+        _big_secret_node(mem)
+    raw = sqlite3.connect(db, isolation_level=None)
+    try:
+        raw.execute("PRAGMA secure_delete = FAST")
+        # What an earlier version did on an update: the old overflow pages are
+        # freed without being zero-filled.
+        raw.execute("UPDATE nodes SET content = 'short now' WHERE id = 'big'")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert int(raw.execute("PRAGMA freelist_count").fetchone()[0]) > 5
+    finally:
+        raw.close()
+    assert scan(sqlite_files(db), secrets, words=False)
+    with pm.open(db) as mem:
+        result = mem.apply([action("forget", "big", approved=True)])
+        assert result.forgotten[0].pages_cleared > 5
+        assert result.forgotten[0].wal_checkpointed is True
+        traces = scan(sqlite_files(db), secrets, words=False)
+        assert traces == [], [str(t) for t in traces]

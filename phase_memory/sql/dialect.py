@@ -5,7 +5,8 @@
 - **full-text search**: an FTS5 ``MATCH`` ranked with bm25 on SQLite, a
   ``tsvector @@ tsquery`` ranked with ``ts_rank`` on PostgreSQL; forgetting a
   node merges the FTS5 index in the same transaction, so no erased term
-  lingers in an old index segment;
+  lingers in an old index segment, and zero-fills every free page of a SQLite
+  file (:func:`clear_free_pages`);
 - **JSON**: SQLite keeps JSON as text already, PostgreSQL casts JSONB; JSONB
   keeps numbers as ``numeric``, so floats are written in a form that reads
   back as the same float (``1e20`` would come back as an integer);
@@ -300,6 +301,36 @@ def optimize_search_index(conn: Connection) -> None:
     """
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
+
+
+_SWEEP_KEY = "phase_memory.free_page_sweep"
+
+
+def clear_free_pages(conn: Connection) -> int:
+    """Zero-fill every free page of a SQLite file, in the current transaction; how many.
+
+    Connections run with ``secure_delete = ON``, which zero-fills pages as they
+    are freed; pages freed before that (by an earlier version of this library,
+    which used ``FAST``, or by another program) may still hold old text. A
+    forget takes them all with one ``zeroblob`` row as large as the free space
+    (the blob's pages are written as zeros) and frees them again (zero-filled
+    by ``secure_delete``), so no page of the file keeps what was forgotten. It
+    costs one write of each free page, nothing when there are none.
+    PostgreSQL: nothing to do here (``db vacuum`` rewrites the table files).
+    """
+    if name_of(conn) != SQLITE:
+        return 0
+    free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
+    if free == 0:
+        return 0
+    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
+    conn.exec_driver_sql(
+        "INSERT INTO runtime_metadata (key, value, updated_at) "
+        "VALUES (?, zeroblob(?), '1970-01-01T00:00:00Z')",
+        (_SWEEP_KEY, free * page_size),
+    )
+    conn.exec_driver_sql("DELETE FROM runtime_metadata WHERE key = ?", (_SWEEP_KEY,))
+    return free
 
 
 def vacuum_statements(dialect: str) -> list[str]:
