@@ -30,6 +30,7 @@ from phase_memory.models import (
 )
 from phase_memory.models.base import DomainModel
 from phase_memory.models.events import PAYLOAD_MODELS
+from phase_memory.protocols import Maintainable
 
 if TYPE_CHECKING:
     from phase_memory.protocols import MemoryStore
@@ -375,6 +376,16 @@ def verify_forgotten(store: MemoryStore, node_id: str) -> RepairReport:
         report.add("error", "forget.edges_left", f"node {node_id}",
                    f"forgotten node {node_id!r} still has edges", _FORGET_AGAIN)
     _check_one_forgotten(store, node, store.graph.list_activation_plans(), report)
+    if isinstance(store, Maintainable):
+        dirty = store.free_pages_holding_data()
+        if dirty is not None:
+            report.checks.append("free pages")
+        if dirty:
+            report.add("error", "forget.free_pages_not_cleared", "database",
+                       f"{dirty} free page(s) of the database file still hold data, which "
+                       "may include forgotten content",
+                       "run `phase-memory db vacuum` (or forget again: a forget clears "
+                       "every free page)")
     report.checks.append("certificate")
     certificates = [
         r for r in store.audit.list(operation="lifecycle.forget", outcome=AuditOutcome.APPLIED)

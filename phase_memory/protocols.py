@@ -342,6 +342,10 @@ class Maintainable(Protocol):
         """Called after a forget commits: drop what the storage keeps below the rows."""
         ...
 
+    def free_pages_holding_data(self) -> int | None:
+        """Free pages of the file still holding data (SQLite files); None where unknown."""
+        ...
+
 
 @runtime_checkable
 class MemoryStore(Protocol):

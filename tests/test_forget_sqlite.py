@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import phase_memory as pm
+from phase_memory.sql.free_pages import dirty_free_pages
 from phase_memory.testing.builders import P1
 from phase_memory.testing.raw_files import scan, sqlite_files
 from phase_memory.testing.spec_review import SECRETS, action, write_secret_history
@@ -124,6 +125,8 @@ def test_forget_of_overflowing_content_leaves_no_byte_on_freed_pages(tmp_path: P
         # While still open: the forget's own checkpoint emptied the write-ahead log.
         traces = scan(sqlite_files(db), secrets, words=False)
         assert traces == [], [str(t) for t in traces]
+        assert dirty_free_pages(db) == 0
+        assert mem.verify_forgotten("big").ok
     traces = scan(sqlite_files(db), secrets, words=False)
     assert traces == [], [str(t) for t in traces]
 
@@ -158,12 +161,16 @@ def test_forget_after_full_text_merges_leaves_no_term_in_any_file(tmp_path: Path
         mem.apply([action("forget", "word", approved=True)])
         traces = scan(sqlite_files(db), secrets, words=False)
         assert traces == [], [str(t) for t in traces]
+        assert dirty_free_pages(db) == 0
+        assert mem.verify_forgotten("word").ok
         for i in range(300, 500):  # later merges must not bring anything back
             mem.save_node(_other_node(i))
         assert mem.graph.search_text(P1, ["pangolin", "xylophone"], 10) == []
         mem.store.checkpoint()  # type: ignore[attr-defined]
         traces = scan(sqlite_files(db), secrets, words=False)
         assert traces == [], [str(t) for t in traces]
+        assert dirty_free_pages(db) == 0
+        assert mem.verify_forgotten("word").ok
 
 
 def test_forget_clears_pages_freed_before_secure_delete_was_on(tmp_path: Path) -> None:
@@ -183,9 +190,32 @@ def test_forget_clears_pages_freed_before_secure_delete_was_on(tmp_path: Path) -
     finally:
         raw.close()
     assert scan(sqlite_files(db), secrets, words=False)
+    assert dirty_free_pages(db) > 5
     with pm.open(db) as mem:
         result = mem.apply([action("forget", "big", approved=True)])
         assert result.forgotten[0].pages_cleared > 5
         assert result.forgotten[0].wal_checkpointed is True
         traces = scan(sqlite_files(db), secrets, words=False)
         assert traces == [], [str(t) for t in traces]
+        assert dirty_free_pages(db) == 0
+        assert mem.verify_forgotten("big").ok
+
+
+def test_doctor_forgotten_finds_free_pages_that_still_hold_data(tmp_path: Path) -> None:
+    db = tmp_path / "memory.db"
+    with pm.open(db) as mem:
+        _big_secret_node(mem)
+        mem.save_node(pm.MemoryNode(id="other", profile_id=P1, kind="fact", label="other",
+                                    content="x" * 30_000))
+        mem.apply([action("forget", "big", approved=True)])
+        assert mem.verify_forgotten("big").ok
+    raw = sqlite3.connect(db, isolation_level=None)
+    try:
+        raw.execute("PRAGMA secure_delete = FAST")  # another program, freeing pages as they are
+        raw.execute("UPDATE nodes SET content = 'short' WHERE id = 'other'")
+    finally:
+        raw.close()
+    with pm.open(db, read_only=True) as mem:
+        report = mem.verify_forgotten("big")
+    assert "forget.free_pages_not_cleared" in report.codes()
+    assert not report.ok

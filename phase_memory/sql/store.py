@@ -31,6 +31,7 @@ from phase_memory.sql.engine import (
 )
 from phase_memory.sql.errors import translated
 from phase_memory.sql.event_log import SqlEventLog
+from phase_memory.sql.free_pages import dirty_free_pages
 from phase_memory.sql.graph_store import SqlGraphStore
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -156,6 +157,23 @@ class SqlStore:
             # -1: no write-ahead log (journal_mode=delete, or an in-memory database).
             wal_checkpointed=None if log == -1 else busy == 0,
         )
+
+    def free_pages_holding_data(self) -> int | None:
+        """How many free pages of the SQLite file still hold data; None when not a file.
+
+        Reads the file (and its write-ahead log) as bytes: see
+        :mod:`phase_memory.sql.free_pages`. PostgreSQL: None (the server's files
+        are its own; ``db vacuum`` rewrites them).
+        """
+        if self._closed:
+            raise StoreUnavailableError(CLOSED)
+        path = sqlite_file(self.url)
+        if path is None or not path.exists():
+            return None
+        try:
+            return dirty_free_pages(path)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def _check_writable(self) -> None:
         if self._closed:
