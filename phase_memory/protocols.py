@@ -272,8 +272,11 @@ class MemoryEventLog(Protocol):
         """The position of the newest event, 0 when the log is empty."""
         ...
 
-    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
-        """Events whose payload contains ``text`` anywhere (used to erase forgotten content)."""
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload contains ``text`` (or any of ``others``) anywhere.
+
+        In position order, each event once (used to erase forgotten content).
+        """
         ...
 
     def replace_payloads(self, payloads: Mapping[str, JsonObject]) -> None:
@@ -299,8 +302,11 @@ class AuditSink(Protocol):
         """Audit records in the order they were written, optionally filtered."""
         ...
 
-    def find_mentioning(self, text: str) -> builtins.list[AuditRecord]:
-        """Audit records whose details contain ``text`` anywhere (used by ``forget``)."""
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` (or any of ``others``) anywhere.
+
+        In write order, each record once (used by ``forget``).
+        """
         ...
 
     def replace_details(self, details: Mapping[str, JsonObject]) -> None:

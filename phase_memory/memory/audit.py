@@ -44,12 +44,15 @@ class InMemoryAuditSink:
         ]
         return found if limit is None else found[:limit]
 
-    def find_mentioning(self, text: str) -> builtins.list[AuditRecord]:
-        """Audit records whose details contain ``text`` anywhere, in write order."""
-        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` (or any of ``others``), in write order."""
+        needles = [json.dumps(t, ensure_ascii=False)[1:-1] for t in (text, *others)]
         with self._shared.lock:
             records = list(self._shared.audit)
-        return [r for r in records if needle in json.dumps(r.details, ensure_ascii=False)]
+        return [
+            r for r in records
+            if any(n in json.dumps(r.details, ensure_ascii=False) for n in needles)
+        ]
 
     def replace_details(self, details: Mapping[str, JsonObject]) -> None:
         """Rewrite the details of audit records by id (only ``forget`` does this)."""

@@ -203,27 +203,26 @@ def _scrubbed_action(action: dict[str, Any], secrets: list[str]) -> dict[str, An
 
 def erase_from_events(
     store: MemoryStore, node: MemoryNode, *, skip_event_id: str | None = None
-) -> list[str]:
+) -> dict[str, str]:
     """Rewrite every stored event payload of the node's profile that carries its content.
 
     ``node`` is the record *before* forgetting: its id finds the records of
     replayable kinds, its label, content and attribute values find free text
-    quoting them. Returns the ids of the rewritten events.
+    quoting them (one scan of the log). Returns the rewritten events' kinds by id.
     """
     secrets = secrets_of(node)
-    candidates: dict[str, MemoryEvent] = {}
-    for needle in [node.id, *secrets]:
-        for event in store.events.find_mentioning(needle):
-            candidates.setdefault(event.event_id, event)
     rewrites: dict[str, JsonObject] = {}
-    for event_id, event in candidates.items():
+    kinds: dict[str, str] = {}
+    for event in store.events.find_mentioning(node.id, *secrets):
+        event_id = event.event_id
         if event_id == skip_event_id or event.profile_id != node.profile_id:
             continue
         new = redacted_payload(event, node.id, secrets)
         if new is not None:
             rewrites[event_id] = new
+            kinds[event_id] = event.kind
     store.events.replace_payloads(rewrites)
-    return sorted(rewrites)
+    return kinds
 
 
 def erase_from_audit(store: MemoryStore, secrets: list[str]) -> list[str]:
@@ -232,11 +231,12 @@ def erase_from_audit(store: MemoryStore, secrets: list[str]) -> list[str]:
     The records stay (who did what, when, with which outcome); only the quoted
     text becomes ``[forgotten]``.
     """
-    rewrites: dict[str, JsonObject] = {}
-    for secret in secrets:
-        for record in store.audit.find_mentioning(secret):
-            current = rewrites.get(record.id, record.details)
-            rewrites[record.id] = scrub_json(current, secrets)
+    if not secrets:
+        return []
+    rewrites = {
+        record.id: scrub_json(record.details, secrets)
+        for record in store.audit.find_mentioning(*secrets)
+    }
     store.audit.replace_details(rewrites)
     return sorted(rewrites)
 
@@ -250,13 +250,11 @@ def certify_forget(
     ``before`` holds the nodes as they were, ``event`` is the forget's own
     ``lifecycle.applied`` event (left as written).
     """
-    rewritten: set[str] = set()
+    rewritten: dict[str, str] = {}
     for node in before.values():
         rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
     scrubbed = erase_from_audit(store, secrets)
-    plans = sum(
-        1 for event_id in rewritten if store.events.get(event_id).kind == "activation.planned"
-    )
+    plans = sum(1 for kind in rewritten.values() if kind == "activation.planned")
     return ForgetCertificate(
         action_id=applied.action.id,
         node_ids=sorted(before),

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from phase_memory.errors import NotFoundError
 from phase_memory.models import AuditOutcome, AuditRecord, JsonObject
@@ -62,14 +62,14 @@ class SqlAuditSink:
         with self._db.read("audit.list") as conn:
             return [rows.audit_of(row) for row in conn.execute(stmt)]
 
-    def find_mentioning(self, text: str) -> builtins.list[AuditRecord]:
-        """Audit records whose details contain ``text`` anywhere, in write order."""
-        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` (or any of ``others``), in write order."""
         audit = t.audit_records
         haystack = dialect.json_text(self._db.dialect, audit.c.details)
+        needles = [json.dumps(s, ensure_ascii=False)[1:-1] for s in (text, *others)]
         stmt = (
             select(*rows.AUDIT_COLUMNS)
-            .where(dialect.contains(self._db.dialect, haystack, needle))
+            .where(or_(*(dialect.contains(self._db.dialect, haystack, n) for n in needles)))
             .order_by(audit.c.seq)
         )
         with self._db.read("audit.find_mentioning") as conn:
