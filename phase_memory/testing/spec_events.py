@@ -369,7 +369,7 @@ def test_replace_payloads_rewrites_only_the_named_events(store: MemoryStore) -> 
             event("chat.turn", {"text": "secret two"}, event_id="r3"),
         ]
     )
-    marker: JsonObject = {"redacted": {"sha256": "0" * 64}}
+    marker: JsonObject = {"redacted": {"node_ids": ["n"]}}
     store.events.replace_payloads({"r1": marker, "r3": marker})
     assert store.events.get("r1").payload == marker
     assert store.events.get("r2").payload == {"text": "keep me"}
