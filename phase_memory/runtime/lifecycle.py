@@ -16,6 +16,7 @@ hand-built events that would get around it (see :mod:`.review_gate`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -288,11 +289,7 @@ def _settle_erasure(
             "run `phase-memory db checkpoint`",
             wal_checkpointed=False,
         )
-    storage = {
-        "storage": settled.storage, "pages_cleared": settled.pages_cleared,
-        "wal_checkpointed": settled.wal_checkpointed, "vacuum_required": settled.vacuum_required,
-    }
-    certificates = [c.model_copy(update=storage) for c in result.forgotten]
+    certificates = [c.model_copy(update=asdict(settled)) for c in result.forgotten]
     by_action = {c.action_id: c for c in certificates}
     details = {
         record.id: {
