@@ -219,3 +219,17 @@ def test_doctor_forgotten_finds_free_pages_that_still_hold_data(tmp_path: Path) 
         report = mem.verify_forgotten("big")
     assert "forget.free_pages_not_cleared" in report.codes()
     assert not report.ok
+
+
+def test_forget_without_a_write_ahead_log_leaves_no_byte_either(tmp_path: Path) -> None:
+    """``journal_mode="delete"`` (network file systems): no WAL to empty, nothing left."""
+    db = tmp_path / "memory.db"
+    secrets = ("Gravlax-5150", "Kestrel-2468", BIG_WORD)
+    with pm.open(db, journal_mode="delete") as mem:
+        _big_secret_node(mem)
+        result = mem.apply([action("forget", "big", approved=True)])
+        assert result.forgotten[0].wal_checkpointed is None
+        assert not db.with_name("memory.db-wal").exists()
+        traces = scan(sqlite_files(db), secrets, words=False)
+        assert traces == [], [str(t) for t in traces]
+        assert mem.verify_forgotten("big").ok
