@@ -47,6 +47,7 @@ from phase_memory.runtime.write_checks import EventView, check_writable
 
 if TYPE_CHECKING:
     from phase_memory.diagnostics import RepairReport
+    from phase_memory.interchange.mcp_memory import ImportMode
     from phase_memory.interchange.results import ExportResult, ImportResult
     from phase_memory.models import ActivationPlan, LifecycleAction
     from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
@@ -410,15 +411,42 @@ class PhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         profile_id: str = "default",
+        mode: ImportMode = "strict",
+        skip_invalid: bool = False,
         check_only: bool = False,
         progress: bool | None = None,
     ) -> ImportResult:
-        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default")."""
+        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default").
+
+        ``mode="strict"`` adds the file to the profile, all or nothing;
+        ``mode="sync"`` makes the profile follow the file (entities matched by
+        name: added, updated, archived when gone, restored when back; a second
+        sync of the same file writes nothing). ``skip_invalid=True`` imports
+        the valid lines and lists the others in ``ImportResult.skipped``.
+        See ``docs/mcp-memory.md``.
+        """
         from phase_memory.interchange.mcp_memory import import_mcp_memory
 
         return import_mcp_memory(
-            self, src, profile_id=profile_id, check_only=check_only, progress=progress
+            self, src, profile_id=profile_id, mode=mode, skip_invalid=skip_invalid,
+            check_only=check_only, progress=progress,
         )
+
+    def export_mcp_memory(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str = "default",
+        progress: bool | None = None,
+    ) -> ExportResult:
+        """Write a profile as the MCP memory server's ``memory.jsonl`` (its exact line format).
+
+        Active nodes become entities and the edges between them relations, with
+        the original ``entityType`` / ``relationType`` strings an import kept.
+        """
+        from phase_memory.interchange.mcp_export import export_mcp_memory
+
+        return export_mcp_memory(self, out, profile_id=profile_id, progress=progress)
 
 
 def _positioned(events: Sequence[MemoryEvent], positions: list[int]) -> list[MemoryEvent]:
