@@ -340,8 +340,12 @@ class Maintainable(Protocol):
         """Move the write-ahead log into the database file and empty it (SQLite)."""
         ...
 
-    def vacuum(self) -> None:
-        """Rewrite the storage so no freed or dead data stays on disk."""
+    def vacuum(self) -> int:
+        """Rewrite the storage so no freed or dead data stays on disk.
+
+        Returns how many other transactions were open meanwhile (PostgreSQL):
+        the row versions they may still see are kept; 0 on SQLite.
+        """
         ...
 
     def settle_erasure(self) -> StorageErasure:

@@ -15,7 +15,11 @@ from typer.testing import CliRunner
 import phase_memory as pm
 from phase_memory.cli import app
 from phase_memory.testing.builders import P1, event
-from phase_memory.testing.raw_files import postgres_relation_files, scan
+from phase_memory.testing.raw_files import (
+    postgres_relation_files,
+    scan,
+    wait_for_older_snapshots,
+)
 from phase_memory.testing.spec_review import action
 
 LABEL = "Marzipan-6620 locker"
@@ -51,6 +55,10 @@ def test_db_vacuum_leaves_no_row_version_of_the_forgotten_content(postgres_url: 
         assert scan(_files(postgres_url), SECRETS, words=False)
         result = mem.apply([action("forget", "locker", approved=True)])
         assert result.forgotten[0].vacuum_required
+        # VACUUM FULL keeps the row versions an open transaction (anyone's, on a
+        # shared server) may still see: wait for those to end first.
+        if not wait_for_older_snapshots(mem.store):
+            pytest.skip("another session keeps a transaction open")
     outcome = CliRunner().invoke(app, ["--db", target, "db", "vacuum"])
     assert outcome.exit_code == 0, outcome.output
     traces = scan(_files(postgres_url), SECRETS, words=False)

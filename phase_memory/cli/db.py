@@ -148,9 +148,13 @@ def vacuum(ctx: typer.Context) -> None:
     from phase_memory.sql import open_sql_store
 
     with open_sql_store(target, create=False) as store:
-        store.vacuum()
+        older = store.vacuum()
         if store.dialect_name != "sqlite":
             say(f"Vacuumed (VACUUM FULL of every table) on {store.dialect_name}")
+            if older:
+                say(f"warning: {older} other transaction(s) were open in the database; the "
+                    "row versions they may see were kept: run `phase-memory db vacuum` "
+                    "again once they have ended")
             return
     after = file.stat().st_size if file is not None and file.exists() else None
     if size is not None and after is not None:

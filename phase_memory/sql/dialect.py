@@ -333,6 +333,22 @@ def clear_free_pages(conn: Connection) -> int:
     return free
 
 
+def older_transactions(conn: Connection) -> int:
+    """PostgreSQL: other sessions of the database whose open transaction began before now.
+
+    ``VACUUM FULL`` keeps the row versions such a transaction may still see.
+    """
+    if name_of(conn) == SQLITE:
+        return 0
+    return int(
+        conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND xact_start < clock_timestamp()"
+        ).scalar() or 0
+    )
+
+
 def vacuum_statements(dialect: str) -> list[str]:
     """What ``phase-memory db vacuum`` runs, outside any transaction.
 

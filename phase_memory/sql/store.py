@@ -115,23 +115,26 @@ class SqlStore:
         if self._db.dialect == dialect.SQLITE:
             self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")
 
-    def vacuum(self) -> None:
+    def vacuum(self) -> int:
         """Rewrite the storage so no freed page or dead row version keeps old data.
 
         SQLite: ``VACUUM`` rebuilds the file. PostgreSQL: ``VACUUM FULL`` of
         every table of the store, which writes each table, its TOAST table and
         all its indexes (the GIN and trigram ones included) anew, so no dead
         row version of a forgotten node is left in a relation file. It holds
-        an exclusive lock on each table while it runs.
+        an exclusive lock on each table while it runs. Row versions that a
+        transaction open in the database may still see are kept by the server:
+        returns how many such transactions there were (0 on SQLite).
         """
         if self._db.dialect == dialect.SQLITE:
             self._raw("VACUUM", "vacuum")
-            return
+            return 0
         self._check_writable()
         with translated("vacuum"), self.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT", **{AUTOCOMMIT_OPTION: True})
             for statement in dialect.vacuum_statements(self._db.dialect):
                 conn.exec_driver_sql(statement)
+            return dialect.older_transactions(conn)
 
     def settle_erasure(self) -> StorageErasure:
         """After a forget commits: empty the write-ahead log, say what is left (see protocol).

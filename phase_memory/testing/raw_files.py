@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,37 @@ def postgres_relation_files(conn: Connection) -> list[Path] | None:
     return files
 
 
+_OLDER_SNAPSHOTS = text(
+    """
+    SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()
+      AND backend_xmin IS NOT NULL AND xact_start < :since
+    """
+)
+
+
+def wait_for_older_snapshots(store: MemoryStore, *, timeout: float = 120.0) -> bool:
+    """PostgreSQL: wait until no other session's transaction began before now.
+
+    ``VACUUM FULL`` keeps row versions that a transaction still open in the
+    database may see (on a shared server: anyone's), so a test proving that
+    ``db vacuum`` removes them first waits for those transactions to end.
+    True when none is left (at once on other stores), False after ``timeout``.
+    """
+    engine = getattr(store, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return True
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        since = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        while conn.execute(_OLDER_SNAPSHOTS, {"since": since}).scalar_one():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+    return True
+
+
 def memory_files(store: MemoryStore) -> list[Path] | None:
     """Every file holding ``store``'s data, or None when they cannot be listed or read."""
     url = getattr(store, "url", None)
@@ -161,4 +193,5 @@ __all__ = [
     "postgres_relation_files",
     "scan",
     "sqlite_files",
+    "wait_for_older_snapshots",
 ]

@@ -19,7 +19,7 @@ from phase_memory.models.events import REDACTION_KEY
 from phase_memory.protocols import Maintainable
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 from phase_memory.testing.builders import P1, event
-from phase_memory.testing.raw_files import memory_files, scan
+from phase_memory.testing.raw_files import memory_files, scan, wait_for_older_snapshots
 from phase_memory.testing.spec_review import (
     SECRET_ATTRIBUTE,
     SECRET_CONTENT,
@@ -218,6 +218,9 @@ def test_forget_leaves_no_byte_of_the_secrets_in_any_file(mem: PhaseMemoryRuntim
     result = mem.apply([action("forget", "secret", approved=True)])
     if result.forgotten[0].vacuum_required:
         assert isinstance(mem.store, Maintainable)
+        if not wait_for_older_snapshots(mem.store):
+            pytest.skip("another session keeps a transaction open: VACUUM FULL must keep "
+                        "the row versions it may see")
         mem.store.vacuum()
     traces = scan(memory_files(mem.store) or [], (*WHOLE, *TOKENS), words=False)
     assert traces == [], [str(t) for t in traces]
