@@ -418,3 +418,16 @@ def test_find_mentioning_any_of_several_texts_finds_each_event_once(store: Memor
     ])
     assert ids(store.events.find_mentioning("alpha", "gamma")) == ["s1", "s2", "s3"]
     assert ids(store.events.find_mentioning("nothing", "delta")) == ["s4"]
+
+
+def test_list_newest_first_gives_the_latest_events_of_a_path(store: MemoryStore) -> None:
+    store.graph.save_profile(profile())
+    store.events.append([event("chat.turn", event_id="shared")])
+    oldest_first = [event("chat.turn", event_id=f"e{i}") for i in range(4)]
+    store.events.append(oldest_first)
+    newest = store.events.list(kinds=["chat.turn"], newest_first=True)
+    assert [e.event_id for e in newest] == ["e3", "e2", "e1", "e0", "shared"]
+    latest = store.events.list(kinds=["chat.turn"], after=1, limit=2, newest_first=True)
+    assert [e.event_id for e in latest] == ["e3", "e2"]
+    unfiltered = store.events.list(limit=1, newest_first=True)
+    assert [e.event_id for e in unfiltered] == ["e3"]
