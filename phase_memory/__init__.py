@@ -48,8 +48,7 @@ from phase_memory.models import (
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.runtime import PathsAPI, PhaseMemoryRuntime, open
 from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
-
-__version__ = "0.1.0"
+from phase_memory.version import __version__
 
 __all__ = [
     "ActionReview",

@@ -12,7 +12,7 @@ import typer
 import phase_memory as pm
 from phase_memory.cli._context import MEMORY, open_memory, state_of
 from phase_memory.cli._errors import CliError, CliUsageError
-from phase_memory.cli._output import counted, print_json, say, table
+from phase_memory.cli._output import counted, print_json, progress_bar, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange.results import ExportResult, ImportResult
 
@@ -112,18 +112,20 @@ def import_(
     try:
         # A check of an import into a database that does not exist yet is made
         # against an empty memory, and creates no file.
-        with (pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)) as mem:
+        with (
+            pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)
+        ) as mem, progress_bar() as bar:
             if kind == ENVELOPE:
-                result = mem.import_envelope(source, check_only=check)
+                result = mem.import_envelope(source, check_only=check, progress=bar)
             elif kind == EVENTS:
-                result = mem.import_events(source, check_only=check)
+                result = mem.import_events(source, check_only=check, progress=bar)
             elif kind == AUDIT:
-                result = mem.import_audit(source, check_only=check)
+                result = mem.import_audit(source, check_only=check, progress=bar)
             elif kind == WORKSPACE:
-                result = mem.import_workspace(source, check_only=check)
+                result = mem.import_workspace(source, check_only=check, progress=bar)
             else:
                 result = mem.import_mcp_memory(
-                    source, profile_id=profile or "default", check_only=check
+                    source, profile_id=profile or "default", check_only=check, progress=bar
                 )
     except ImportValidationError as exc:
         _report_problems(exc.problems, as_json, source, kind, check)
@@ -219,14 +221,14 @@ def export(
     )
     if profile is not None and chosen is not ExportFormat.envelope:
         raise CliUsageError("--profile applies to --format envelope only")
-    with open_memory(ctx) as mem:
+    with open_memory(ctx) as mem, progress_bar() as bar:
         result: ExportResult
         if chosen is ExportFormat.envelope:
-            result = mem.export_envelope(target, profile_id=profile)
+            result = mem.export_envelope(target, profile_id=profile, progress=bar)
         elif chosen is ExportFormat.events:
-            result = mem.export_events(target)
+            result = mem.export_events(target, progress=bar)
         else:
-            result = mem.export_workspace(target)
+            result = mem.export_workspace(target, progress=bar)
     if as_json:
         print_json(result)
         return

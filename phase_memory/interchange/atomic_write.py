@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -43,11 +43,8 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     """
     path = Path(target)
     directory = path.parent if str(path.parent) else Path(".")
-    # The temporary name is the target's plus a few characters: keep it a legal length.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory)
+    fd, temp_name = _create_temporary(directory, path.name)
     try:
-        # mkstemp makes the file private (0600); an export gets the usual mode.
-        os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
@@ -60,10 +57,21 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     fsync_directory(directory)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """Create a new, empty temporary file beside the target; return its descriptor and name.
+
+    Created with mode 0666 so the kernel applies the process's umask, as for any
+    file the user writes (mkstemp would make it 0600, and reading the umask means
+    setting it, which is not thread-safe). O_EXCL: never reuse an existing file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        # The temporary name is the target's plus a few characters: keep it a legal length.
+        temp_name = str(directory / f".{name[:100]}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp_name, flags, 0o666), temp_name
+        except FileExistsError:
+            continue
 
 
 def write_text_atomically(target: str | os.PathLike[str], text: str) -> None:

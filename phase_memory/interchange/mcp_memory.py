@@ -28,7 +28,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -44,15 +45,11 @@ from phase_memory.interchange.common import (
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
 from phase_memory.interchange.jsonl import read_json_lines
 from phase_memory.interchange.problems import Problems
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ImportResult
 from phase_memory.models import MemoryEdge, MemoryNode, Profile, utc_now
 from phase_memory.models.ids import check_identifier
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.recorder import Recorder
 
 MCP_NAMESPACE = uuid.UUID("6f3c1d2e-8a4b-5c6d-9e0f-1a2b3c4d5e6f")
 """Namespace of the uuid5 ids derived from MCP entity and relation names."""
@@ -135,12 +132,12 @@ def _parse(value: Any) -> McpEntity | McpRelation:
 
 
 def import_mcp_memory(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     *,
     profile_id: str = "default",
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate then import an MCP ``memory.jsonl`` into ``profile_id``, all or nothing."""
     file = display_name(src)
@@ -152,29 +149,29 @@ def import_mcp_memory(
     with Progress(progress) as bar:
         if check_only:
             counts: dict[str, int] = {}
-            with consistent_reads(runtime):
+            with consistent_reads(recorder):
                 if not problems:
-                    counts = _check(runtime, src, file, profile_id, problems, bar)
+                    counts = _check(recorder, src, file, profile_id, problems, bar)
             return ImportResult(format="mcp-memory", source=file, check_only=True,
                                 counts=counts, problems=problems.items())
         problems.raise_if_any()
-        with runtime.store.transaction():
-            counts = _check(runtime, src, file, profile_id, problems, bar)
+        with recorder.store.transaction():
+            counts = _check(recorder, src, file, profile_id, problems, bar)
             problems.raise_if_any()
-            _write(runtime, src, file, profile_id, bar)
-            audit_import(runtime, "mcp-memory", resolved(src), counts, [profile_id])
+            _write(recorder, src, file, profile_id, bar)
+            audit_import(recorder, "mcp-memory", resolved(src), counts, [profile_id])
     return ImportResult(format="mcp-memory", source=file, counts=counts)
 
 
 def _check(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     file: str,
     profile_id: str,
     problems: Problems,
     bar: Progress,
 ) -> dict[str, int]:
-    graph = runtime.graph
+    graph = recorder.graph
     profile = graph.find_profile(profile_id)
     at = utc_now()
     entities: set[str] = set()
@@ -232,7 +229,7 @@ def _check(
 
 
 def _write(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     file: str,
     profile_id: str,
@@ -240,10 +237,10 @@ def _write(
 ) -> None:
     source = os.path.basename(os.fspath(src))
     at = utc_now()
-    writer = EventWriter(runtime, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
-    if runtime.graph.find_profile(profile_id) is None:
+    writer = EventWriter(recorder, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
+    if recorder.graph.find_profile(profile_id) is None:
         profile = Profile(id=profile_id, name=profile_id, created_at=at, updated_at=at)
-        writer.add(graph_imported_event(runtime, profile_id, source,
+        writer.add(graph_imported_event(recorder, profile_id, source,
                                         profiles=[profile.model_dump(mode="json")]))
         writer.flush()
     bar.stage(f"Importing {file}")
@@ -261,10 +258,10 @@ def _write(
             )
             chunk.append(made.model_dump(mode="json"))
             if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
-                writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
+                writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
                            records=len(chunk))
                 chunk = []
         if chunk:
-            writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
+            writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
                        records=len(chunk))
         writer.flush()

@@ -16,7 +16,7 @@ hand-built events that would get around it (see :mod:`.review_gate`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
@@ -39,12 +39,9 @@ from phase_memory.models import (
     new_id,
     utc_now,
 )
+from phase_memory.recorder import Recorder, needs_review
 from phase_memory.runtime.forgetting import erase_from_events, scrub, secrets_of
 from phase_memory.runtime.lifecycle_records import UnknownTargets, build
-from phase_memory.runtime.review_gate import needs_review
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
 class ActionReview(DomainModel):
@@ -138,12 +135,12 @@ def _validated(actions: Sequence[LifecycleAction]) -> list[LifecycleAction]:
 # --- plan ------------------------------------------------------------------------
 
 
-def plan_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction]) -> ReviewPlan:
+def plan_actions(recorder: Recorder, actions: Sequence[LifecycleAction]) -> ReviewPlan:
     """Review actions against their profiles' policies; nothing is written.
 
     Each action is looked at on its own against the current graph.
     """
-    graph = runtime.store.graph
+    graph = recorder.store.graph
     now = utc_now()
     reviews: list[ActionReview] = []
     for action in _validated(actions):
@@ -188,12 +185,12 @@ class _Denied(Exception):
         self.denied = denied
 
 
-def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction]) -> ApplyResult:
+def apply_actions(recorder: Recorder, actions: Sequence[LifecycleAction]) -> ApplyResult:
     """Apply actions in order, atomically; refuse the call if any needs review unapproved."""
     checked = _validated(actions)
     if not checked:
         return ApplyResult()
-    store = runtime.store
+    store = recorder.store
     try:
         with store.transaction():
             graph = store.graph
@@ -206,24 +203,24 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
             ]
             if denied:
                 raise _Denied(denied)
-            result = _apply_all(runtime, checked)
+            result = _apply_all(recorder, checked)
     except _Denied as refusal:
         # The call's transaction is rolled back; the refusal is kept on its own.
         with store.transaction():
             for action, profile in refusal.denied:
-                store.audit.record(_denial_audit(runtime, action, profile))
+                store.audit.record(_denial_audit(recorder, action, profile))
         ids = [a.id for a, _ in refusal.denied]
         kinds = [a.kind.value for a, _ in refusal.denied]
         raise ReviewRequiredError(ids, kinds) from None
     except PhaseMemoryError as exc:
         with store.transaction():
-            store.audit.record(_failure_audit(runtime, checked, exc))
+            store.audit.record(_failure_audit(recorder, checked, exc))
         raise
     return result
 
 
-def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> ApplyResult:
-    store = runtime.store
+def _apply_all(recorder: Recorder, actions: list[LifecycleAction]) -> ApplyResult:
+    store = recorder.store
     events: list[MemoryEvent] = []
     audit_ids: list[str] = []
     redacted: list[str] = []
@@ -242,14 +239,14 @@ def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> A
                          reverse=True)
         if secrets:
             applied = _scrub_action(applied, secrets)
-        built = runtime._event("lifecycle.applied", action.profile_id, applied)
-        event = runtime.record_trusted([built])[0]
+        built = recorder.new_event("lifecycle.applied", action.profile_id, applied)
+        event = recorder.record_trusted([built])[0]
         events.append(event)
         erased_here: list[str] = []
         for node in before.values():
             erased_here.extend(erase_from_events(store, node, skip_event_id=event.event_id))
         redacted.extend(erased_here)
-        record = _applied_audit(runtime, applied, event, redacted_count=len(set(erased_here)))
+        record = _applied_audit(recorder, applied, event, redacted_count=len(set(erased_here)))
         store.audit.record(record)
         audit_ids.append(record.id)
     return ApplyResult(
@@ -290,7 +287,7 @@ def _approval_details(action: LifecycleAction) -> dict[str, Any]:
 
 
 def _applied_audit(
-    runtime: PhaseMemoryRuntime, applied: LifecycleApplied, event: MemoryEvent,
+    recorder: Recorder, applied: LifecycleApplied, event: MemoryEvent,
     *, redacted_count: int,
 ) -> AuditRecord:
     action = applied.action
@@ -313,13 +310,13 @@ def _applied_audit(
         details["erased"] = ["label", "content", "attributes"]
         details["redacted_events"] = redacted_count
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(subjects), outcome=AuditOutcome.APPLIED, details=details,
     )
 
 
 def _denial_audit(
-    runtime: PhaseMemoryRuntime, action: LifecycleAction, profile: Profile | None
+    recorder: Recorder, action: LifecycleAction, profile: Profile | None
 ) -> AuditRecord:
     why = (
         f"profile {action.profile_id!r} does not exist"
@@ -327,7 +324,7 @@ def _denial_audit(
         else f"profile {action.profile_id!r} requires review for {action.kind.value!r}"
     )
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(dict.fromkeys(action.targets)), outcome=AuditOutcome.DENIED,
         details={
             "action_id": action.id, "kind": action.kind.value, "profile_id": action.profile_id,
@@ -336,32 +333,11 @@ def _denial_audit(
     )
 
 
-def audit_refused_events(
-    runtime: PhaseMemoryRuntime, events: Sequence[MemoryEvent], error: ReviewRequiredError
-) -> None:
-    """Keep a ``denied`` audit record for events ``record`` refused at the review gate.
-
-    Written in a transaction of its own, after the refused write was rolled back.
-    """
-    kinds = sorted({e.kind for e in events})
-    record = AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation="lifecycle.record",
-        subject_ids=list(error.denied), outcome=AuditOutcome.DENIED,
-        details={
-            "event_ids": [e.event_id for e in events][:100], "event_kinds": kinds,
-            "profile_ids": sorted({e.profile_id for e in events}),
-            "denied_because": str(error),
-        },
-    )
-    with runtime.store.transaction():
-        runtime.store.audit.record(record)
-
-
 def _failure_audit(
-    runtime: PhaseMemoryRuntime, actions: list[LifecycleAction], error: PhaseMemoryError
+    recorder: Recorder, actions: list[LifecycleAction], error: PhaseMemoryError
 ) -> AuditRecord:
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation="lifecycle.apply",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation="lifecycle.apply",
         subject_ids=list(dict.fromkeys(t for a in actions for t in a.targets)),
         outcome=AuditOutcome.FAILED,
         details={"action_ids": [a.id for a in actions], "error": type(error).__name__,
@@ -374,6 +350,5 @@ __all__ = [
     "ApplyResult",
     "ReviewPlan",
     "apply_actions",
-    "audit_refused_events",
     "plan_actions",
 ]

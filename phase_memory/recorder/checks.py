@@ -1,6 +1,6 @@
-"""What a runtime write must pass before it is applied: policy, paths, the review gate.
+"""What every recorded event must pass before it is applied: policy, paths, the review gate.
 
-:func:`check_writable` runs for every event the runtime records, inside the
+:func:`check_writable` runs for every event the recorder records, inside the
 write transaction and before the event's graph effect, against an
 :class:`EventView` of the graph (the records the checks and the fold share).
 """
@@ -18,7 +18,7 @@ from phase_memory.errors import (
 )
 from phase_memory.models import MemoryEvent, MemoryNode, MemoryPath, PathStatus, Profile
 from phase_memory.protocols import MemoryGraphStore
-from phase_memory.runtime.review_gate import GATED_KINDS, check_event
+from phase_memory.recorder.review_gate import GATED_KINDS, check_event
 
 
 def check_writable(graph: MemoryGraphStore, event: MemoryEvent) -> None:
