@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import unquote_to_bytes
 
 from phase_memory.durable_files import fsync_directory
 from phase_memory.errors import ValidationError
@@ -135,8 +136,6 @@ def id_of_file_name(name: str, suffix: str = "") -> str:
     which end in ``~`` and a digest): find their id in the file, then check it
     with ``safe_file_name(id, suffix) == name``.
     """
-    from urllib.parse import unquote_to_bytes
-
     if suffix:
         if not name.endswith(suffix):
             raise ValidationError(f"file name {name!r} does not end in {suffix!r}")
