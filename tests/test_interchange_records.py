@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
+import phase_memory as pm
 from phase_memory.interchange import json_stream
 from phase_memory.interchange.json_stream import Item, JsonObjectStream, JsonSyntaxError
 from phase_memory.models import MemoryNode
-from phase_memory.testing.builders import node
+from phase_memory.testing.builders import node, profile
 
 _AWKWARD = ["},{", "}, {", "}]", "}\n]", "NaN", "Infinity", "é😀", '"', "\\", "{", "]"]
 
@@ -114,12 +118,6 @@ def test_a_syntax_error_inside_a_record_is_reported_where_it_is() -> None:
 
 def test_the_library_leaves_process_wide_state_alone(tmp_path: Path) -> None:
     """No gc tuning, no umask change: a library is a guest in its caller's process."""
-    import gc
-    import os
-
-    import phase_memory as pm
-    from phase_memory.testing.builders import node, profile
-
     threshold, enabled = gc.get_threshold(), gc.isenabled()
     previous = os.umask(0o027)  # the test's own umask, restored below
     try:
