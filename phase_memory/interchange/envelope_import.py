@@ -22,7 +22,7 @@ keys) in memory:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from phase_memory.interchange.common import EventWriter, graph_imported_event
 from phase_memory.interchange.envelope_scan import ARRAY_MODELS, EnvelopeScan
@@ -40,7 +40,7 @@ from phase_memory.models import (
 from phase_memory.models.effects import Effect
 from phase_memory.protocols import MemoryGraphStore
 from phase_memory.recorder import Recorder
-from phase_memory.replay import GraphView, LoggedEvent, graph_imported_effects
+from phase_memory.replay import GraphView, LoggedEvent, graph_imported_effects, kind_refusal
 
 _RECORDS_PER_WRITE = 5 * RECORDS_PER_IMPORT_EVENT
 
@@ -243,7 +243,7 @@ class _References:
         self._scan = scan
         self._profiles = profiles
         self._look_nodes = scan.stored.get("nodes", 1) > 0
-        self._allowed: dict[tuple[str, str, str], bool] = {}
+        self._refusals: dict[tuple[str, str, str], str | None] = {}
 
     def profile(self, record: Any) -> list[tuple[str, str]]:
         profile_id: str = record.profile_id
@@ -252,22 +252,18 @@ class _References:
                      f"profile {profile_id!r} is neither in this file nor in the database")]
         return []
 
-    def _kind(self, what: str, record: Any) -> list[tuple[str, str]]:
+    def _kind(self, what: Literal["node", "edge"], record: Any) -> list[tuple[str, str]]:
         """The record's profile exists and allows its kind."""
         profile_id: str = record.profile_id
         kind: str = record.kind
-        allowed = self._allowed.get((what, profile_id, kind))
-        if allowed is None:
+        key = (what, profile_id, kind)
+        if key not in self._refusals:
             profile = self._profiles.get(profile_id)
             if profile is None:
                 return self.profile(record)
-            policy = profile.policy
-            allowed = (policy.allows_node_kind(kind) if what == "node"
-                       else policy.allows_edge_kind(kind))
-            self._allowed[(what, profile_id, kind)] = allowed
-        if allowed:
-            return []
-        return [("kind", f"profile {profile_id!r} does not allow {what} kind {kind!r}")]
+            self._refusals[key] = kind_refusal(profile, what, kind)
+        refusal = self._refusals[key]
+        return [] if refusal is None else [("kind", refusal)]
 
     def node(self, record: Any) -> list[tuple[str, str]]:
         return self._kind("node", record)

@@ -50,6 +50,7 @@ from phase_memory.interchange.results import ImportResult
 from phase_memory.models import MemoryEdge, MemoryNode, Profile, utc_now
 from phase_memory.models.ids import check_identifier
 from phase_memory.recorder import Recorder
+from phase_memory.replay import kind_refusal
 
 MCP_NAMESPACE = uuid.UUID("6f3c1d2e-8a4b-5c6d-9e0f-1a2b3c4d5e6f")
 """Namespace of the uuid5 ids derived from MCP entity and relation names."""
@@ -201,9 +202,8 @@ def _check(
             elif graph.find_node(made.id) is not None:
                 problems.add(file, "name", f"entity {record.name!r} is already in profile "
                                            f"{profile_id!r}", line=number)
-            if profile is not None and not profile.policy.allows_node_kind(made.kind):
-                problems.add(file, "entityType", f"profile {profile_id!r} does not allow node "
-                                                 f"kind {made.kind!r}", line=number)
+            if profile is not None and (refusal := kind_refusal(profile, "node", made.kind)):
+                problems.add(file, "entityType", refusal, line=number)
             entities.add(record.name)
         else:
             if made.id in relation_ids:
@@ -213,9 +213,8 @@ def _check(
                 problems.add(file, "", f"relation {record.from_!r} -{record.relationType}-> "
                                        f"{record.to!r} is already in profile {profile_id!r}",
                              line=number)
-            if profile is not None and not profile.policy.allows_edge_kind(made.kind):
-                problems.add(file, "relationType", f"profile {profile_id!r} does not allow "
-                                                   f"edge kind {made.kind!r}", line=number)
+            if profile is not None and (refusal := kind_refusal(profile, "edge", made.kind)):
+                problems.add(file, "relationType", refusal, line=number)
             relation_ids.add(made.id)
             relations.extend([(number, "from", record.from_), (number, "to", record.to)])
     for number, field, name in relations:

@@ -42,6 +42,7 @@ from phase_memory.replay.graph_state import GraphState
 from phase_memory.replay.log_replay import replay
 from phase_memory.replay.logged_event import LoggedEvent
 from phase_memory.replay.path_history import effective_history
+from phase_memory.replay.write_rules import kind_refusal
 
 __all__ = [
     "Effect",
@@ -61,6 +62,7 @@ __all__ = [
     "effective_history",
     "effects_of",
     "graph_imported_effects",
+    "kind_refusal",
     "merged_tombstone",
     "redact_plan",
     "replay",

@@ -7,14 +7,18 @@ records, and nothing accepted is what ``diagnose()`` calls broken:
 - the records an event carries belong to the event's profile;
 - a forgotten node holds no label, content or attributes (forgetting erases them);
 - a merged path names the path it was merged into;
-- a path's summary node exists.
+- a path's summary node exists;
+- a profile's kind allow-lists admit its nodes' and edges' kinds
+  (:func:`kind_refusal`, which the recorder's checks and every importer's
+  pre-checks share).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
-from phase_memory.models import MemoryNode, MemoryPath, NodeState, PathStatus
+from phase_memory.models import MemoryNode, MemoryPath, NodeState, PathStatus, Profile
 from phase_memory.replay.effects import MalformedEvent, ReplayConflict
 
 
@@ -47,4 +51,11 @@ def check_path(path: MemoryPath, node_exists: Callable[[str], bool]) -> None:
         )
 
 
-__all__ = ["check_node", "check_owner", "check_path"]
+def kind_refusal(profile: Profile, what: Literal["node", "edge"], kind: str) -> str | None:
+    """Why ``profile``'s policy refuses a ``what`` of ``kind`` (None when it allows it)."""
+    policy = profile.policy
+    allowed = policy.allows_node_kind(kind) if what == "node" else policy.allows_edge_kind(kind)
+    return None if allowed else f"profile {profile.id!r} does not allow {what} kind {kind!r}"
+
+
+__all__ = ["check_node", "check_owner", "check_path", "kind_refusal"]
