@@ -23,6 +23,7 @@ from phase_memory.models import GraphSnapshot, MemoryEdge, MemoryNode, MemoryPat
 from phase_memory.protocols import MalformedRow
 from phase_memory.sql import rows
 from phase_memory.sql import tables as t
+from phase_memory.sql.dialect import SQLITE
 
 SHOWN_VALUE = 60
 """Characters of a malformed value a finding shows."""
@@ -76,12 +77,21 @@ def readable_graph(
 ) -> tuple[GraphSnapshot, list[MalformedRow]]:
     """Every well-formed graph record as a snapshot, and where each malformed row is."""
     dialect = conn.dialect
+    # SQLite stores any value in any column: read them raw and convert each with its
+    # column's type here, so one bad value names its column. PostgreSQL's typed
+    # columns cannot hold such values: its rows are read as usual, checked by model.
+    read_raw = dialect.name == SQLITE
     found: list[MalformedRow] = []
     records: dict[str, dict[str, Any]] = {}
     for table, model, columns, name in _GRAPH_TABLES:
         names = [c.name for c in columns]
-        converters = [_converter(c, dialect) for c in columns]
-        statement = select(*(type_coerce(c, NullType()) for c in columns)).order_by(table.c.id)
+        if read_raw:
+            converters = [_converter(c, dialect) for c in columns]
+            selected: list[Any] = [type_coerce(c, NullType()) for c in columns]
+        else:
+            converters = [None] * len(columns)
+            selected = list(columns)
+        statement = select(*selected).order_by(table.c.id)
         kept: dict[str, Any] = {}
         for raw in conn.execute(statement):
             record, problem = _check_row(name, model, names, converters, raw)
