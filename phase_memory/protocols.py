@@ -265,8 +265,14 @@ class MemoryEventLog(Protocol):
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
-        """Events in position order, filtered; ``after`` is an exclusive position."""
+        """Events in position order, filtered; ``after`` is an exclusive position.
+
+        ``newest_first=True`` returns them in descending position order (with
+        ``limit``: the newest matching events), e.g. a path's latest event.
+        """
         ...
 
     def iter(

@@ -2,3 +2,4 @@
 
 from phase_memory.testing.spec_diagnostics import *  # noqa: F403
 from phase_memory.testing.spec_interchange import *  # noqa: F403
+from phase_memory.testing.spec_mcp_memory import *  # noqa: F403

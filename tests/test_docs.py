@@ -188,7 +188,11 @@ def run_python(block: Block, namespace: dict[str, Any]) -> None:
                 raise AssertionError(f"{runner.failures} doctest example(s) failed")
         else:
             # Padding keeps the line numbers of tracebacks those of the Markdown file.
-            code = compile("\n" * block.line + source, str(block.file), "exec")
+            # dont_inherit: this module's ``from __future__ import annotations`` must not
+            # leak into the docs (LangGraph reads a TypedDict state's annotations).
+            code = compile(
+                "\n" * block.line + source, str(block.file), "exec", dont_inherit=True
+            )
             exec(code, namespace)
     except Exception:
         pytest.fail(

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from benchmarks.harness import Workload
-from benchmarks.workloads import appends, concurrency, envelope, lookups, peers, record, replay
+from benchmarks.workloads import (
+    appends,
+    concurrency,
+    envelope,
+    langgraph_saver,
+    lookups,
+    peers,
+    record,
+    replay,
+)
 
 WORKLOADS: list[Workload] = [
     Workload("bulk_append", "bulk append: 200,000 events in one events.append call",
@@ -33,4 +42,12 @@ WORKLOADS: list[Workload] = [
              peers.eventsourcing_batches, full={"events": 20_000}, quick={"events": 1_000}),
     Workload("peer_langgraph", "peer: events.append([e]) vs LangGraph SqliteSaver.put",
              peers.langgraph_put, full={"puts": 5_000}, quick={"puts": 100}),
+    Workload("lg_saver_put", "LangGraph: PhaseMemorySaver.put vs SqliteSaver.put",
+             langgraph_saver.put, full={"puts": 2_000}, quick={"puts": 50}),
+    Workload("lg_saver_get_tuple", "LangGraph: get_tuple of the latest vs SqliteSaver",
+             langgraph_saver.get_tuple, full={"thread": 1_000, "lookups": 2_000},
+             quick={"thread": 50, "lookups": 50}),
+    Workload("lg_saver_list", "LangGraph: list of a 1,000-checkpoint thread vs SqliteSaver",
+             langgraph_saver.list_thread, full={"thread": 1_000, "lists": 10},
+             quick={"thread": 50, "lists": 2}),
 ]

@@ -31,6 +31,7 @@ class ExportFormat(StrEnum):
     envelope = ENVELOPE
     events = EVENTS
     workspace = WORKSPACE
+    mcp = "mcp"
 
 
 def detect_format(source: Path) -> str:
@@ -50,7 +51,11 @@ def detect_format(source: Path) -> str:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     stripped = text.lstrip()
     if not stripped:
-        raise CliError(f"{source} is empty")
+        if source.suffix.lower() == ".json":
+            raise CliError(f"{source} is empty")
+        # The MCP memory server writes an empty graph as a 0-byte file; JSON Lines
+        # with no line hold no record of any format.
+        return MCP
     first_line = stripped.split("\n", 1)[0].strip()
     try:
         first = json.loads(first_line)
@@ -93,19 +98,40 @@ def import_(
             help='Profile for formats that name none (MCP memory.jsonl); default "default".',
         ),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="MCP memory.jsonl: make the profile follow the file (add, update, archive "
+            "what is gone); a second run writes nothing.",
+        ),
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="MCP memory.jsonl: import the valid lines and list the others with the reason.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Import a file or directory, all or nothing; the format is detected by its shape.
 
     The whole input is validated first: any problem and nothing is written
-    (every problem is listed, with file, line and field).
+    (every problem is listed, with file, line and field). An MCP memory.jsonl
+    can instead be synced (--sync) or imported without its invalid lines
+    (--skip-invalid); see docs/mcp-memory.md.
     """
     kind = detect_format(source)
-    if profile is not None and kind != MCP:
-        raise CliUsageError(
-            f"--profile applies to MCP memory.jsonl only; {source} is {_article(kind)} "
-            "and names its own profiles"
-        )
+    if kind != MCP:
+        for given, option in ((profile is not None, "--profile"), (sync, "--sync"),
+                              (skip_invalid, "--skip-invalid")):
+            if given:
+                raise CliUsageError(
+                    f"{option} applies to MCP memory.jsonl only; {source} is "
+                    f"{_article(kind)}" + (" and names its own profiles"
+                                           if option == "--profile" else "")
+                )
     state = state_of(ctx)
     file = state.file
     against_empty = check and file is not None and not file.exists()
@@ -125,7 +151,8 @@ def import_(
                 result = mem.import_workspace(source, check_only=check, progress=bar)
             else:
                 result = mem.import_mcp_memory(
-                    source, profile_id=profile or "default", check_only=check, progress=bar
+                    source, profile_id=profile or "default", mode="sync" if sync else "strict",
+                    skip_invalid=skip_invalid, check_only=check, progress=bar,
                 )
     except ImportValidationError as exc:
         _report_problems(exc.problems, as_json, source, kind, check)
@@ -139,6 +166,12 @@ def import_(
         print_json(result)
         return
     _say_import(result)
+    if result.skipped:
+        table(
+            "Skipped",
+            ["line", "field", "reason"],
+            ([p.line or "", p.field, p.reason] for p in result.skipped),
+        )
 
 
 def _article(kind: str) -> str:
@@ -154,10 +187,27 @@ def _article(kind: str) -> str:
 
 def _say_import(result: ImportResult) -> None:
     what = _article(result.format)
+    if "nodes_added" in result.counts:  # an MCP sync
+        changes = _sync_changes(result.counts)
+        if result.check_only:
+            say(f"Checked a sync with {result.source}: {changes} (nothing written)")
+        else:
+            say(f"Synced with {result.source}: {changes}")
+        return
     if result.check_only:
         say(f"{result.source} is {what} and valid: {counted(result.counts)} (nothing written)")
     else:
         say(f"Imported {what} from {result.source}: {counted(result.counts)}")
+
+
+def _sync_changes(counts: dict[str, int]) -> str:
+    """``nodes_added: 2, edges_removed: 1`` as ``2 nodes added, 1 edge removed``."""
+    shown = []
+    for key, number in counts.items():
+        records, _, change = key.partition("_")
+        if number and change != "unchanged":
+            shown.append(f"{number} {records[:-1] if number == 1 else records} {change}")
+    return ", ".join(shown) if shown else "nothing changed"
 
 
 def _report_problems(
@@ -207,11 +257,16 @@ def export(
     ] = None,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", metavar="ID", help="Only this profile (envelope only)."),
+        typer.Option(
+            "--profile",
+            metavar="ID",
+            help='Only this profile (envelope); the profile to write (mcp, default "default").',
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Export the memory: a graph envelope, the events as JSONL, or a workspace directory.
+    """Export the memory: a graph envelope, the events as JSONL, a workspace directory,
+    or one profile as the MCP memory server's memory.jsonl (--format mcp).
 
     Files are written to a temporary name and renamed into place, so a crash
     never leaves half an export; the same memory always gives the same bytes.
@@ -219,14 +274,16 @@ def export(
     chosen = export_format or (
         ExportFormat.events if target.suffix == ".jsonl" else ExportFormat.envelope
     )
-    if profile is not None and chosen is not ExportFormat.envelope:
-        raise CliUsageError("--profile applies to --format envelope only")
+    if profile is not None and chosen not in (ExportFormat.envelope, ExportFormat.mcp):
+        raise CliUsageError("--profile applies to --format envelope and --format mcp only")
     with open_memory(ctx) as mem, progress_bar() as bar:
         result: ExportResult
         if chosen is ExportFormat.envelope:
             result = mem.export_envelope(target, profile_id=profile, progress=bar)
         elif chosen is ExportFormat.events:
             result = mem.export_events(target, progress=bar)
+        elif chosen is ExportFormat.mcp:
+            result = mem.export_mcp_memory(target, profile_id=profile or "default", progress=bar)
         else:
             result = mem.export_workspace(target, progress=bar)
     if as_json:

@@ -1,5 +1,5 @@
 """Interchange: the graph envelope (JSON), events and audit JSONL, workspace directories
-and the MCP memory server's ``memory.jsonl``.
+and the MCP memory server's ``memory.jsonl`` (import, sync, export back).
 
 Everything here works through the store protocols, so an envelope imports the
 same way into SQLite, PostgreSQL or memory. Exports are deterministic (the
@@ -16,16 +16,19 @@ The usual entry points are the runtime's methods (``mem.export_envelope``,
 
 from phase_memory.interchange.envelope import export_envelope, import_envelope
 from phase_memory.interchange.jsonl import export_audit, export_events, import_audit, import_events
-from phase_memory.interchange.mcp_memory import import_mcp_memory
+from phase_memory.interchange.mcp_export import export_mcp_memory
+from phase_memory.interchange.mcp_memory import ImportMode, import_mcp_memory
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.interchange.workspace import export_workspace, import_workspace
 
 __all__ = [
     "ExportResult",
+    "ImportMode",
     "ImportResult",
     "export_audit",
     "export_envelope",
     "export_events",
+    "export_mcp_memory",
     "export_workspace",
     "import_audit",
     "import_envelope",

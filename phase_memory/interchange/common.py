@@ -81,8 +81,13 @@ def audit_import(
     source: str,
     counts: dict[str, int],
     subject_ids: Sequence[str] = (),
+    *,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Record that an import was written (outcome ``imported``)."""
+    """Record that an import was written (outcome ``imported``).
+
+    ``details``: what else the importer reports (merged into the record's details).
+    """
     recorder.audit.record(
         AuditRecord(
             id=new_id(),
@@ -91,7 +96,7 @@ def audit_import(
             outcome=AuditOutcome.IMPORTED,
             actor=recorder.actor,
             subject_ids=list(subject_ids),
-            details={"format": fmt, "source": source, "counts": dict(counts)},
+            details={"format": fmt, "source": source, "counts": dict(counts), **(details or {})},
         )
     )
 

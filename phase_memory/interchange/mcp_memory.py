@@ -1,40 +1,40 @@
 """Import the official MCP memory server's ``memory.jsonl`` into a profile.
 
-The server (``@modelcontextprotocol/server-memory``) keeps a knowledge graph as
-JSON lines of two types::
+Two modes (``docs/mcp-memory.md`` walks through both):
 
-    {"type": "entity", "name": "Ada", "entityType": "person", "observations": ["..."]}
-    {"type": "relation", "from": "Ada", "to": "Babbage", "relationType": "worked_with"}
+- ``strict`` (the default): the file adds to the profile, all or nothing. An
+  entity or relation already in the profile is a problem, like every other.
+- ``sync``: the profile follows the file. Entities are matched by name: new
+  ones are added, changed ones updated (the node gets the file's type and
+  observations, in the file's order; its earlier versions stay in the event
+  log), archived ones that are back are restored, and entities the file no
+  longer has are archived, through the same lifecycle actions, review gate and
+  audit as ``apply``. Relations the file gains are added, relations it lost
+  are removed (edges have no state; ``edge.deleted`` keeps them in the log,
+  and a relation that comes back gets its old id). Nodes that did not come
+  from an MCP file are never touched. A sync that finds nothing to change
+  writes nothing: no event, no audit record.
 
-Mapping (see ``docs/envelope-format.md``):
+``skip_invalid=True`` imports what is valid and lists every line it left out,
+with its reason (malformed, a duplicate, a relation to a missing entity, a
+type the profile does not allow), in the result's ``skipped`` and in the
+import's audit record. A line that names an entity keeps that entity from
+being archived by a sync even when the line itself is skipped.
 
-- an entity becomes a node: ``kind`` = ``entityType`` (whitespace runs turned
-  into ``_``), ``label`` = ``name``, ``content`` = the observations joined by
-  newlines (None when there are none), ``attributes`` =
-  ``{"observations": [...], "mcp_name": name}``;
-- a relation becomes an edge: ``kind`` = ``relationType`` (likewise), from the
-  node of ``from`` to the node of ``to``;
-- ids are derived from the names, so importing the same file into the same
-  profile gives the same ids: ``mcp-entity-<uuid5(profile, name)>`` and
-  ``mcp-relation-<uuid5(profile, from, relationType, to)>``;
-- the profile is created (named after its id) if it does not exist.
-
-Unknown extra fields on a line are ignored (forks of the server add some).
-The records are written as ``graph.imported`` events, like an envelope.
+A file with no lines (the server writes a 0-byte file for an empty graph) is
+an empty memory: nothing is written, not even the profile. The mapping of
+lines onto nodes and edges is in :mod:`phase_memory.interchange.mcp_format`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import uuid
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
+from phase_memory.errors import ImportProblem, ReviewRequiredError, ValidationError
 from phase_memory.interchange.common import (
+    IMPORT_OPERATION,
     EventWriter,
     audit_import,
     consistent_reads,
@@ -43,93 +43,58 @@ from phase_memory.interchange.common import (
     resolved,
 )
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
-from phase_memory.interchange.jsonl import read_json_lines
+from phase_memory.interchange.mcp_format import (
+    MCP_NAMESPACE,
+    entity_node_id,
+    kind_of,
+    relation_edge_id,
+)
+from phase_memory.interchange.mcp_plan import (
+    ImportMode,
+    ImportPlan,
+    plan_import,
+    read_file,
+    sorted_out,
+)
 from phase_memory.interchange.problems import Problems
 from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ImportResult
-from phase_memory.models import MemoryEdge, MemoryNode, Profile, utc_now
+from phase_memory.models import (
+    AuditOutcome,
+    AuditRecord,
+    LifecycleAction,
+    LifecycleKind,
+    MemoryEdge,
+    MemoryNode,
+    new_id,
+    utc_now,
+)
 from phase_memory.models.ids import check_identifier
-from phase_memory.recorder import Recorder
-from phase_memory.replay import kind_refusal
+from phase_memory.recorder import Recorder, needs_review
 
-MCP_NAMESPACE = uuid.UUID("6f3c1d2e-8a4b-5c6d-9e0f-1a2b3c4d5e6f")
-"""Namespace of the uuid5 ids derived from MCP entity and relation names."""
+ApplyActions = Callable[[Sequence[LifecycleAction]], object]
+"""How a sync applies its archive and restore actions: the runtime's ``apply``
+(lifecycle, the review gate and audit), handed down by the recorder."""
 
-_SPACES = re.compile(r"\s+")
+FORMAT = "mcp-memory"
 
-
-class McpEntity(BaseModel):
-    """An ``entity`` line of ``memory.jsonl``."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["entity"]
-    name: str = Field(min_length=1)
-    entityType: str = Field(min_length=1)
-    observations: list[str] = Field(default_factory=list)
+__all__ = [
+    "MCP_NAMESPACE",
+    "ImportMode",
+    "entity_node_id",
+    "import_mcp_memory",
+    "kind_of",
+    "relation_edge_id",
+]
 
 
-class McpRelation(BaseModel):
-    """A ``relation`` line of ``memory.jsonl``."""
+class _NeedsReview(Exception):
+    """A sync would archive or restore nodes, and the profile requires review for it."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["relation"]
-    from_: str = Field(alias="from", min_length=1)
-    to: str = Field(min_length=1)
-    relationType: str = Field(min_length=1)
-
-
-def entity_node_id(profile_id: str, name: str) -> str:
-    """The node id an entity ``name`` gets in ``profile_id``."""
-    key = f"{profile_id}\x00{name}"
-    return f"mcp-entity-{uuid.uuid5(MCP_NAMESPACE, key)}"
-
-
-def relation_edge_id(profile_id: str, source: str, relation_type: str, target: str) -> str:
-    """The edge id a relation gets in ``profile_id``."""
-    key = f"{profile_id}\x00{source}\x00{relation_type}\x00{target}"
-    return f"mcp-relation-{uuid.uuid5(MCP_NAMESPACE, key)}"
-
-
-def kind_of(text: str) -> str:
-    """An MCP type name as a node or edge kind: whitespace runs become ``_``."""
-    return _SPACES.sub("_", text.strip())
-
-
-def entity_node(entity: McpEntity, profile_id: str, at: datetime) -> MemoryNode:
-    """The node an entity becomes."""
-    return MemoryNode(
-        id=entity_node_id(profile_id, entity.name),
-        profile_id=profile_id,
-        kind=kind_of(entity.entityType),
-        label=entity.name,
-        content="\n".join(entity.observations) if entity.observations else None,
-        attributes={"observations": list(entity.observations), "mcp_name": entity.name},
-        created_at=at,
-        updated_at=at,
-        version=1,
-    )
-
-
-def relation_edge(relation: McpRelation, profile_id: str, at: datetime) -> MemoryEdge:
-    """The edge a relation becomes."""
-    return MemoryEdge(
-        id=relation_edge_id(profile_id, relation.from_, relation.relationType, relation.to),
-        profile_id=profile_id,
-        source_id=entity_node_id(profile_id, relation.from_),
-        target_id=entity_node_id(profile_id, relation.to),
-        kind=kind_of(relation.relationType),
-        created_at=at,
-        updated_at=at,
-    )
-
-
-def _parse(value: Any) -> McpEntity | McpRelation:
-    kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "relation":
-        return McpRelation.model_validate(value)
-    return McpEntity.model_validate(value)
+    def __init__(self, actions: list[LifecycleAction], message: str) -> None:
+        super().__init__(message)
+        self.actions = actions
+        self.message = message
 
 
 def import_mcp_memory(
@@ -137,10 +102,22 @@ def import_mcp_memory(
     src: str | os.PathLike[str],
     *,
     profile_id: str = "default",
+    mode: ImportMode = "strict",
+    skip_invalid: bool = False,
     check_only: bool = False,
     progress: ProgressCallback | None = None,
+    apply: ApplyActions | None = None,
 ) -> ImportResult:
-    """Validate then import an MCP ``memory.jsonl`` into ``profile_id``, all or nothing."""
+    """Import an MCP ``memory.jsonl`` into ``profile_id`` (see the module docstring).
+
+    Raises :class:`~phase_memory.errors.ImportValidationError` listing every
+    problem (nothing written), or :class:`~phase_memory.errors.ReviewRequiredError`
+    when a sync would archive or restore entities and the profile's policy
+    requires review for that (nothing written; a ``denied`` audit record is kept).
+    ``check_only=True`` writes nothing and returns what the import would do.
+    """
+    if mode not in ("strict", "sync"):
+        raise ValidationError(f"mode must be 'strict' or 'sync', not {mode!r}")
     file = display_name(src)
     problems = Problems()
     try:
@@ -148,119 +125,169 @@ def import_mcp_memory(
     except ValueError as exc:
         problems.add(file, "profile_id", f"{profile_id!r} is not a valid profile id: {exc}")
     with Progress(progress) as bar:
+        if problems:
+            return _finish(problems, file, check_only, {}, [], raise_problems=not check_only)
+        bar.stage(f"Checking {file}")
+        contents = read_file(src, file, problems, bar)
         if check_only:
-            counts: dict[str, int] = {}
             with consistent_reads(recorder):
-                if not problems:
-                    counts = _check(recorder, src, file, profile_id, problems, bar)
-            return ImportResult(format="mcp-memory", source=file, check_only=True,
-                                counts=counts, problems=problems.items())
-        problems.raise_if_any()
-        with recorder.store.transaction():
-            counts = _check(recorder, src, file, profile_id, problems, bar)
-            problems.raise_if_any()
-            _write(recorder, src, file, profile_id, bar)
-            audit_import(recorder, "mcp-memory", resolved(src), counts, [profile_id])
-    return ImportResult(format="mcp-memory", source=file, counts=counts)
-
-
-def _check(
-    recorder: Recorder,
-    src: str | os.PathLike[str],
-    file: str,
-    profile_id: str,
-    problems: Problems,
-    bar: Progress,
-) -> dict[str, int]:
-    graph = recorder.graph
-    profile = graph.find_profile(profile_id)
-    at = utc_now()
-    entities: set[str] = set()
-    relations: list[tuple[int, str, str]] = []
-    relation_ids: set[str] = set()
-    bar.stage(f"Checking {file}")
-    for number, value in read_json_lines(src, file, problems):
-        bar.advance()
-        line_type = value.get("type") if isinstance(value, dict) else None
-        if line_type not in ("entity", "relation"):
-            problems.add(file, "type", f"unknown line type {line_type!r}; expected 'entity' or "
-                                       "'relation'", line=number)
-            continue
+                plan = plan_import(recorder.graph, contents, file, profile_id, mode, problems)
+            refusing, skipped = sorted_out(problems, skip_invalid)
+            return _finish(refusing, file, True, plan.counts(mode), skipped, raise_problems=False)
         try:
-            record = _parse(value)
-            made: MemoryNode | MemoryEdge = (
-                entity_node(record, profile_id, at)
-                if isinstance(record, McpEntity)
-                else relation_edge(record, profile_id, at)
-            )
-        except PydanticValidationError as exc:
-            problems.add_validation(file, exc, line=number)
-            continue
-        if isinstance(record, McpEntity):
-            if record.name in entities:
-                problems.add(file, "name", f"duplicate entity {record.name!r}", line=number)
-            elif graph.find_node(made.id) is not None:
-                problems.add(file, "name", f"entity {record.name!r} is already in profile "
-                                           f"{profile_id!r}", line=number)
-            if profile is not None and (refusal := kind_refusal(profile, "node", made.kind)):
-                problems.add(file, "entityType", refusal, line=number)
-            entities.add(record.name)
-        else:
-            if made.id in relation_ids:
-                problems.add(file, "", f"duplicate relation {record.from_!r} "
-                                       f"-{record.relationType}-> {record.to!r}", line=number)
-            elif graph.find_edge(made.id) is not None:
-                problems.add(file, "", f"relation {record.from_!r} -{record.relationType}-> "
-                                       f"{record.to!r} is already in profile {profile_id!r}",
-                             line=number)
-            if profile is not None and (refusal := kind_refusal(profile, "edge", made.kind)):
-                problems.add(file, "relationType", refusal, line=number)
-            relation_ids.add(made.id)
-            relations.extend([(number, "from", record.from_), (number, "to", record.to)])
-    for number, field, name in relations:
-        if name in entities:
-            continue
-        stored = graph.find_node(entity_node_id(profile_id, name))
-        if stored is None:
-            problems.add(file, field, f"entity {name!r} is neither in this file nor in profile "
-                                      f"{profile_id!r}", line=number)
-    return {"nodes": len(entities), "edges": len(relation_ids)}
+            with recorder.store.transaction():
+                plan = plan_import(recorder.graph, contents, file, profile_id, mode, problems)
+                refusing, skipped = sorted_out(problems, skip_invalid)
+                refusing.raise_if_any()
+                _check_gate(recorder, plan, profile_id, file)
+                if plan.changes_anything:
+                    bar.stage(f"Importing {file}")
+                    _write(recorder, plan, src, file, profile_id, bar, apply)
+                    audit_import(recorder, FORMAT, resolved(src), plan.counts(mode), [profile_id],
+                                 details={"mode": mode, "skip_invalid": skip_invalid,
+                                          "skipped": _skipped_details(skipped)})
+        except _NeedsReview as refusal:
+            _audit_denied(recorder, refusal.actions, src, mode, profile_id)
+            kinds = [a.kind.value for a in refusal.actions]
+            error = ReviewRequiredError([a.id for a in refusal.actions], kinds)
+            error.args = (refusal.message,)  # name the entities, not action ids made here
+            raise error from None
+    return ImportResult(format=FORMAT, source=file, counts=plan.counts(mode), skipped=skipped)
+
+
+def _finish(
+    problems: Problems, file: str, check_only: bool, counts: dict[str, int],
+    skipped: list[ImportProblem], *, raise_problems: bool,
+) -> ImportResult:
+    if raise_problems:
+        problems.raise_if_any()
+    return ImportResult(format=FORMAT, source=file, check_only=check_only, counts=counts,
+                        problems=problems.items(), skipped=skipped)
+
+
+def _skipped_details(skipped: list[ImportProblem]) -> list[dict[str, Any]]:
+    return [{"line": p.line, "field": p.field, "reason": p.reason} for p in skipped]
+
+
+# --- the review gate -------------------------------------------------------------------------
+
+
+def _lifecycle_actions(
+    kind: LifecycleKind, profile_id: str, node_ids: list[str], reason: str
+) -> list[LifecycleAction]:
+    return [
+        LifecycleAction(kind=kind, profile_id=profile_id, targets=node_ids[start:start + size],
+                        reason=reason)
+        for size in (RECORDS_PER_IMPORT_EVENT,)
+        for start in range(0, len(node_ids), size)
+    ]
+
+
+def _actions(plan: ImportPlan, profile_id: str, file: str) -> list[LifecycleAction]:
+    source = os.path.basename(file)
+    return [
+        *_lifecycle_actions(LifecycleKind.RESTORE, profile_id, plan.restored,
+                            f"back in {source} (MCP memory sync)"),
+        *_lifecycle_actions(LifecycleKind.ARCHIVE, profile_id, plan.archived,
+                            f"no longer in {source} (MCP memory sync)"),
+    ]
+
+
+def _check_gate(recorder: Recorder, plan: ImportPlan, profile_id: str, file: str) -> None:
+    """Refuse (before anything is written) archives or restores the policy sends to review."""
+    profile = recorder.graph.find_profile(profile_id)
+    if profile is None:
+        return
+    denied = [a for a in _actions(plan, profile_id, file) if needs_review(profile, a.kind)]
+    if not denied:
+        return
+    node_ids = [t for a in denied for t in a.targets]
+    names = [n.label for n in recorder.graph.find_nodes(node_ids[:3]).values()]
+    shown = ", ".join(repr(n) for n in names) + (" and more" if len(node_ids) > 3 else "")
+    kinds = " and ".join(sorted({a.kind.value for a in denied}))
+    raise _NeedsReview(denied, (
+        f"a sync with {file} would {kinds} {len(node_ids)} entit"
+        f"{'y' if len(node_ids) == 1 else 'ies'} of profile {profile_id!r} ({shown}), which its "
+        f"policy requires review for; {kinds} them with an approved action (phase-memory "
+        "apply) or change the policy, then sync again; nothing was imported"
+    ))
+
+
+def _audit_denied(
+    recorder: Recorder,
+    actions: list[LifecycleAction],
+    src: str | os.PathLike[str],
+    mode: ImportMode,
+    profile_id: str,
+) -> None:
+    kinds = sorted({a.kind.value for a in actions})
+    record = AuditRecord(
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=IMPORT_OPERATION,
+        subject_ids=[t for a in actions for t in a.targets], outcome=AuditOutcome.DENIED,
+        details={
+            "format": FORMAT, "source": resolved(src), "mode": mode, "profile_id": profile_id,
+            "action_ids": [a.id for a in actions], "kinds": kinds,
+            "denied_because": f"profile {profile_id!r} requires review for {', '.join(kinds)} "
+                              "and an import carries no approval",
+        },
+    )
+    with recorder.store.transaction():
+        recorder.audit.record(record)
+
+
+# --- writing ---------------------------------------------------------------------------------
 
 
 def _write(
     recorder: Recorder,
+    plan: ImportPlan,
     src: str | os.PathLike[str],
     file: str,
     profile_id: str,
     bar: Progress,
+    apply: ApplyActions | None,
 ) -> None:
     source = os.path.basename(os.fspath(src))
-    at = utc_now()
     writer = EventWriter(recorder, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
-    if recorder.graph.find_profile(profile_id) is None:
-        profile = Profile(id=profile_id, name=profile_id, created_at=at, updated_at=at)
+    if plan.new_profile is not None:
         writer.add(graph_imported_event(recorder, profile_id, source,
-                                        profiles=[profile.model_dump(mode="json")]))
+                                        profiles=[plan.new_profile.model_dump(mode="json")]))
         writer.flush()
-    bar.stage(f"Importing {file}")
-    for wanted in ("entity", "relation"):
-        chunk: list[Any] = []
-        key = "nodes" if wanted == "entity" else "edges"
-        for _, value in read_json_lines(src, file, Problems()):
-            if value.get("type") != wanted:
-                continue
-            record = _parse(value)
-            made = (
-                entity_node(record, profile_id, at)
-                if isinstance(record, McpEntity)
-                else relation_edge(record, profile_id, at)
-            )
-            chunk.append(made.model_dump(mode="json"))
-            if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
-                writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
-                           records=len(chunk))
-                chunk = []
-        if chunk:
+    actions = _actions(plan, profile_id, file)
+    if actions and apply is None:
+        raise ValidationError("a sync that archives or restores entities needs the runtime's apply")
+    restores = [a for a in actions if a.kind is LifecycleKind.RESTORE]
+    if restores:
+        apply(restores)  # type: ignore[misc]
+    _add_records(recorder, writer, profile_id, source, "nodes", plan.added_nodes)
+    for node in plan.updated_nodes:
+        recorder.save_node(node)
+    for edge_id in plan.removed_edges:
+        recorder.delete_edge(edge_id)
+    _add_records(recorder, writer, profile_id, source, "edges", plan.added_edges)
+    for edge in plan.updated_edges:
+        recorder.save_edge(edge)
+    archives = [a for a in actions if a.kind is LifecycleKind.ARCHIVE]
+    if archives:
+        apply(archives)  # type: ignore[misc]
+
+
+def _add_records(
+    recorder: Recorder,
+    writer: EventWriter,
+    profile_id: str,
+    source: str,
+    key: str,
+    records: Iterable[MemoryNode | MemoryEdge],
+) -> None:
+    chunk: list[Any] = []
+    for record in records:
+        chunk.append(record.model_dump(mode="json"))
+        if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
             writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
                        records=len(chunk))
-        writer.flush()
+            chunk = []
+    if chunk:
+        writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
+                   records=len(chunk))
+    writer.flush()

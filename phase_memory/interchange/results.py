@@ -38,6 +38,9 @@ class ImportResult(DomainModel):
     """Records found (check) or written (import), by kind."""
     problems: list[ImportProblem] = Field(default_factory=list)
     """Every problem found; empty when the input is valid."""
+    skipped: list[ImportProblem] = Field(default_factory=list)
+    """Lines left out on request (``skip_invalid=True``), each with the reason;
+    the rest of the input was imported."""
 
     @property
     def ok(self) -> bool:

@@ -60,12 +60,16 @@ class InMemoryEventLog:
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
-        """Events in position order, filtered."""
+        """Events in position order (descending with ``newest_first``), filtered."""
         kind_set = set(kinds) if kinds is not None else None
         with self._shared.lock:
             start = max(after or 0, 0)
             candidates = self._shared.events[start:]
+        if newest_first:
+            candidates = candidates[::-1]
         found: builtins.list[MemoryEvent] = []
         for event in candidates:
             if limit is not None and len(found) >= limit:

@@ -16,7 +16,8 @@ from types import TracebackType
 from phase_memory.diagnostics import RepairReport, diagnose
 from phase_memory.interchange.envelope import export_envelope, import_envelope
 from phase_memory.interchange.jsonl import export_audit, export_events, import_audit, import_events
-from phase_memory.interchange.mcp_memory import import_mcp_memory
+from phase_memory.interchange.mcp_export import export_mcp_memory
+from phase_memory.interchange.mcp_memory import ImportMode, import_mcp_memory
 from phase_memory.interchange.progress import ProgressCallback
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.interchange.workspace import export_workspace, import_workspace
@@ -254,10 +255,35 @@ class PhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         profile_id: str = "default",
+        mode: ImportMode = "strict",
+        skip_invalid: bool = False,
         check_only: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ImportResult:
-        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default")."""
+        """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default").
+
+        ``mode="strict"`` adds the file to the profile, all or nothing;
+        ``mode="sync"`` makes the profile follow the file (entities matched by
+        name: added, updated, archived when gone, restored when back; a second
+        sync of the same file writes nothing). ``skip_invalid=True`` imports
+        the valid lines and lists the others in ``ImportResult.skipped``.
+        See ``docs/mcp-memory.md``.
+        """
         return import_mcp_memory(
-            self.recorder, src, profile_id=profile_id, check_only=check_only, progress=progress
+            self.recorder, src, profile_id=profile_id, mode=mode, skip_invalid=skip_invalid,
+            check_only=check_only, progress=progress, apply=self.apply,
         )
+
+    def export_mcp_memory(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        profile_id: str = "default",
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
+        """Write a profile as the MCP memory server's ``memory.jsonl`` (its exact line format).
+
+        Active nodes become entities and the edges between them relations, with
+        the original ``entityType`` / ``relationType`` strings an import kept.
+        """
+        return export_mcp_memory(self.recorder, out, profile_id=profile_id, progress=progress)

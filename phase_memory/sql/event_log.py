@@ -160,23 +160,29 @@ class SqlEventLog:
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
-        """Events in position order, filtered; ``after`` is an exclusive position."""
+        """Events in position order (descending with ``newest_first``), filtered."""
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
-        if kinds is None:
-            # The common listings (tailing with after= and limit=) run a statement
-            # built once; building it per call cost more than running it.
+        wanted_kinds = builtins.list(dict.fromkeys(kinds)) if kinds is not None else []
+        if len(wanted_kinds) <= _PREPARED_KINDS:
+            # The common listings (tailing with after= and limit=, a path's events of a
+            # kind or two) run a statement built once; building it per call cost more
+            # than running it.
             given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
                      "limit_": limit}
             params = {name: value for name, value in given.items() if value is not None}
-            listing = _listing(*(value is not None for value in given.values()))
+            params.update({f"kind_{i}_": kind for i, kind in enumerate(wanted_kinds)})
+            filters = (value is not None for value in given.values())
+            listing = _listing(*filters, len(wanted_kinds), newest_first)
             with self._db.read("list") as conn:
                 return [rows.event_of(row) for row in listing.all(conn, params)]
-        stmt = select(*rows.EVENT_COLUMNS).order_by(_events.c.position)
+        order = _events.c.position.desc() if newest_first else _events.c.position
+        stmt = select(*rows.EVENT_COLUMNS).order_by(order)
         stmt = _filtered(stmt, profile_id=profile_id, after=after)
-        if kinds is not None:
-            stmt = stmt.where(_events.c.kind.in_(builtins.list(dict.fromkeys(kinds))))
+        stmt = stmt.where(_events.c.kind.in_(wanted_kinds))
         if path_id is not None:
             stmt = stmt.where(_events.c.path_id == path_id)
         if limit is not None:
@@ -257,17 +263,25 @@ class SqlEventLog:
                     raise NotFoundError(f"event {event_id!r} does not exist")
 
 
+_PREPARED_KINDS = 4
+"""``list`` with at most this many kinds runs a prepared statement."""
+
+
 @cache
-def _listing(profile: bool, path: bool, after: bool, limit: bool) -> Prepared:
-    """``list`` without ``kinds``, for one combination of filters."""
+def _listing(
+    profile: bool, path: bool, after: bool, limit: bool, kinds: int, newest_first: bool
+) -> Prepared:
+    """``list`` for one combination of filters (``kinds``: how many kinds, 0 for all)."""
     stmt = select(*rows.EVENT_COLUMNS)
+    if kinds:
+        stmt = stmt.where(_events.c.kind.in_([bindparam(f"kind_{i}_") for i in range(kinds)]))
     if profile:
         stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
     if after:
         stmt = stmt.where(_events.c.position > bindparam("after_"))
     if path:
         stmt = stmt.where(_events.c.path_id == bindparam("path_id_"))
-    stmt = stmt.order_by(_events.c.position)
+    stmt = stmt.order_by(_events.c.position.desc() if newest_first else _events.c.position)
     if limit:
         stmt = stmt.limit(bindparam("limit_"))
     return Prepared(stmt)

@@ -406,3 +406,16 @@ def test_a_large_batch_appends_in_order(store: MemoryStore) -> None:
     assert ids(store.events.list(after=positions[999], limit=3)) == [
         "bulk-1000", "bulk-1001", "bulk-1002",
     ]
+
+
+def test_list_newest_first_gives_the_latest_events_of_a_path(store: MemoryStore) -> None:
+    store.graph.save_profile(profile())
+    store.events.append([event("chat.turn", event_id="shared")])
+    oldest_first = [event("chat.turn", event_id=f"e{i}") for i in range(4)]
+    store.events.append(oldest_first)
+    newest = store.events.list(kinds=["chat.turn"], newest_first=True)
+    assert [e.event_id for e in newest] == ["e3", "e2", "e1", "e0", "shared"]
+    latest = store.events.list(kinds=["chat.turn"], after=1, limit=2, newest_first=True)
+    assert [e.event_id for e in latest] == ["e3", "e2"]
+    unfiltered = store.events.list(limit=1, newest_first=True)
+    assert [e.event_id for e in unfiltered] == ["e3"]

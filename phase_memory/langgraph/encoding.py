@@ -1,0 +1,141 @@
+"""Checkpoint values as readable JSON, without base64 bloat.
+
+A value that is plain JSON (strings, finite numbers, booleans, null, lists and
+string-keyed objects) is stored as it is, so ``sqlite3`` and ``jq`` read it.
+Anything else goes through the saver's serializer (LangGraph's
+``JsonPlusSerializer`` by default), whose msgpack bytes are *transcoded* into
+JSON: msgpack maps, arrays, strings and numbers become their JSON selves, an
+extension value (a LangChain message, a pydantic model, a dataclass) becomes
+``{"$lg.ext": code, "v": ...}`` with its fields readable inside, and only
+true binary data (``bytes`` values) is base85 text. Decoding packs the JSON
+back into the very same msgpack bytes (checked when encoding: when they would
+differ, the bytes are kept whole as base85) and hands them to the serializer.
+
+Every tag is a key starting with ``$lg``; an object of the caller's own that
+has such a key takes the serializer route, so tags are never ambiguous.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import ormsgpack
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+TAG = "$lg"
+"""The key of a tagged (non-plain) stored value."""
+_MSGPACK_OPTIONS = ormsgpack.OPT_NON_STR_KEYS
+_MAX_INT = 2**63 - 1
+
+
+def encode(serde: SerializerProtocol, value: Any) -> Any:
+    """``value`` as JSON: itself when plain, else its serializer form, transcoded."""
+    if is_plain(value):
+        return value
+    type_, data = serde.dumps_typed(value)
+    if type_ == "msgpack":
+        transcoded = _transcode(data)
+        if transcoded is not None:
+            return {TAG: "msgpack", "v": transcoded}
+    return {TAG: "bytes", "type": type_, "b85": base64.b85encode(data).decode("ascii")}
+
+
+def decode(serde: SerializerProtocol, stored: Any) -> Any:
+    """The value :func:`encode` stored."""
+    if not (isinstance(stored, dict) and TAG in stored):
+        return stored
+    if stored[TAG] == "msgpack":
+        data = ormsgpack.packb(_from_json(stored["v"]), option=_MSGPACK_OPTIONS)
+        return serde.loads_typed(("msgpack", data))
+    return serde.loads_typed((stored["type"], base64.b85decode(stored["b85"])))
+
+
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON that every adapter stores and reads back unchanged."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return "\x00" not in value  # PostgreSQL's jsonb refuses NUL characters
+    if isinstance(value, int):
+        return type(value) is int and -_MAX_INT <= value <= _MAX_INT
+    if isinstance(value, float):
+        return type(value) is float and math.isfinite(value)
+    if type(value) is list:
+        return all(is_plain(item) for item in value)
+    if type(value) is dict:
+        return all(
+            type(key) is str and not key.startswith(TAG) and is_plain(item)
+            for key, item in value.items()
+        )
+    return False
+
+
+class _Ext:
+    """A msgpack extension value met while unpacking: its code and unpacked body."""
+
+    __slots__ = ("body", "code")
+
+    def __init__(self, code: int, body: Any) -> None:
+        self.code = code
+        self.body = body
+
+
+def _unpack_ext(code: int, data: bytes) -> Any:
+    return _Ext(code, ormsgpack.unpackb(data, ext_hook=_unpack_ext, option=_MSGPACK_OPTIONS))
+
+
+def _transcode(data: bytes) -> Any | None:
+    """msgpack bytes as JSON (None when they would not pack back to the same bytes)."""
+    try:
+        unpacked = ormsgpack.unpackb(data, ext_hook=_unpack_ext, option=_MSGPACK_OPTIONS)
+        as_json = _to_json(unpacked)
+        again = ormsgpack.packb(_from_json(as_json), option=_MSGPACK_OPTIONS)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return as_json if again == data else None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, _Ext):
+        return {f"{TAG}.ext": value.code, "v": _to_json(value.body)}
+    if isinstance(value, bytes):
+        return {f"{TAG}.bytes": base64.b85encode(value).decode("ascii")}
+    if isinstance(value, list):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        if all(type(k) is str and not k.startswith(TAG) for k in value):
+            return {k: _to_json(v) for k, v in value.items()}
+        return {f"{TAG}.map": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {f"{TAG}.float": repr(value)}
+    if isinstance(value, str) and "\x00" in value:
+        return {f"{TAG}.str": base64.b85encode(value.encode("utf-8")).decode("ascii")}
+    if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:
+        return {f"{TAG}.int": str(value)}
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if f"{TAG}.ext" in value:
+        body = ormsgpack.packb(_from_json(value["v"]), option=_MSGPACK_OPTIONS)
+        return ormsgpack.Ext(value[f"{TAG}.ext"], body)
+    if f"{TAG}.bytes" in value:
+        return base64.b85decode(value[f"{TAG}.bytes"])
+    if f"{TAG}.map" in value:
+        return {_from_json(k): _from_json(v) for k, v in value[f"{TAG}.map"]}
+    if f"{TAG}.float" in value:
+        return float(value[f"{TAG}.float"])
+    if f"{TAG}.str" in value:
+        return base64.b85decode(value[f"{TAG}.str"]).decode("utf-8")
+    if f"{TAG}.int" in value:
+        return int(value[f"{TAG}.int"])
+    return {k: _from_json(v) for k, v in value.items()}
+
+
+__all__ = ["TAG", "decode", "encode", "is_plain"]

@@ -1,0 +1,97 @@
+"""Where a LangGraph thread lives in phase-memory: path ids and event ids.
+
+A thread is one conversation tree. Its root path holds the checkpoints of the
+root namespace (``checkpoint_ns == ""``); each subgraph namespace gets a branch
+of the root (``<root>/ns:<hash>``), and a fork (a checkpoint whose parent is
+not the newest checkpoint of its path, as ``update_state`` on an earlier
+checkpoint makes) opens a branch ``<namespace path>/fork:<checkpoint id>``.
+The ids are derived from the thread id, so ``phase-memory paths show
+lg:<thread id>`` finds a thread; ids that are not short, plain identifiers are
+replaced by a hash.
+
+Checkpoint and write events get ids derived from (thread, namespace,
+checkpoint id): a checkpoint is one primary-key lookup away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from phase_memory.models.ids import check_identifier
+
+CHECKPOINT_KIND = "langgraph.checkpoint"
+"""Event kind of a stored checkpoint."""
+WRITES_KIND = "langgraph.writes"
+"""Event kind of the pending writes of one ``put_writes`` call."""
+
+_READABLE_LENGTH = 100
+
+
+def _digest(*parts: str, size: int = 20) -> str:
+    joined = "\x00".join(parts).encode("utf-8")
+    return hashlib.blake2b(joined, digest_size=size).hexdigest()
+
+
+def _readable(value: str) -> str:
+    """``value`` when it is a short plain identifier, else a hash of it."""
+    if len(value) <= _READABLE_LENGTH and "/" not in value:
+        try:
+            check_identifier(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    return "sha-" + _digest(value, size=16)
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    """One namespace of one thread, and the ids derived from it."""
+
+    thread_id: str
+    checkpoint_ns: str = ""
+
+    @property
+    def root_path_id(self) -> str:
+        """The thread's conversation tree (the root namespace's own path)."""
+        return root_path_id(self.thread_id)
+
+    @property
+    def namespace_path_id(self) -> str:
+        """The path of this namespace's checkpoints (until a fork)."""
+        if not self.checkpoint_ns:
+            return self.root_path_id
+        return f"{self.root_path_id}/ns:{_digest(self.checkpoint_ns, size=8)}"
+
+    def fork_path_id(self, checkpoint_id: str) -> str:
+        """The branch a fork opens for its first checkpoint ``checkpoint_id``."""
+        return f"{self.namespace_path_id}/fork:{_readable(checkpoint_id)}"
+
+    def owns_path(self, path_id: str) -> bool:
+        """Whether ``path_id`` holds checkpoints of this namespace."""
+        own = self.namespace_path_id
+        return path_id == own or path_id.startswith(f"{own}/fork:")
+
+    def checkpoint_event_id(self, checkpoint_id: str) -> str:
+        """The id of the event holding checkpoint ``checkpoint_id``."""
+        return "lgc-" + _digest(self.thread_id, self.checkpoint_ns, checkpoint_id)
+
+    def writes_event_id(
+        self, checkpoint_id: str, task_id: str, indexes: tuple[int, ...], salt: str = ""
+    ) -> str:
+        """The id of the event of a ``put_writes`` call (the same call twice: the same id).
+
+        ``salt`` tells apart calls that must all be kept (special writes, copies).
+        """
+        marks = ",".join(str(i) for i in indexes)
+        parts = (self.thread_id, self.checkpoint_ns, checkpoint_id, task_id, marks, salt)
+        return "lgw-" + _digest(*parts)
+
+
+def root_path_id(thread_id: str) -> str:
+    """The root path of thread ``thread_id``."""
+    return f"lg:{_readable(thread_id)}"
+
+
+__all__ = ["CHECKPOINT_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]
