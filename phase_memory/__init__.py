@@ -61,8 +61,7 @@ from phase_memory.runtime import (
     open_async,
 )
 from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
-
-__version__ = "0.1.0"
+from phase_memory.version import __version__
 
 __all__ = [
     "ActionReview",

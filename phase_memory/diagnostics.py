@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field
 
@@ -30,11 +30,8 @@ from phase_memory.models import (
 )
 from phase_memory.models.base import DomainModel
 from phase_memory.models.events import PAYLOAD_MODELS
-from phase_memory.protocols import Maintainable
-
-if TYPE_CHECKING:
-    from phase_memory.protocols import MemoryStore
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.protocols import Maintainable, MemoryStore
+from phase_memory.sql import migrate
 
 Severity = Literal["error", "warning", "info"]
 
@@ -96,9 +93,8 @@ class _Report:
         )
 
 
-def diagnose(runtime: PhaseMemoryRuntime) -> RepairReport:
-    """Check a memory for broken references, drift and leftovers of forgotten content."""
-    store = runtime.store
+def diagnose(store: MemoryStore) -> RepairReport:
+    """Check a store for broken references, drift and leftovers of forgotten content."""
     report = _Report()
     _check_storage(store, report)
     _check_revision(store, report)
@@ -135,10 +131,6 @@ def _check_revision(store: MemoryStore, report: _Report) -> None:
     revision: Callable[[], str | None] | None = getattr(store, "revision", None)
     if not callable(revision):
         return
-    try:
-        from phase_memory.sql import migrate
-    except ImportError:  # pragma: no cover - the SQL adapter is part of the package
-        return
     report.checks.append("schema_revision")
     try:
         current = revision()
@@ -166,13 +158,24 @@ def _check_revision(store: MemoryStore, report: _Report) -> None:
 
 
 def _graph_snapshot(store: MemoryStore, report: _Report) -> GraphSnapshot | None:
+    """The well-formed stored records; each malformed row is reported where it is."""
     try:
-        return store.graph.snapshot()
+        snapshot, malformed = store.readable_graph()
     except (PhaseMemoryError, ValueError) as exc:
         report.add("error", "graph.unreadable", "graph tables",
                    f"the stored graph cannot be read: {exc}",
                    "look for malformed rows with `sqlite3`; restore from a backup")
         return None
+    for row in malformed:
+        where = f"{row.table} {row.record_id}" if row.record_id else row.table
+        column = f" column {row.column}" if row.column else ""
+        report.add("error", "storage.malformed_row", where,
+                   f"{row.table} row {row.record_id!r}{column} holds {row.value}, which "
+                   f"cannot be read: {row.reason}",
+                   f"correct the value with `sqlite3` (UPDATE {row.table} SET ... WHERE "
+                   f"id = '{row.record_id}') or restore from a backup; other checks ran "
+                   "without this row")
+    return snapshot
 
 
 def _check_graph(snapshot: GraphSnapshot, report: _Report) -> None:

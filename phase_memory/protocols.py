@@ -29,7 +29,20 @@ from phase_memory.models import (
     Profile,
     ReplayResult,
 )
-from phase_memory.replay import Effect
+from phase_memory.models.effects import Effect
+
+
+@dataclass(frozen=True)
+class MalformedRow:
+    """A stored row that does not read back as its record (edited by hand, say)."""
+
+    table: str
+    record_id: str
+    column: str
+    """The first column found malformed ("" when unknown)."""
+    value: str
+    """The bad value, as ``repr`` and shortened."""
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -396,6 +409,14 @@ class MemoryStore(Protocol):
 
     def integrity_findings(self) -> list[str]:
         """Low-level storage problems (SQLite integrity and foreign-key checks)."""
+        ...
+
+    def readable_graph(self) -> tuple[GraphSnapshot, list[MalformedRow]]:
+        """Every well-formed stored graph record, and where each malformed row is.
+
+        What diagnostics read: unlike ``graph.snapshot()`` it does not stop at
+        the first row that fails to read.
+        """
         ...
 
     def close(self) -> None:

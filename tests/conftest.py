@@ -9,7 +9,7 @@ from typing import Any
 
 import postgres_support
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy.engine import URL
 
 from phase_memory.memory import InMemoryStore
@@ -17,6 +17,32 @@ from phase_memory.sql import open_sql_store
 from phase_memory.testing.fixtures import StoreFactory
 
 pytest_plugins = ["phase_memory.testing.fixtures"]
+
+
+# --- hypothesis profiles ------------------------------------------------------------------
+# CI must not fail at random: by default every property test runs a fixed, derandomized
+# set of examples (the same on every run and machine), with no example database. The
+# random exploration runs with ``--stress`` (or PHASE_MEMORY_STRESS=1). Registered and
+# loaded here, at import, before any test module builds its settings objects.
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "stress",
+    derandomize=False,
+    deadline=None,
+    max_examples=500,
+    print_blob=True,
+    phases=list(Phase),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("stress" if os.environ.get("PHASE_MEMORY_STRESS") == "1" else "ci")
 
 
 # --- PostgreSQL (tests/postgres_support.py) -------------------------------------------------
@@ -103,24 +129,23 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
 # loads before parsing the command line (this one, at the top of testpaths).
 
 
-# --- hypothesis: derandomized by default, random exploration only under --stress ----------
-settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.register_profile("stress", derandomize=False, max_examples=500, print_blob=True)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    stress = bool(config.getoption("--stress", default=False))
-    settings.load_profile("stress" if stress else "ci")
-    if stress:
-        # The packaged specs (phase_memory.testing) read this to raise their example counts.
-        os.environ["PHASE_MEMORY_STRESS"] = "1"
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--stress",
         action="store_true",
         default=False,
-        help="run tests/reliability with stress counts (many crash trials, processes, fuzz "
-        "inputs) and hypothesis property tests at random with many examples",
+        help=(
+            "stress run: tests/reliability with stress counts (many crash trials, processes, "
+            "fuzz inputs) and hypothesis's random 'stress' profile instead of the "
+            "derandomized 'ci' one"
+        ),
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--stress"):
+        # Settings objects made at import keep the profile they were made under; those
+        # made later (and @settings decorators' unset values) follow this one.
+        settings.load_profile("stress")
+        # The packaged specs (phase_memory.testing) read this to raise their example counts.
+        os.environ["PHASE_MEMORY_STRESS"] = "1"

@@ -138,7 +138,7 @@ async def test_a_heartbeat_keeps_beating_beside_a_big_import_and_record_many(
     assert not gc.isenabled()
     async with pm.open_async(target) as mem, anyio.create_task_group() as tasks:
         tasks.start_soon(_heartbeat, gaps, done)
-        imported = await mem.import_envelope(source, progress=False)
+        imported = await mem.import_envelope(source)
         recorded = await mem.record_many(batch)
         done.set()
     assert imported.counts["nodes"] == NODES and imported.counts["edges"] == EDGES

@@ -173,7 +173,7 @@ async def test_cancelled_at_random_points_a_write_is_all_or_nothing(
                 if operation == "record_many":
                     await mem.record_many([node_saved(node(f"t{trial}-{i}")) for i in range(count)])
                 else:
-                    await mem.import_events(source, progress=False)
+                    await mem.import_events(source)
             after = await mem.events.last_position()
             assert after in (before, before + count)
             outcomes.add(after - before)

@@ -119,3 +119,26 @@ def test_payload_that_is_not_json_at_all(db: Path) -> None:
     report = _report(db)
     assert not report.ok
     assert report.codes() & {"event.malformed_payload", "event.unreadable"}
+
+
+def test_malformed_row_is_located_and_every_other_check_still_runs(db: Path) -> None:
+    # One malformed timestamp and, in the same file, a dangling edge.
+    _sql(db, "UPDATE nodes SET created_at = 'x' WHERE id = 'n3'",
+         "INSERT INTO edges (id, profile_id, source_id, target_id, kind, weight, attributes, "
+         "created_at, updated_at) SELECT 'e9', profile_id, 'n1', 'ghost', kind, weight, "
+         "attributes, created_at, updated_at FROM edges WHERE id = 'e1'")
+    report = _report(db)
+    [malformed] = [f for f in report.findings if f.code == "storage.malformed_row"]
+    assert malformed.location == "nodes n3"
+    assert "created_at" in malformed.message and "'x'" in malformed.message
+    dangling = [f for f in report.findings if f.code == "edge.missing_endpoint"]
+    assert [f.location for f in dangling] == ["edge e9"]
+    assert {"references", "events", "replay", "drift", "forgotten"} <= set(report.checks)
+    assert "graph.unreadable" not in report.codes()
+
+
+def test_a_long_malformed_value_is_shortened(db: Path) -> None:
+    _sql(db, "UPDATE paths SET updated_at = '" + "y" * 5000 + "' WHERE id = 'branch'")
+    [malformed] = [f for f in _report(db).findings if f.code == "storage.malformed_row"]
+    assert malformed.location == "paths branch" and "updated_at" in malformed.message
+    assert len(malformed.message) < 400

@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
 
     common.EventWriter.flush = announce
     with pm.open(sys.argv[1]) as mem:
-        mem.import_envelope(sys.argv[2], progress=False)
+        mem.import_envelope(sys.argv[2])
     print("done", flush=True)
     """
 )

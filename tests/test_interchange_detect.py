@@ -10,7 +10,7 @@ import pytest
 import phase_memory as pm
 from phase_memory.cli.app import main
 from phase_memory.errors import ImportValidationError
-from phase_memory.interchange import FORMATS, detect_format, import_path
+from phase_memory.interchange import FORMATS, detect_format
 from phase_memory.models import MemoryNode, Profile
 
 _EVENT = {"event_id": "e1", "kind": "note.taken", "profile_id": "p", "payload": {}}
@@ -64,11 +64,11 @@ def test_api_and_cli_agree(name: str, tmp_path: Path, capsys: pytest.CaptureFixt
         assert code == 1
         assert "error:" in out.err
         with pm.open(":memory:") as mem, pytest.raises(ImportValidationError):
-            import_path(mem, source, check_only=True)
+            mem.import_path(source, check_only=True)
         return
     assert detected in FORMATS
     with pm.open(":memory:") as mem:
-        result = import_path(mem, source, check_only=True)
+        result = mem.import_path(source, check_only=True)
     assert result.format == detected
     if code == 0:
         assert json.loads(out.out)["format"] == detected
@@ -95,4 +95,4 @@ def test_expected_formats(tmp_path: Path) -> None:
 def test_a_profile_for_a_format_that_names_its_own_is_refused(tmp_path: Path) -> None:
     source = _inputs(tmp_path)["events"]
     with pm.open(":memory:") as mem, pytest.raises(ImportValidationError, match="MCP memory"):
-        import_path(mem, source, profile_id="p")
+        mem.import_path(source, profile_id="p")

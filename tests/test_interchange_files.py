@@ -330,12 +330,25 @@ def test_events_that_depend_on_each_other_import_in_one_go(
     assert mem.graph.snapshot().same_records(source.graph.snapshot())
 
 
-def test_progress_bar_can_be_forced_on(mem: pm.PhaseMemoryRuntime, tmp_path: Path) -> None:
+def test_progress_goes_to_the_callers_callback_only(
+    mem: pm.PhaseMemoryRuntime, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     mem.save_profile(profile())
-    mem.save_node(node("n1"))
-    mem.export_envelope(tmp_path / "g.json", progress=True)
+    for i in range(2500):
+        mem.save_node(node(f"n{i}"))
+    reports: list[tuple[str, int, int | None]] = []
+    mem.export_envelope(tmp_path / "g.json",
+                        progress=lambda stage, done, total: reports.append((stage, done, total)))
+    assert ("Writing nodes", 0, None) in reports
+    assert ("Writing nodes", 2500, None) in reports
     other = pm.open(":memory:")
-    assert other.import_envelope(tmp_path / "g.json", progress=True).ok
+    seen: list[str] = []
+    assert other.import_envelope(tmp_path / "g.json",
+                                 progress=lambda stage, done, total: seen.append(stage)).ok
+    assert seen
+    # Without a callback the library prints nothing, on a terminal or not.
+    other.export_envelope(tmp_path / "h.json")
+    assert capfd.readouterr() == ("", "")
 
 
 def test_export_from_a_read_only_view_still_writes(tmp_path: Path) -> None:

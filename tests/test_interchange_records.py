@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
+import phase_memory as pm
 from phase_memory.interchange import json_stream
 from phase_memory.interchange.json_stream import Item, JsonObjectStream, JsonSyntaxError
 from phase_memory.models import MemoryNode
-from phase_memory.testing.builders import node
+from phase_memory.testing.builders import node, profile
 
 _AWKWARD = ["},{", "}, {", "}]", "}\n]", "NaN", "Infinity", "é😀", '"', "\\", "{", "]"]
 
@@ -112,17 +116,25 @@ def test_a_syntax_error_inside_a_record_is_reported_where_it_is() -> None:
         expected.value.line, expected.value.column, expected.value.reason)
 
 
-def test_bulk_collections_raise_the_threshold_and_restore_it() -> None:
-    import gc
-
-    from phase_memory.interchange.common import bulk_collections
-
-    before = gc.get_threshold()
-    with bulk_collections():
-        raised = gc.get_threshold()
-        assert raised[0] >= 50_000
-        assert raised[1:] == before[1:]
-        with bulk_collections():
-            assert gc.get_threshold() == raised
-        assert gc.get_threshold() == raised
-    assert gc.get_threshold() == before
+def test_the_library_leaves_process_wide_state_alone(tmp_path: Path) -> None:
+    """No gc tuning, no umask change: a library is a guest in its caller's process."""
+    threshold, enabled = gc.get_threshold(), gc.isenabled()
+    previous = os.umask(0o027)  # the test's own umask, restored below
+    try:
+        with pm.open(tmp_path / "m.db") as mem:
+            mem.save_profile(profile())
+            for i in range(50):
+                mem.save_node(node(f"n{i}"))
+            mem.export_envelope(tmp_path / "g.json")
+            mem.export_events(tmp_path / "e.jsonl")
+            assert not mem.events.replay().report.problems
+            assert gc.get_threshold() == threshold and gc.isenabled() is enabled
+        with pm.open(tmp_path / "copy.db") as copy:
+            copy.import_envelope(tmp_path / "g.json")
+            assert gc.get_threshold() == threshold and gc.isenabled() is enabled
+        assert os.umask(0o027) == 0o027
+        # Exports get the usual mode of a new file: 0666 less the caller's umask.
+        assert (tmp_path / "g.json").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / "e.jsonl").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)

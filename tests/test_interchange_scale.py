@@ -45,8 +45,8 @@ CHILD = textwrap.dedent(
                 "created_at": stamp, "updated_at": stamp}) + "\\n")
         out.write('],"paths": []}\\n')
     with pm.open(root / "memory.db") as mem:
-        imported = mem.import_envelope(source, progress=False)
-        exported = mem.export_envelope(root / "out.json", progress=False)
+        imported = mem.import_envelope(source)
+        exported = mem.export_envelope(root / "out.json")
     # VmHWM is this program's own peak: ru_maxrss survives exec on Linux, so a
     # child forked from a big pytest process would report the parent's size.
     try:

@@ -17,8 +17,18 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+
+from phase_memory.interchange.progress import ProgressCallback
 
 PIPE_WIDTH = 160
 """Width of tables written to a pipe or file (a terminal's own width is used otherwise)."""
@@ -132,6 +142,38 @@ def progress(description: str) -> Iterator[None]:
     ) as bar:
         bar.add_task(description, total=None)
         yield
+
+
+@contextmanager
+def progress_bar() -> Iterator[ProgressCallback | None]:
+    """A progress callback drawing a Rich bar on stderr (None when stderr is no terminal).
+
+    The library reports progress only to the callback it is given; this is the
+    command line's.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, completed: int, total: int | None) -> None:
+            task = tasks.get(stage)
+            if task is None:
+                for other in tasks.values():
+                    bar.remove_task(other)
+                tasks.clear()
+                task = tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(task, completed=completed)
+
+        yield report
 
 
 def error_line(message: str) -> None:

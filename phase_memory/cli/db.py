@@ -1,7 +1,4 @@
 """``db upgrade | downgrade | current | history | checkpoint | vacuum``: schema and upkeep.
-
-:mod:`phase_memory.sql` (and Alembic) are imported when a ``db`` command runs,
-so ``phase-memory --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -14,6 +11,13 @@ from phase_memory.cli._context import MEMORY, database_file, state_of
 from phase_memory.cli._errors import CliError
 from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import print_json, print_jsonl, say, table
+from phase_memory.sql import (
+    database_revision,
+    downgrade_database,
+    migration_history,
+    open_sql_store,
+    upgrade_database,
+)
 
 app = typer.Typer(
     help="Schema migrations (Alembic) and SQLite maintenance.", no_args_is_help=True
@@ -34,8 +38,6 @@ def current(
 ) -> None:
     """The database's schema revision, and the newest this version knows."""
     target = _target(ctx)
-    from phase_memory.sql import database_revision, migration_history
-
     revision, head = database_revision(target)
     known = revision is None or any(r.revision == revision for r in migration_history())
     if as_json:
@@ -60,8 +62,6 @@ def history(
     as_json: JsonLines = False,
 ) -> None:
     """The migrations this version knows, newest first."""
-    from phase_memory.sql import migration_history
-
     revisions = migration_history()
     if as_json:
         print_jsonl(
@@ -92,8 +92,6 @@ def upgrade(
     ] = "head",
 ) -> None:
     """Upgrade the schema (a backup copy of the file is taken first)."""
-    from phase_memory.sql import database_revision, upgrade_database
-
     target = _target(ctx)
     before, _ = database_revision(target)
     backup = upgrade_database(target, revision)
@@ -114,8 +112,6 @@ def downgrade(
     ],
 ) -> None:
     """Downgrade the schema to REV (a backup copy of the file is taken first)."""
-    from phase_memory.sql import database_revision, downgrade_database
-
     target = _target(ctx)
     before, _ = database_revision(target)
     backup = downgrade_database(target, revision)
@@ -131,8 +127,6 @@ def downgrade(
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context) -> None:
     """Checkpoint the write-ahead log into the database file and truncate it (SQLite)."""
-    from phase_memory.sql import open_sql_store
-
     with open_sql_store(_target(ctx), create=False) as store:
         if store.dialect_name != "sqlite":
             say(f"Nothing to checkpoint on {store.dialect_name}")
@@ -152,8 +146,6 @@ def vacuum(ctx: typer.Context) -> None:
     target = _target(ctx)
     file = database_file(target)
     size = file.stat().st_size if file is not None and file.exists() else None
-    from phase_memory.sql import open_sql_store
-
     with open_sql_store(target, create=False) as store:
         older = store.vacuum()
         if store.dialect_name != "sqlite":

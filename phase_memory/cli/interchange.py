@@ -12,7 +12,7 @@ import phase_memory as pm
 from phase_memory.cli._context import MEMORY, open_memory, state_of
 from phase_memory.cli._errors import CliError, CliUsageError
 from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import counted, print_json, say, table
+from phase_memory.cli._output import counted, print_json, progress_bar, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange import (
     AUDIT,
@@ -21,7 +21,6 @@ from phase_memory.interchange import (
     MCP_MEMORY,
     WORKSPACE,
     detect_format,
-    import_path,
 )
 from phase_memory.interchange.results import ExportResult, ImportResult
 
@@ -98,10 +97,12 @@ def import_(
     try:
         # A check of an import into a database that does not exist yet is made
         # against an empty memory, and creates no file.
-        with (pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)) as mem:
-            result = import_path(
-                mem, source, profile_id=profile, mode="sync" if sync else "strict",
-                skip_invalid=skip_invalid, check_only=check,
+        with (
+            pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)
+        ) as mem, progress_bar() as bar:
+            result = mem.import_path(
+                source, profile_id=profile, mode="sync" if sync else "strict",
+                skip_invalid=skip_invalid, check_only=check, progress=bar,
             )
     except ImportValidationError as exc:
         _report_problems(exc.problems, as_json, source, kind, check)
@@ -225,16 +226,16 @@ def export(
     )
     if profile is not None and chosen not in (ExportFormat.envelope, ExportFormat.mcp):
         raise CliUsageError("--profile applies to --format envelope and --format mcp only")
-    with open_memory(ctx) as mem:
+    with open_memory(ctx) as mem, progress_bar() as bar:
         result: ExportResult
         if chosen is ExportFormat.envelope:
-            result = mem.export_envelope(target, profile_id=profile)
+            result = mem.export_envelope(target, profile_id=profile, progress=bar)
         elif chosen is ExportFormat.events:
-            result = mem.export_events(target)
+            result = mem.export_events(target, progress=bar)
         elif chosen is ExportFormat.mcp:
-            result = mem.export_mcp_memory(target, profile_id=profile or "default")
+            result = mem.export_mcp_memory(target, profile_id=profile or "default", progress=bar)
         else:
-            result = mem.export_workspace(target)
+            result = mem.export_workspace(target, progress=bar)
     if as_json:
         print_json(result)
         return

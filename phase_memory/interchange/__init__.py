@@ -10,7 +10,8 @@ both stream, so memory stays bounded on large inputs. The formats are
 described in ``docs/envelope-format.md``.
 
 The usual entry points are the runtime's methods (``mem.export_envelope``,
-``mem.import_workspace``, ...); the functions below take the runtime first.
+``mem.import_workspace``, ...); the functions below take a
+:class:`~phase_memory.recorder.Recorder` first (``mem.recorder``), never the runtime.
 :func:`detect_format` tells which format a path holds and :func:`import_path`
 imports it by that (what ``phase-memory import PATH`` does).
 """

@@ -16,11 +16,12 @@ import errno
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import unquote_to_bytes
 
 from phase_memory.durable_files import fsync_directory
 from phase_memory.errors import ValidationError
@@ -46,14 +47,9 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
-    # The temporary name is the target's plus a few characters: keep it a legal length.
     with _naming(path):
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory
-        )
+        fd, temp_name = _create_temporary(directory, path.name)
     try:
-        # mkstemp makes the file private (0600); an export gets the usual mode.
-        os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
             handle.flush()
@@ -78,10 +74,21 @@ def _naming(target: Path) -> Iterator[None]:
         raise type(exc)(exc.errno, exc.strerror, str(target)) from None
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """Create a new, empty temporary file beside the target; return its descriptor and name.
+
+    Created with mode 0666 so the kernel applies the process's umask, as for any
+    file the user writes (mkstemp would make it 0600, and reading the umask means
+    setting it, which is not thread-safe). O_EXCL: never reuse an existing file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        # The temporary name is the target's plus a few characters: keep it a legal length.
+        temp_name = str(directory / f".{name[:100]}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp_name, flags, 0o666), temp_name
+        except FileExistsError:
+            continue
 
 
 def write_text_atomically(target: str | os.PathLike[str], text: str) -> None:
@@ -145,8 +152,6 @@ def id_of_file_name(name: str, suffix: str = "") -> str:
     which end in ``~`` and a digest): find their id in the file, then check it
     with ``safe_file_name(id, suffix) == name``.
     """
-    from urllib.parse import unquote_to_bytes
-
     if suffix:
         if not name.endswith(suffix):
             raise ValidationError(f"file name {name!r} does not end in {suffix!r}")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phase_memory.errors import (
     ImportProblem,
@@ -17,12 +15,11 @@ from phase_memory.errors import (
     StoreBusyError,
     StoreUnavailableError,
 )
+from phase_memory.interchange.progress import Progress
 from phase_memory.models import AuditOutcome, AuditRecord, MemoryEvent, new_id, utc_now
-
-if TYPE_CHECKING:
-    from phase_memory.interchange.progress import Progress
-    from phase_memory.replay import Effect
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.models.base import DomainModel
+from phase_memory.recorder import EffectsOf, Recorder
+from phase_memory.replay import GraphView
 
 IMPORT_OPERATION = "interchange.import"
 EXPORT_OPERATION = "interchange.export"
@@ -42,7 +39,7 @@ def resolved(path: str | os.PathLike[str]) -> str:
 
 
 def audit_export(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     fmt: str,
     target: str,
     counts: dict[str, int],
@@ -57,16 +54,16 @@ def audit_export(
         at=utc_now(),
         operation=EXPORT_OPERATION,
         outcome=AuditOutcome.EXPORTED,
-        actor=runtime.actor,
+        actor=recorder.actor,
         subject_ids=list(subject_ids),
         details={"format": fmt, "target": target, "counts": dict(counts)},
     )
     with suppress(StoreUnavailableError):
-        runtime.audit.record(record)
+        recorder.audit.record(record)
 
 
 @contextmanager
-def consistent_reads(runtime: PhaseMemoryRuntime) -> Iterator[None]:
+def consistent_reads(recorder: Recorder) -> Iterator[None]:
     """Hold a store transaction so several reads see one state of the memory.
 
     On SQLite this is a write lock (other writers wait); a memory opened
@@ -74,46 +71,12 @@ def consistent_reads(runtime: PhaseMemoryRuntime) -> Iterator[None]:
     """
     with ExitStack() as stack:
         with suppress(StoreUnavailableError):
-            stack.enter_context(runtime.store.transaction())
+            stack.enter_context(recorder.store.transaction())
         yield
-
-
-_BULK_GC_THRESHOLD = 50_000
-_bulk_lock = threading.Lock()
-_bulk_depth = 0
-_saved_threshold: tuple[int, int, int] | None = None
-
-
-@contextmanager
-def bulk_collections() -> Iterator[None]:
-    """Let the cyclic garbage collector run less often while a bulk import runs.
-
-    An import keeps thousands of records alive between writes; with the
-    default threshold (700 allocations) the collector keeps walking them
-    (about a tenth of an envelope import's time). Raising the first
-    generation's threshold makes young collections rarer, not absent, so
-    memory stays bounded. The threshold is the process's: nested or
-    concurrent imports share one raise, and the last to finish restores it.
-    """
-    global _bulk_depth, _saved_threshold
-    with _bulk_lock:
-        if _bulk_depth == 0:
-            _saved_threshold = gc.get_threshold()
-            first, second, third = _saved_threshold
-            gc.set_threshold(max(first, _BULK_GC_THRESHOLD), second, third)
-        _bulk_depth += 1
-    try:
-        yield
-    finally:
-        with _bulk_lock:
-            _bulk_depth -= 1
-            if _bulk_depth == 0 and _saved_threshold is not None:
-                gc.set_threshold(*_saved_threshold)
-                _saved_threshold = None
 
 
 def audit_import(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     fmt: str,
     source: str,
     counts: dict[str, int],
@@ -125,13 +88,13 @@ def audit_import(
 
     ``details``: what else the importer reports (merged into the record's details).
     """
-    runtime.audit.record(
+    recorder.audit.record(
         AuditRecord(
             id=new_id(),
             at=utc_now(),
             operation=IMPORT_OPERATION,
             outcome=AuditOutcome.IMPORTED,
-            actor=runtime.actor,
+            actor=recorder.actor,
             subject_ids=list(subject_ids),
             details={"format": fmt, "source": source, "counts": dict(counts), **(details or {})},
         )
@@ -139,7 +102,7 @@ def audit_import(
 
 
 def graph_imported_event(
-    runtime: PhaseMemoryRuntime, profile_id: str, source: str, **records: list[Any]
+    recorder: Recorder, profile_id: str, source: str, **records: list[Any]
 ) -> MemoryEvent:
     """A ``graph.imported`` event carrying already validated records (as JSON dicts)."""
     payload: dict[str, Any] = {
@@ -157,14 +120,14 @@ def graph_imported_event(
         occurred_at=utc_now(),
         payload=payload,
         schema_version=1,
-        actor=runtime.actor,
+        actor=recorder.actor,
         causation_id=None,
         position=None,
     )
 
 
 class EventWriter:
-    """Hands events to ``runtime.record_many`` in batches.
+    """Hands events to ``recorder.record_many`` in batches.
 
     A failure while recording (a reference the validation could not see, a
     policy refusal) becomes an :class:`ImportValidationError` naming the line
@@ -172,24 +135,25 @@ class EventWriter:
     (:class:`StoreUnavailableError`: a read-only or full disk; :class:`StoreBusyError`)
     pass through unchanged: they say nothing about the input.
 
-    With ``checked=True`` the caller has already checked every event against
-    the graph (inside the same transaction) and hands each event's effects
-    along with it: a flush appends the events and applies those effects as
-    they are, one executemany per kind, skipping the runtime's per-event checks
-    and fold (``graph.imported`` of the envelope importer).
+    With ``folded`` (a fold entry point) and ``view``, each event comes with its
+    payload model and a flush goes through
+    :meth:`~phase_memory.recorder.Recorder.record_folded`: the same checks and
+    gate as any event, the effects the fold decides, one write of a whole
+    batch's effects (``graph.imported`` of the envelope importer).
     """
 
     def __init__(
         self,
-        runtime: PhaseMemoryRuntime,
+        recorder: Recorder,
         file: str,
         progress: Progress,
         *,
         max_events: int = EVENTS_PER_BATCH,
         max_records: int = 5000,
-        checked: bool = False,
+        folded: EffectsOf | None = None,
+        view: GraphView | None = None,
     ) -> None:
-        self._runtime = runtime
+        self._recorder = recorder
         self._file = file
         self._progress = progress
         self._max_events = max_events
@@ -198,8 +162,9 @@ class EventWriter:
         self._lines: list[int | None] = []
         self._records = 0
         """Records carried by the queued events (what the progress bar counts)."""
-        self._checked = checked
-        self._effects: list[Effect] = []
+        self._folded = folded
+        self._view = view
+        self._payloads: list[DomainModel | None] = []
         self.written = 0
 
     @property
@@ -213,14 +178,14 @@ class EventWriter:
         *,
         line: int | None = None,
         records: int = 1,
-        effects: Sequence[Effect] = (),
+        payload: DomainModel | None = None,
     ) -> None:
         """Queue an event (``records``: how many records it carries, for batch sizing).
 
-        ``effects``: what the event does to the graph (``checked`` writers only).
+        ``payload``: the model its payload was dumped from (``folded`` writers only).
         """
         self._events.append(event)
-        self._effects.extend(effects)
+        self._payloads.append(payload)
         self._lines.append(line)
         self._records += records
         if len(self._events) >= self._max_events or self._records >= self._max_records:
@@ -228,23 +193,25 @@ class EventWriter:
 
     def discard(self) -> None:
         """Drop the queued events unwritten."""
-        self._events, self._lines, self._records, self._effects = [], [], 0, []
+        self._events, self._lines, self._records, self._payloads = [], [], 0, []
 
     def flush(self) -> None:
         """Record every queued event."""
         if not self._events:
             return
-        events, lines, records, effects = self._events, self._lines, self._records, self._effects
-        self._events, self._lines, self._records, self._effects = [], [], 0, []
+        events, lines, records, payloads = (
+            self._events, self._lines, self._records, self._payloads)
+        self._events, self._lines, self._records, self._payloads = [], [], 0, []
+        recorder = self._recorder
         try:
-            if self._checked:
-                store = self._runtime.store
-                with store.transaction():
-                    store.events.append(events)
-                    store.graph.apply(effects)
+            if self._folded is not None and self._view is not None:
+                with recorder.transaction():
+                    batch = [(e, p) for e, p in zip(events, payloads, strict=True)
+                             if p is not None]
+                    recorder.record_folded(batch, self._view, self._folded)
             else:
                 # Payloads were validated and completed by the importer's own checks.
-                self._runtime.record_trusted(events)
+                recorder.record_trusted(events)
         except (StoreUnavailableError, StoreBusyError):
             raise  # the storage failed, not the input: say so, not "import refused"
         except PhaseMemoryError as exc:

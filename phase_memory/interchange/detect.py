@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phase_memory import json_codec
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange.envelope import import_envelope
 from phase_memory.interchange.jsonl import import_audit, import_events
-from phase_memory.interchange.mcp_memory import ImportMode, import_mcp_memory
+from phase_memory.interchange.mcp_memory import ApplyActions, ImportMode, import_mcp_memory
+from phase_memory.interchange.progress import ProgressCallback
 from phase_memory.interchange.results import ImportResult
 from phase_memory.interchange.workspace import import_workspace
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.recorder import Recorder
 
 ENVELOPE = "envelope"
 EVENTS = "events"
@@ -84,16 +83,20 @@ def detect_format(source: str | os.PathLike[str]) -> str:
 
 
 def import_path(
-    mem: PhaseMemoryRuntime,
+    recorder: Recorder,
     source: str | os.PathLike[str],
     *,
     profile_id: str | None = None,
     mode: ImportMode = "strict",
     skip_invalid: bool = False,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
+    apply: ApplyActions | None = None,
 ) -> ImportResult:
     """Import whatever :func:`detect_format` finds at ``source``, all or nothing.
+
+    Usually called as ``mem.import_path(source)``; ``apply`` is the runtime's
+    ``apply``, which an MCP sync uses to archive and restore entities.
 
     ``profile_id`` (default ``"default"``), ``mode`` and ``skip_invalid`` apply
     to MCP memory files (see :func:`~phase_memory.interchange.import_mcp_memory`);
@@ -113,16 +116,16 @@ def import_path(
                  for name in refused]
             )
     if kind == ENVELOPE:
-        return import_envelope(mem, source, check_only=check_only, progress=progress)
+        return import_envelope(recorder, source, check_only=check_only, progress=progress)
     if kind == EVENTS:
-        return import_events(mem, source, check_only=check_only, progress=progress)
+        return import_events(recorder, source, check_only=check_only, progress=progress)
     if kind == AUDIT:
-        return import_audit(mem, source, check_only=check_only, progress=progress)
+        return import_audit(recorder, source, check_only=check_only, progress=progress)
     if kind == WORKSPACE:
-        return import_workspace(mem, source, check_only=check_only, progress=progress)
+        return import_workspace(recorder, source, check_only=check_only, progress=progress)
     return import_mcp_memory(
-        mem, source, profile_id=profile_id or "default", mode=mode,
-        skip_invalid=skip_invalid, check_only=check_only, progress=progress,
+        recorder, source, profile_id=profile_id or "default", mode=mode,
+        skip_invalid=skip_invalid, check_only=check_only, progress=progress, apply=apply,
     )
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from phase_memory.interchange.atomic_write import atomic_text_file
 from phase_memory.interchange.common import (
     audit_export,
     audit_import,
-    bulk_collections,
     consistent_reads,
     display_name,
     resolved,
@@ -38,13 +37,11 @@ from phase_memory.interchange.formats import (
     generator,
 )
 from phase_memory.interchange.problems import Problems
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models.base import DomainModel
-
-if TYPE_CHECKING:
-    from phase_memory.protocols import MemoryGraphStore
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.protocols import MemoryGraphStore
+from phase_memory.recorder import Recorder
 
 __all__ = ["ARRAY_MODELS", "EnvelopeScan", "check_envelope", "export_envelope",
            "import_envelope", "write_envelope_file"]
@@ -54,11 +51,11 @@ __all__ = ["ARRAY_MODELS", "EnvelopeScan", "check_envelope", "export_envelope",
 
 
 def export_envelope(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     out: str | os.PathLike[str],
     *,
     profile_id: str | None = None,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write the graph (or one profile of it) as a deterministic graph envelope.
 
@@ -66,9 +63,9 @@ def export_envelope(
     Raises :class:`~phase_memory.errors.NotFoundError` for an unknown profile.
     """
     with Progress(progress) as bar:
-        counts = write_envelope_file(runtime.graph, out, profile_id=profile_id, progress=bar)
+        counts = write_envelope_file(recorder.graph, out, profile_id=profile_id, progress=bar)
     target = resolved(out)
-    audit_export(runtime, "envelope", target, counts, [profile_id] if profile_id else [])
+    audit_export(recorder, "envelope", target, counts, [profile_id] if profile_id else [])
     return ExportResult(format="envelope", target=target, counts=counts, files=[target])
 
 
@@ -80,7 +77,7 @@ def write_envelope_file(
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write the envelope file atomically; return the records written by array."""
-    bar = progress or Progress(False)
+    bar = progress or Progress()
     if profile_id is not None:
         graph.get_profile(profile_id)
     profiles = [p for p in graph.list_profiles() if profile_id is None or p.id == profile_id]
@@ -127,7 +124,7 @@ def _write_array(handle: TextIO, records: Iterable[DomainModel], bar: Progress) 
 
 
 def check_envelope(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     problems: Problems,
     progress: Progress,
@@ -142,20 +139,20 @@ def check_envelope(
     the transaction undoes what was written.
     """
     scan = EnvelopeScan(path=Path(src), file=file or display_name(src), problems=problems)
-    scan_envelope(runtime.graph, scan, progress)
+    scan_envelope(recorder.graph, scan, progress)
     if scan.readable:
         stage = "Importing" if write and not problems else "Checking references in"
         progress.stage(f"{stage} {scan.file}", total=sum(scan.counts.values()) or None)
-        check_and_write(runtime, scan, progress, write=write)
+        check_and_write(recorder, scan, progress, write=write)
     return scan
 
 
 def import_envelope(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     *,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate then import a graph envelope, all or nothing.
 
@@ -165,18 +162,18 @@ def import_envelope(
     """
     problems = Problems()
     file = display_name(src)
-    with Progress(progress) as bar, bulk_collections():
+    with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(runtime):
-                scan = check_envelope(runtime, src, problems, bar, file=file)
+            with consistent_reads(recorder):
+                scan = check_envelope(recorder, src, problems, bar, file=file)
             return ImportResult(format="envelope", source=file, check_only=True,
                                 counts=_counts(scan), problems=problems.items())
         # Checks and writes share one transaction: nothing can change in between,
         # and a problem found after some records were written undoes them.
-        with runtime.store.transaction():
-            scan = check_envelope(runtime, src, problems, bar, file=file, write=True)
+        with recorder.store.transaction():
+            scan = check_envelope(recorder, src, problems, bar, file=file, write=True)
             problems.raise_if_any()
-            audit_import(runtime, "envelope", resolved(src), _counts(scan),
+            audit_import(recorder, "envelope", resolved(src), _counts(scan),
                          sorted(scan.touched()))
     return ImportResult(format="envelope", source=file, counts=_counts(scan))
 

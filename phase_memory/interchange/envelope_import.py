@@ -12,30 +12,36 @@ keys) in memory:
    asked and while no problem has been found, writes them inside the
    caller's store transaction: ``graph.imported`` events of at most
    :data:`~phase_memory.interchange.formats.RECORDS_PER_IMPORT_EVENT` records
-   (so a replay of the log reproduces the graph) and their effects, a whole
-   batch of rows at a time. A problem found after some rows were written
-   raises inside that transaction, which undoes them: nothing is kept.
+   (so a replay of the log reproduces the graph), through the recorder's
+   batch entry point: every event passes the checks and the review gate any
+   event passes, and its effects are the replay fold's
+   (:func:`~phase_memory.replay.graph_imported_effects`), a whole batch of rows
+   at a time. A problem found after some rows were written raises inside that
+   transaction, which undoes them: nothing is kept.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from phase_memory.interchange.common import EventWriter, graph_imported_event
 from phase_memory.interchange.envelope_scan import ARRAY_MODELS, EnvelopeScan
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
 from phase_memory.interchange.problems import pointer_of
 from phase_memory.interchange.progress import Progress
-from phase_memory.models import Profile
-from phase_memory.replay import PutEdge, PutNode, PutPath, PutProfile
+from phase_memory.models import (
+    ActivationPlan,
+    GraphImported,
+    MemoryEdge,
+    MemoryNode,
+    MemoryPath,
+    Profile,
+)
+from phase_memory.models.effects import Effect
+from phase_memory.protocols import MemoryGraphStore
+from phase_memory.recorder import Recorder
+from phase_memory.replay import GraphView, LoggedEvent, graph_imported_effects, kind_refusal
 
-if TYPE_CHECKING:
-    from phase_memory.protocols import MemoryGraphStore
-    from phase_memory.replay import Effect
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
-
-
-_EFFECTS = {"nodes": PutNode, "edges": PutEdge, "paths": PutPath}
 _RECORDS_PER_WRITE = 5 * RECORDS_PER_IMPORT_EVENT
 
 
@@ -55,22 +61,74 @@ class _Profiles:
         return self._known[profile_id]
 
 
+def _imported_effects(event: LoggedEvent, payload: Any, view: GraphView) -> list[Effect]:
+    # The scan checked every edge's endpoints against the file and the database.
+    return graph_imported_effects(event, payload, view, endpoints_checked=True)
+
+
+class _ImportView:
+    """The graph as the recorder's checks and the fold see it during an envelope import.
+
+    Reads go to the store (which holds what earlier batches wrote, in the same
+    transaction), except node lookups into a database that held no node when
+    the import began: while the file's nodes are written those nodes are new
+    (None, no lookup), and afterwards they are looked up in the store.
+    """
+
+    __slots__ = ("_graph", "_look_nodes", "_profiles", "nodes_written")
+
+    def __init__(self, graph: MemoryGraphStore, scan: EnvelopeScan) -> None:
+        self._graph = graph
+        self._look_nodes = scan.stored.get("nodes", 1) > 0
+        self._profiles: dict[str, Profile | None] = {}
+        self.nodes_written = False
+
+    def find_profile(self, profile_id: str) -> Profile | None:
+        if profile_id not in self._profiles:
+            self._profiles[profile_id] = self._graph.find_profile(profile_id)
+        return self._profiles[profile_id]
+
+    def find_node(self, node_id: str) -> MemoryNode | None:
+        if not self._look_nodes and not self.nodes_written:
+            return None
+        return self._graph.find_node(node_id)
+
+    def find_edge(self, edge_id: str) -> MemoryEdge | None:
+        return self._graph.find_edge(edge_id)
+
+    def find_path(self, path_id: str) -> MemoryPath | None:
+        return self._graph.find_path(path_id)
+
+    def edges_touching(self, node_id: str) -> list[MemoryEdge]:
+        return self._graph.edges_touching(node_id)
+
+    def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
+        return self._graph.paths_in_tree(root_path_id)
+
+    def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
+        return self._graph.plans_mentioning(node_id)
+
+    def forget_profiles(self) -> None:
+        """Profiles were written: look them up again."""
+        self._profiles.clear()
+
+
 class _Writer:
     """Queues checked records as ``graph.imported`` events, written in batches.
 
-    The importer has checked every record, reference and policy against the
-    file and the database inside the same transaction, so batches go through
-    a ``checked`` :class:`EventWriter`: the events are appended and their
-    effects (exactly what the replay fold makes of them) applied as one
-    executemany per kind.
+    Batches go through the recorder's batch entry point
+    (:meth:`~phase_memory.recorder.Recorder.record_folded`): the same checks and
+    review gate as any event, effects decided by the replay fold, one write of
+    a batch's effects.
     """
 
-    def __init__(self, runtime: PhaseMemoryRuntime, scan: EnvelopeScan, progress: Progress) -> None:
-        self._runtime = runtime
+    def __init__(self, recorder: Recorder, scan: EnvelopeScan, progress: Progress) -> None:
+        self._recorder = recorder
         self._source = scan.path.name
-        self._events = EventWriter(runtime, scan.file, progress, checked=True,
-                                   max_records=_RECORDS_PER_WRITE)
-        self._chunks: dict[str, tuple[list[Any], list[Effect]]] = {}
+        self.view = _ImportView(recorder.graph, scan)
+        self._events = EventWriter(recorder, scan.file, progress, folded=_imported_effects,
+                                   view=self.view, max_records=_RECORDS_PER_WRITE)
+        self._chunks: dict[str, tuple[list[Any], list[Any]]] = {}
         # What model_dump(mode="json") calls, without its wrapper (once per record).
         self._dump = {key: model.__pydantic_serializer__.to_python
                       for key, model in ARRAY_MODELS.items()}
@@ -83,7 +141,7 @@ class _Writer:
         if chunk is None:
             chunk = self._chunks[profile_id] = ([], [])
         chunk[0].append(self._dump[key](record, mode="json"))
-        chunk[1].append(_EFFECTS[key](record))
+        chunk[1].append(record)
         if len(chunk[0]) >= RECORDS_PER_IMPORT_EVENT:
             del self._chunks[profile_id]
             self._event(profile_id, key, chunk, line)
@@ -94,21 +152,28 @@ class _Writer:
         for profile_id, chunk in sorted(chunks.items()):
             self._event(profile_id, key, chunk, None)
         self._flush()
+        if key == "nodes":
+            self.view.nodes_written = True
 
     def profiles(self, profiles: list[Profile]) -> None:
         """Write the file's profiles, one event each."""
         for profile in profiles:
-            self._event(profile.id, "profiles",
-                        ([profile.model_dump(mode="json")], [PutProfile(profile)]), None)
+            self._event(profile.id, "profiles", ([profile.model_dump(mode="json")], [profile]),
+                        None)
         self._flush()
+        self.view.forget_profiles()
 
-    def _event(self, profile_id: str, key: str, chunk: tuple[list[Any], list[Effect]],
+    def _event(self, profile_id: str, key: str, chunk: tuple[list[Any], list[Any]],
                line: int | None) -> None:
         if not self.enabled:
             return
-        records, effects = chunk
-        event = graph_imported_event(self._runtime, profile_id, self._source, **{key: records})
-        self._events.add(event, line=line, records=len(records), effects=effects)
+        records, models = chunk
+        event = graph_imported_event(self._recorder, profile_id, self._source, **{key: records})
+        # The payload model the event's payload was dumped from (records already validated).
+        arrays: dict[str, Any] = {"profiles": [], "nodes": [], "edges": [], "paths": []}
+        arrays[key] = models
+        payload = GraphImported.model_construct(source=self._source, **arrays)
+        self._events.add(event, line=line, records=len(records), payload=payload)
 
     def _flush(self) -> None:
         if self.enabled:
@@ -122,16 +187,16 @@ class _Writer:
 
 
 def check_and_write(
-    runtime: PhaseMemoryRuntime, scan: EnvelopeScan, progress: Progress, *, write: bool
+    recorder: Recorder, scan: EnvelopeScan, progress: Progress, *, write: bool
 ) -> None:
     """The second pass: check references; with ``write``, write while nothing is wrong.
 
     Call inside a store transaction when writing: if a problem turns up after
     some batches were written, the caller raises and the transaction undoes them.
     """
-    graph, problems, file = runtime.graph, scan.problems, scan.file
+    graph, problems, file = recorder.graph, scan.problems, scan.file
     profiles = _Profiles(graph, scan.profiles)
-    writer = _Writer(runtime, scan, progress)
+    writer = _Writer(recorder, scan, progress)
     if not write or problems:
         writer.stop()
     writer.profiles(list(scan.profiles.values()))
@@ -178,7 +243,7 @@ class _References:
         self._scan = scan
         self._profiles = profiles
         self._look_nodes = scan.stored.get("nodes", 1) > 0
-        self._allowed: dict[tuple[str, str, str], bool] = {}
+        self._refusals: dict[tuple[str, str, str], str | None] = {}
 
     def profile(self, record: Any) -> list[tuple[str, str]]:
         profile_id: str = record.profile_id
@@ -187,22 +252,18 @@ class _References:
                      f"profile {profile_id!r} is neither in this file nor in the database")]
         return []
 
-    def _kind(self, what: str, record: Any) -> list[tuple[str, str]]:
+    def _kind(self, what: Literal["node", "edge"], record: Any) -> list[tuple[str, str]]:
         """The record's profile exists and allows its kind."""
         profile_id: str = record.profile_id
         kind: str = record.kind
-        allowed = self._allowed.get((what, profile_id, kind))
-        if allowed is None:
+        key = (what, profile_id, kind)
+        if key not in self._refusals:
             profile = self._profiles.get(profile_id)
             if profile is None:
                 return self.profile(record)
-            policy = profile.policy
-            allowed = (policy.allows_node_kind(kind) if what == "node"
-                       else policy.allows_edge_kind(kind))
-            self._allowed[(what, profile_id, kind)] = allowed
-        if allowed:
-            return []
-        return [("kind", f"profile {profile_id!r} does not allow {what} kind {kind!r}")]
+            self._refusals[key] = kind_refusal(profile, what, kind)
+        refusal = self._refusals[key]
+        return [] if refusal is None else [("kind", refusal)]
 
     def node(self, record: Any) -> list[tuple[str, str]]:
         return self._kind("node", record)

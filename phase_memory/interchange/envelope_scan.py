@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -38,9 +38,7 @@ from phase_memory.interchange.problems import Problems, pointer_of
 from phase_memory.interchange.progress import Progress
 from phase_memory.models import MemoryEdge, MemoryNode, MemoryPath, Profile
 from phase_memory.models.base import DomainModel
-
-if TYPE_CHECKING:
-    from phase_memory.protocols import MemoryGraphStore
+from phase_memory.protocols import MemoryGraphStore
 
 ARRAY_MODELS: dict[str, type[DomainModel]] = {
     "profiles": Profile,

@@ -20,6 +20,7 @@ from phase_memory.interchange.problems import Problems
 from phase_memory.models import MemoryEvent, PathStatus, Profile
 from phase_memory.models.events import PAYLOAD_MODELS, REDACTION_KEY, SUPPORTED_SCHEMA_VERSIONS
 from phase_memory.protocols import MemoryStore
+from phase_memory.replay import kind_refusal
 
 _PATH_KINDS = {"path.opened", "path.branched"}
 
@@ -165,16 +166,14 @@ class EventChecker:
             if node.profile_id != event.profile_id:
                 self._add("payload", f"node {node.id!r} belongs to profile {node.profile_id!r}, "
                                      f"not to the event's profile {event.profile_id!r}")
-            elif profile is not None and not profile.policy.allows_node_kind(node.kind):
-                self._add("payload", f"profile {profile.id!r} does not allow node kind "
-                                     f"{node.kind!r}")
+            elif profile is not None and (refusal := kind_refusal(profile, "node", node.kind)):
+                self._add("payload", refusal)
         for edge in edges:
             if edge.profile_id != event.profile_id:
                 self._add("payload", f"edge {edge.id!r} belongs to profile {edge.profile_id!r}, "
                                      f"not to the event's profile {event.profile_id!r}")
-            elif profile is not None and not profile.policy.allows_edge_kind(edge.kind):
-                self._add("payload", f"profile {profile.id!r} does not allow edge kind "
-                                     f"{edge.kind!r}")
+            elif profile is not None and (refusal := kind_refusal(profile, "edge", edge.kind)):
+                self._add("payload", refusal)
 
     def _put_edges(self, edges: list[Any], field: str) -> None:
         for edge in edges:

@@ -19,6 +19,7 @@ from phase_memory.errors import ValidationError
 from phase_memory.models import MemoryEdge, MemoryNode, MemoryPath, Profile
 from phase_memory.models.base import DomainModel
 from phase_memory.models.ids import UtcDatetime, utc_now
+from phase_memory.version import __version__
 
 ENVELOPE_NAME = "markitect.graph"
 ENVELOPE_SCHEMA_VERSION = 1
@@ -34,8 +35,6 @@ RECORDS_PER_IMPORT_EVENT = 1000
 
 def generator() -> str:
     """The ``generator`` written into envelopes: ``phase-memory <version>``."""
-    from phase_memory import __version__
-
     return f"phase-memory {__version__}"
 
 

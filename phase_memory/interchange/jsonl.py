@@ -5,7 +5,7 @@ An event line is the event without its ``position``: positions belong to the
 log that holds the event, and an importing log assigns its own (in file
 order). Imports read line by line, twice: the first pass checks every line
 (see :mod:`phase_memory.interchange.event_checks`), the second writes, inside
-one store transaction, through ``runtime.record_many`` in batches, so each
+one store transaction, through ``recorder.record_many`` in batches, so each
 event's graph effect is projected exactly as when it was first recorded.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -31,14 +31,12 @@ from phase_memory.interchange.common import (
 from phase_memory.interchange.event_checks import EventChecker, touched_by
 from phase_memory.interchange.formats import canonical_line, reject_constant
 from phase_memory.interchange.problems import Problems
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import AuditRecord, MemoryEvent
 from phase_memory.models.events import PAYLOAD_MODELS, REDACTION_KEY, SUPPORTED_SCHEMA_VERSIONS
 from phase_memory.models.limits import MAX_LINE_BYTES
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.recorder import Recorder
 
 _DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
@@ -57,28 +55,28 @@ def audit_line(record: AuditRecord) -> str:
 
 
 def export_events(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     out: str | os.PathLike[str],
     *,
     profile_id: str | None = None,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write the event log (or one profile's events) as JSONL in position order."""
     with Progress(progress) as bar:
-        total = runtime.events.last_position() if profile_id is None else 0
+        total = recorder.events.last_position() if profile_id is None else 0
         bar.stage("Writing events", total=total or None)
-        count = write_lines(out, (event_line(e) for e in runtime.events.iter(profile_id)), bar)
+        count = write_lines(out, (event_line(e) for e in recorder.events.iter(profile_id)), bar)
     target = resolved(out)
     counts = {"events": count}
-    audit_export(runtime, "events", target, counts, [profile_id] if profile_id else [])
+    audit_export(recorder, "events", target, counts, [profile_id] if profile_id else [])
     return ExportResult(format="events", target=target, counts=counts, files=[target])
 
 
 def export_audit(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     out: str | os.PathLike[str],
     *,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write every audit record as JSONL in write order.
 
@@ -87,10 +85,10 @@ def export_audit(
     """
     with Progress(progress) as bar:
         bar.stage("Writing audit records")
-        count = write_lines(out, (audit_line(r) for r in runtime.audit.list()), bar)
+        count = write_lines(out, (audit_line(r) for r in recorder.audit.list()), bar)
     target = resolved(out)
     counts = {"audit_records": count}
-    audit_export(runtime, "audit", target, counts)
+    audit_export(recorder, "audit", target, counts)
     return ExportResult(format="audit", target=target, counts=counts, files=[target])
 
 
@@ -185,11 +183,11 @@ def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
 
 
 def import_events(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     *,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate then append (keeping ids) and project the events of a JSONL file.
 
@@ -198,14 +196,14 @@ def import_events(
     and nothing is written. ``check_only=True`` returns the problems instead.
     """
     return _checked_import(
-        runtime, src, "events", check_events,
-        lambda file, bar, count: write_events(runtime, src, file, bar, total=count),
+        recorder, src, "events", check_events,
+        lambda file, bar, count: write_events(recorder, src, file, bar, total=count),
         check_only=check_only, progress=progress,
     )
 
 
 def check_events(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     file: str,
     problems: Problems,
@@ -213,7 +211,7 @@ def check_events(
 ) -> int:
     """Check every line of an events file; return the number of events."""
     bar.stage(f"Checking {file}")
-    checker = EventChecker(runtime.store, file, problems)
+    checker = EventChecker(recorder.store, file, problems)
     for number, value in read_json_lines(src, file, problems):
         checker.check(value, number)
         bar.advance()
@@ -221,7 +219,7 @@ def check_events(
 
 
 def write_events(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     file: str,
     bar: Progress,
@@ -231,11 +229,11 @@ def write_events(
     """Record the (checked) events of a file in batches; call inside a transaction.
 
     A batch ends before an event that depends on a profile or path created or
-    changed earlier in the same batch, because the runtime checks every event
+    changed earlier in the same batch, because the recorder checks every event
     of a batch before projecting any of them.
     """
     bar.stage(f"Importing {file}", total=total)
-    writer = EventWriter(runtime, file, bar)
+    writer = EventWriter(recorder, file, bar)
     profiles: set[str] = set()
     paths: set[str] = set()
     ignored = Problems()
@@ -280,22 +278,22 @@ def completed(event: MemoryEvent) -> MemoryEvent:
 
 
 def import_audit(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     *,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate then add the audit records of a JSONL file (keeping their ids), all or nothing."""
     return _checked_import(
-        runtime, src, "audit", check_audit,
-        lambda file, bar, count: write_audit(runtime, src, file, bar),
+        recorder, src, "audit", check_audit,
+        lambda file, bar, count: write_audit(recorder, src, file, bar),
         check_only=check_only, progress=progress,
     )
 
 
 def check_audit(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     file: str,
     problems: Problems,
@@ -303,7 +301,7 @@ def check_audit(
 ) -> int:
     """Check every line of an audit file; return the number of records."""
     bar.stage(f"Checking {file}")
-    existing = {r.id for r in runtime.audit.list()}
+    existing = {r.id for r in recorder.audit.list()}
     seen: set[str] = set()
     count = 0
     for number, value in read_json_lines(src, file, problems):
@@ -325,13 +323,13 @@ def check_audit(
 
 
 def write_audit(
-    runtime: PhaseMemoryRuntime, src: str | os.PathLike[str], file: str, bar: Progress
+    recorder: Recorder, src: str | os.PathLike[str], file: str, bar: Progress
 ) -> int:
     """Store the (checked) audit records of a file in order; call inside a transaction."""
     bar.stage(f"Importing {file}")
     count = 0
     for _, value in read_json_lines(src, file, Problems()):
-        runtime.audit.record(AuditRecord.model_validate(value))
+        recorder.audit.record(AuditRecord.model_validate(value))
         count += 1
         bar.advance()
     return count
@@ -341,14 +339,14 @@ _COUNT_KEYS = {"events": "events", "audit": "audit_records"}
 
 
 def _checked_import(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     fmt: str,
-    check: Callable[[PhaseMemoryRuntime, str | os.PathLike[str], str, Problems, Progress], int],
+    check: Callable[[Recorder, str | os.PathLike[str], str, Problems, Progress], int],
     write: Callable[[str, Progress, int], object],
     *,
     check_only: bool,
-    progress: bool | None,
+    progress: ProgressCallback | None,
 ) -> ImportResult:
     """Check every line, then write them all in the same transaction, or nothing.
 
@@ -359,13 +357,13 @@ def _checked_import(
     key = _COUNT_KEYS[fmt]
     with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(runtime):
-                count = check(runtime, src, file, problems, bar)
+            with consistent_reads(recorder):
+                count = check(recorder, src, file, problems, bar)
             return ImportResult(format=fmt, source=file, check_only=True,
                                 counts={key: count}, problems=problems.items())
-        with runtime.store.transaction():
-            count = check(runtime, src, file, problems, bar)
+        with recorder.store.transaction():
+            count = check(recorder, src, file, problems, bar)
             problems.raise_if_any()
             write(file, bar, count)
-            audit_import(runtime, fmt, resolved(src), {key: count})
+            audit_import(recorder, fmt, resolved(src), {key: count})
     return ImportResult(format=fmt, source=file, counts={key: count})

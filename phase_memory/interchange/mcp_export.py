@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phase_memory.errors import NotFoundError
 from phase_memory.interchange.atomic_write import atomic_text_file
@@ -40,30 +40,28 @@ from phase_memory.interchange.mcp_format import (
     McpRelation,
     entity_node_id,
 )
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ExportResult
 from phase_memory.models import MemoryEdge, MemoryNode, NodeState
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.recorder import Recorder
 
 FORMAT = "mcp-memory"
 
 
 def export_mcp_memory(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     out: str | os.PathLike[str],
     *,
     profile_id: str = "default",
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write ``profile_id`` as an MCP memory server ``memory.jsonl`` (see the module docstring).
 
     Raises :class:`~phase_memory.errors.NotFoundError` when the profile does
     not exist (nothing is written).
     """
-    with Progress(progress) as bar, consistent_reads(runtime):
-        graph = runtime.graph
+    with Progress(progress) as bar, consistent_reads(recorder):
+        graph = recorder.graph
         if graph.find_profile(profile_id) is None:
             raise NotFoundError(f"profile {profile_id!r} does not exist")
         bar.stage(f"Exporting profile {profile_id!r}")
@@ -88,7 +86,7 @@ def export_mcp_memory(
                 bar.advance()
     counts = {"entities": len(entities), "relations": len(relations)}
     target = resolved(out)
-    audit_export(runtime, FORMAT, target, counts, [profile_id])
+    audit_export(recorder, FORMAT, target, counts, [profile_id])
     return ExportResult(format=FORMAT, target=target, counts=counts, files=[target])
 
 

@@ -29,8 +29,8 @@ lines onto nodes and edges is in :mod:`phase_memory.interchange.mcp_format`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from phase_memory.errors import ImportProblem, ReviewRequiredError, ValidationError
 from phase_memory.interchange.common import (
@@ -57,7 +57,7 @@ from phase_memory.interchange.mcp_plan import (
     sorted_out,
 )
 from phase_memory.interchange.problems import Problems
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ImportResult
 from phase_memory.models import (
     AuditOutcome,
@@ -70,10 +70,11 @@ from phase_memory.models import (
     utc_now,
 )
 from phase_memory.models.ids import check_identifier
-from phase_memory.runtime.review_gate import needs_review
+from phase_memory.recorder import Recorder, needs_review
 
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+ApplyActions = Callable[[Sequence[LifecycleAction]], object]
+"""How a sync applies its archive and restore actions: the runtime's ``apply``
+(lifecycle, the review gate and audit), handed down by the recorder."""
 
 FORMAT = "mcp-memory"
 
@@ -97,14 +98,15 @@ class _NeedsReview(Exception):
 
 
 def import_mcp_memory(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     src: str | os.PathLike[str],
     *,
     profile_id: str = "default",
     mode: ImportMode = "strict",
     skip_invalid: bool = False,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
+    apply: ApplyActions | None = None,
 ) -> ImportResult:
     """Import an MCP ``memory.jsonl`` into ``profile_id`` (see the module docstring).
 
@@ -128,24 +130,24 @@ def import_mcp_memory(
         bar.stage(f"Checking {file}")
         contents = read_file(src, file, problems, bar)
         if check_only:
-            with consistent_reads(runtime):
-                plan = plan_import(runtime.graph, contents, file, profile_id, mode, problems)
+            with consistent_reads(recorder):
+                plan = plan_import(recorder.graph, contents, file, profile_id, mode, problems)
             refusing, skipped = sorted_out(problems, skip_invalid)
             return _finish(refusing, file, True, plan.counts(mode), skipped, raise_problems=False)
         try:
-            with runtime.store.transaction():
-                plan = plan_import(runtime.graph, contents, file, profile_id, mode, problems)
+            with recorder.store.transaction():
+                plan = plan_import(recorder.graph, contents, file, profile_id, mode, problems)
                 refusing, skipped = sorted_out(problems, skip_invalid)
                 refusing.raise_if_any()
-                _check_gate(runtime, plan, profile_id, file)
+                _check_gate(recorder, plan, profile_id, file)
                 if plan.changes_anything:
                     bar.stage(f"Importing {file}")
-                    _write(runtime, plan, src, file, profile_id, bar)
-                    audit_import(runtime, FORMAT, resolved(src), plan.counts(mode), [profile_id],
+                    _write(recorder, plan, src, file, profile_id, bar, apply)
+                    audit_import(recorder, FORMAT, resolved(src), plan.counts(mode), [profile_id],
                                  details={"mode": mode, "skip_invalid": skip_invalid,
                                           "skipped": _skipped_details(skipped)})
         except _NeedsReview as refusal:
-            _audit_denied(runtime, refusal.actions, src, mode, profile_id)
+            _audit_denied(recorder, refusal.actions, src, mode, profile_id)
             kinds = [a.kind.value for a in refusal.actions]
             error = ReviewRequiredError([a.id for a in refusal.actions], kinds)
             error.args = (refusal.message,)  # name the entities, not action ids made here
@@ -191,16 +193,16 @@ def _actions(plan: ImportPlan, profile_id: str, file: str) -> list[LifecycleActi
     ]
 
 
-def _check_gate(runtime: PhaseMemoryRuntime, plan: ImportPlan, profile_id: str, file: str) -> None:
+def _check_gate(recorder: Recorder, plan: ImportPlan, profile_id: str, file: str) -> None:
     """Refuse (before anything is written) archives or restores the policy sends to review."""
-    profile = runtime.graph.find_profile(profile_id)
+    profile = recorder.graph.find_profile(profile_id)
     if profile is None:
         return
     denied = [a for a in _actions(plan, profile_id, file) if needs_review(profile, a.kind)]
     if not denied:
         return
     node_ids = [t for a in denied for t in a.targets]
-    names = [n.label for n in runtime.graph.find_nodes(node_ids[:3]).values()]
+    names = [n.label for n in recorder.graph.find_nodes(node_ids[:3]).values()]
     shown = ", ".join(repr(n) for n in names) + (" and more" if len(node_ids) > 3 else "")
     kinds = " and ".join(sorted({a.kind.value for a in denied}))
     raise _NeedsReview(denied, (
@@ -212,7 +214,7 @@ def _check_gate(runtime: PhaseMemoryRuntime, plan: ImportPlan, profile_id: str, 
 
 
 def _audit_denied(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     actions: list[LifecycleAction],
     src: str | os.PathLike[str],
     mode: ImportMode,
@@ -220,7 +222,7 @@ def _audit_denied(
 ) -> None:
     kinds = sorted({a.kind.value for a in actions})
     record = AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation=IMPORT_OPERATION,
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=IMPORT_OPERATION,
         subject_ids=[t for a in actions for t in a.targets], outcome=AuditOutcome.DENIED,
         details={
             "format": FORMAT, "source": resolved(src), "mode": mode, "profile_id": profile_id,
@@ -229,46 +231,49 @@ def _audit_denied(
                               "and an import carries no approval",
         },
     )
-    with runtime.store.transaction():
-        runtime.audit.record(record)
+    with recorder.store.transaction():
+        recorder.audit.record(record)
 
 
 # --- writing ---------------------------------------------------------------------------------
 
 
 def _write(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     plan: ImportPlan,
     src: str | os.PathLike[str],
     file: str,
     profile_id: str,
     bar: Progress,
+    apply: ApplyActions | None,
 ) -> None:
     source = os.path.basename(os.fspath(src))
-    writer = EventWriter(runtime, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
+    writer = EventWriter(recorder, file, bar, max_records=5 * RECORDS_PER_IMPORT_EVENT)
     if plan.new_profile is not None:
-        writer.add(graph_imported_event(runtime, profile_id, source,
+        writer.add(graph_imported_event(recorder, profile_id, source,
                                         profiles=[plan.new_profile.model_dump(mode="json")]))
         writer.flush()
     actions = _actions(plan, profile_id, file)
+    if actions and apply is None:
+        raise ValidationError("a sync that archives or restores entities needs the runtime's apply")
     restores = [a for a in actions if a.kind is LifecycleKind.RESTORE]
     if restores:
-        runtime.apply(restores)
-    _add_records(runtime, writer, profile_id, source, "nodes", plan.added_nodes)
+        apply(restores)  # type: ignore[misc]
+    _add_records(recorder, writer, profile_id, source, "nodes", plan.added_nodes)
     for node in plan.updated_nodes:
-        runtime.save_node(node)
+        recorder.save_node(node)
     for edge_id in plan.removed_edges:
-        runtime.delete_edge(edge_id)
-    _add_records(runtime, writer, profile_id, source, "edges", plan.added_edges)
+        recorder.delete_edge(edge_id)
+    _add_records(recorder, writer, profile_id, source, "edges", plan.added_edges)
     for edge in plan.updated_edges:
-        runtime.save_edge(edge)
+        recorder.save_edge(edge)
     archives = [a for a in actions if a.kind is LifecycleKind.ARCHIVE]
     if archives:
-        runtime.apply(archives)
+        apply(archives)  # type: ignore[misc]
 
 
 def _add_records(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     writer: EventWriter,
     profile_id: str,
     source: str,
@@ -279,10 +284,10 @@ def _add_records(
     for record in records:
         chunk.append(record.model_dump(mode="json"))
         if len(chunk) >= RECORDS_PER_IMPORT_EVENT:
-            writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
+            writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
                        records=len(chunk))
             chunk = []
     if chunk:
-        writer.add(graph_imported_event(runtime, profile_id, source, **{key: chunk}),
+        writer.add(graph_imported_event(recorder, profile_id, source, **{key: chunk}),
                    records=len(chunk))
     writer.flush()

@@ -36,6 +36,7 @@ from phase_memory.interchange.problems import MAX_PROBLEMS, Problems
 from phase_memory.interchange.progress import Progress
 from phase_memory.models import MemoryEdge, MemoryNode, NodeState, Profile, utc_now
 from phase_memory.protocols import MemoryGraphStore
+from phase_memory.replay import kind_refusal
 
 ImportMode = Literal["strict", "sync"]
 """How an MCP memory file meets the profile: add to it (``strict``) or make it follow."""
@@ -174,9 +175,8 @@ def plan_import(
     stored = graph.find_nodes(entity_node_id(profile_id, name) for name in contents.entities)
     for name, (line, entity) in contents.entities.items():
         made = entity_node(entity, profile_id, at)
-        if profile is not None and not profile.policy.allows_node_kind(made.kind):
-            problems.add(file, "entityType", f"profile {profile_id!r} does not allow node kind "
-                                             f"{made.kind!r}", line=line)
+        if profile is not None and (refusal := kind_refusal(profile, "node", made.kind)):
+            problems.add(file, "entityType", refusal, line=line)
             continue
         current = stored.get(made.id)
         if current is None:
@@ -198,9 +198,8 @@ def plan_import(
         for field_name, reason in missing:
             problems.add(file, field_name, reason, line=line)
         made_edge = relation_edge(relation, profile_id, at)
-        if profile is not None and not profile.policy.allows_edge_kind(made_edge.kind):
-            problems.add(file, "relationType", f"profile {profile_id!r} does not allow edge kind "
-                                               f"{made_edge.kind!r}", line=line)
+        if profile is not None and (refusal := kind_refusal(profile, "edge", made_edge.kind)):
+            problems.add(file, "relationType", refusal, line=line)
             continue
         if missing:
             continue

@@ -1,45 +1,36 @@
-"""A progress bar for long imports and exports, shown only on a terminal."""
+"""Progress of long imports and exports, reported to a callback the caller passes.
+
+The library draws nothing itself: without a callback every method is a cheap
+no-op. The command line passes one that drives a Rich progress bar.
+"""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+
+ProgressCallback = Callable[[str, int, "int | None"], None]
+"""``callback(stage, completed, total)``: the stage's description, the records done in
+it so far, and its total when known. Called when a stage starts, every
+:data:`REPORT_EVERY` records, and when the stage ends."""
+
+REPORT_EVERY = 1000
+"""Records between two calls of the callback within a stage."""
 
 
 class Progress:
-    """Counts work done; draws a Rich progress bar on stderr when enabled.
+    """Counts work done and reports it to ``callback`` (nothing without one)."""
 
-    ``enabled=None`` means "when stderr is a terminal". Without a bar every
-    method is a cheap no-op, so callers advance it unconditionally.
-    """
+    __slots__ = ("_callback", "_completed", "_pending", "_stage", "_total")
 
-    def __init__(self, enabled: bool | None = None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._bar: Any = None
-        self._task: Any = None
+    def __init__(self, callback: ProgressCallback | None = None) -> None:
+        self._callback = callback
+        self._stage = ""
+        self._total: int | None = None
+        self._completed = 0
         self._pending = 0
 
     def __enter__(self) -> Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
         return self
 
     def __exit__(
@@ -48,28 +39,30 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(exc_type, exc, tb)
-            self._bar = None
+        if exc_type is None:
+            self._flush()
 
     def stage(self, description: str, total: int | None = None) -> None:
-        """Start a new stage (replacing the previous one's bar)."""
-        if self._bar is None:
+        """Start a new stage (the previous one ends)."""
+        if self._callback is None:
             return
         self._flush()
-        if self._task is not None:
-            self._bar.remove_task(self._task)
-        self._task = self._bar.add_task(description, total=total)
+        self._stage, self._total, self._completed, self._pending = description, total, 0, 0
+        self._callback(description, 0, total)
 
     def advance(self, amount: int = 1) -> None:
         """Count ``amount`` records done."""
-        if self._bar is None:
+        if self._callback is None:
             return
         self._pending += amount
-        if self._pending >= 1000:
+        if self._pending >= REPORT_EVERY:
             self._flush()
 
     def _flush(self) -> None:
-        if self._task is not None and self._pending:
-            self._bar.advance(self._task, self._pending)
-        self._pending = 0
+        if self._callback is not None and self._pending:
+            self._completed += self._pending
+            self._pending = 0
+            self._callback(self._stage, self._completed, self._total)
+
+
+__all__ = ["REPORT_EVERY", "Progress", "ProgressCallback"]

@@ -28,11 +28,11 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from phase_memory.errors import ImportValidationError
+from phase_memory.errors import ImportValidationError, NotFoundError
 from phase_memory.interchange.atomic_write import (
     is_id_file_name,
     safe_file_name,
@@ -65,14 +65,12 @@ from phase_memory.interchange.jsonl import (
     write_lines,
 )
 from phase_memory.interchange.problems import Problems, pointer_of
-from phase_memory.interchange.progress import Progress
+from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import ActivationPlan, AuditOutcome, AuditRecord, Profile, utc_now
 from phase_memory.models.base import DomainModel
 from phase_memory.models.limits import MAX_JSON_DEPTH
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.recorder import Recorder
 
 METADATA = "metadata.json"
 PROFILES = "profiles"
@@ -97,10 +95,10 @@ def in_workspace_audit(record: AuditRecord) -> bool:
 
 
 def export_workspace(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     directory: str | os.PathLike[str],
     *,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write the whole memory as a workspace directory (created if missing).
 
@@ -111,8 +109,8 @@ def export_workspace(
     root = Path(directory)
     (root / PROFILES).mkdir(parents=True, exist_ok=True)
     files: list[str] = []
-    with Progress(progress) as bar, consistent_reads(runtime):
-        graph = runtime.graph
+    with Progress(progress) as bar, consistent_reads(recorder):
+        graph = recorder.graph
         profiles = graph.list_profiles()
         names = set()
         for profile in profiles:
@@ -123,13 +121,13 @@ def export_workspace(
         _remove_stale_profiles(root / PROFILES, names)
         envelope_counts = write_envelope_file(graph, root / GRAPH, progress=bar)
         files.append(str(root / GRAPH))
-        bar.stage("Writing events", total=runtime.events.last_position() or None)
-        events = write_lines(root / EVENTS, (event_line(e) for e in runtime.events.iter()), bar)
+        bar.stage("Writing events", total=recorder.events.last_position() or None)
+        events = write_lines(root / EVENTS, (event_line(e) for e in recorder.events.iter()), bar)
         files.append(str(root / EVENTS))
         bar.stage("Writing audit records")
         audit_records = write_lines(
             root / AUDIT,
-            (audit_line(r) for r in runtime.audit.list() if in_workspace_audit(r)),
+            (audit_line(r) for r in recorder.audit.list() if in_workspace_audit(r)),
             bar,
         )
         files.append(str(root / AUDIT))
@@ -160,7 +158,7 @@ def export_workspace(
         files.append(str(root / METADATA))
         target = resolved(root)
         count_map = counts.model_dump()
-        audit_export(runtime, WORKSPACE_FORMAT_NAME, target, count_map)
+        audit_export(recorder, WORKSPACE_FORMAT_NAME, target, count_map)
     return ExportResult(
         format=WORKSPACE_FORMAT_NAME,
         target=target,
@@ -186,11 +184,11 @@ def _remove_stale_profiles(directory: Path, keep: set[str]) -> None:
 
 
 def import_workspace(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     directory: str | os.PathLike[str],
     *,
     check_only: bool = False,
-    progress: bool | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate then import a workspace directory into an empty memory, all or nothing.
 
@@ -206,18 +204,18 @@ def import_workspace(
     counts: dict[str, int] = {}
     with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(runtime):
-                _check_workspace(runtime, root, problems, bar, counts)
+            with consistent_reads(recorder):
+                _check_workspace(recorder, root, problems, bar, counts)
             return ImportResult(format=WORKSPACE_FORMAT_NAME, source=source, check_only=True,
                                 counts=counts, problems=problems.items())
-        with runtime.store.transaction():
-            scan = _check_workspace(runtime, root, problems, bar, counts)
+        with recorder.store.transaction():
+            scan = _check_workspace(recorder, root, problems, bar, counts)
             problems.raise_if_any()
             assert scan is not None
-            write_events(runtime, root / EVENTS, _name(root, EVENTS), bar, total=counts["events"])
-            write_audit(runtime, root / AUDIT, _name(root, AUDIT), bar)
-            _verify(runtime, root, scan, counts, bar)
-            audit_import(runtime, WORKSPACE_FORMAT_NAME, resolved(root), counts)
+            write_events(recorder, root / EVENTS, _name(root, EVENTS), bar, total=counts["events"])
+            write_audit(recorder, root / AUDIT, _name(root, AUDIT), bar)
+            _verify(recorder, root, scan, counts, bar)
+            audit_import(recorder, WORKSPACE_FORMAT_NAME, resolved(root), counts)
     return ImportResult(format=WORKSPACE_FORMAT_NAME, source=source, counts=counts)
 
 
@@ -226,7 +224,7 @@ def _name(root: Path, *parts: str) -> str:
 
 
 def _check_workspace(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     root: Path,
     problems: Problems,
     bar: Progress,
@@ -245,18 +243,18 @@ def _check_workspace(
         problems.add(_name(root, PROFILES), "", _LINK_REFUSED)
     if not problems:
         _check_metadata(root, problems)
-    graph_counts = runtime.graph.counts()
-    if runtime.events.last_position() or any(graph_counts.values()):
+    graph_counts = recorder.graph.counts()
+    if recorder.events.last_position() or any(graph_counts.values()):
         problems.add(os.fspath(root), "", "the memory is not empty: a workspace imports into "
                                           "an empty database only")
     if problems:
         return None
-    scan = check_envelope(runtime, root / GRAPH, problems, bar, file=_name(root, GRAPH))
+    scan = check_envelope(recorder, root / GRAPH, problems, bar, file=_name(root, GRAPH))
     for key in ("profiles", "nodes", "edges", "paths"):
         counts[key] = scan.counts.get(key, 0)
     _check_profile_files(root, scan, problems)
-    counts["events"] = check_events(runtime, root / EVENTS, _name(root, EVENTS), problems, bar)
-    counts["audit_records"] = check_audit(runtime, root / AUDIT, _name(root, AUDIT), problems,
+    counts["events"] = check_events(recorder, root / EVENTS, _name(root, EVENTS), problems, bar)
+    counts["audit_records"] = check_audit(recorder, root / AUDIT, _name(root, AUDIT), problems,
                                           bar)
     counts["activation_plans"] = _check_plans(root, problems, bar)
     return scan
@@ -364,7 +362,7 @@ def _check_plans(root: Path, problems: Problems, bar: Progress) -> int:
 
 
 def _verify(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     root: Path,
     scan: EnvelopeScan,
     counts: dict[str, int],
@@ -372,7 +370,7 @@ def _verify(
 ) -> None:
     """After the events are recorded: the graph and plans must equal the workspace's files."""
     bar.stage("Comparing the imported graph with graph.json")
-    graph = runtime.graph
+    graph = recorder.graph
     problems = Problems()
     file = _name(root, GRAPH)
     finders = {
@@ -401,7 +399,7 @@ def _verify(
     plans_file = _name(root, PLANS)
     for number, value in _lines(root / PLANS, plans_file):
         plan = ActivationPlan.model_validate(value)
-        if _find_plan(runtime, plan.id) != plan:
+        if _find_plan(recorder, plan.id) != plan:
             problems.add(plans_file, "", f"activation plan {plan.id!r} is not what the events "
                                          f"of {EVENTS} produce", line=number)
     if stored["activation_plans"] != counts["activation_plans"]:
@@ -416,10 +414,8 @@ def _lines(path: Path, file: str) -> Iterator[tuple[int, Any]]:
     return read_json_lines(path, file, Problems())
 
 
-def _find_plan(runtime: PhaseMemoryRuntime, plan_id: str) -> ActivationPlan | None:
-    from phase_memory.errors import NotFoundError
-
+def _find_plan(recorder: Recorder, plan_id: str) -> ActivationPlan | None:
     try:
-        return runtime.graph.get_activation_plan(plan_id)
+        return recorder.graph.get_activation_plan(plan_id)
     except NotFoundError:
         return None

@@ -9,7 +9,8 @@ from phase_memory.memory.audit import InMemoryAuditSink
 from phase_memory.memory.event_log import InMemoryEventLog
 from phase_memory.memory.graph_store import InMemoryGraphStore
 from phase_memory.memory.state import SharedState
-from phase_memory.protocols import StoreCapabilities
+from phase_memory.models import GraphSnapshot
+from phase_memory.protocols import MalformedRow, StoreCapabilities
 
 
 class InMemoryStore:
@@ -30,6 +31,10 @@ class InMemoryStore:
     def integrity_findings(self) -> list[str]:
         """Nothing to check below the Python objects."""
         return []
+
+    def readable_graph(self) -> tuple[GraphSnapshot, list[MalformedRow]]:
+        """The snapshot: records held as validated models cannot be malformed."""
+        return self.graph.snapshot(), []
 
     def close(self) -> None:
         """Refuse every later call (StoreUnavailableError), as the SQL store does.

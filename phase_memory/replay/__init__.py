@@ -12,6 +12,7 @@ The package, one module per part:
 - :mod:`~phase_memory.replay.effects`: the effects, the conflicts, :class:`GraphView`;
 - :mod:`~phase_memory.replay.logged_event`: :class:`LoggedEvent`, the fold's input;
 - :mod:`~phase_memory.replay.fold`: :func:`effects_of` and one handler per event kind;
+- :mod:`~phase_memory.replay.write_rules`: the record rules every writer shares;
 - :mod:`~phase_memory.replay.graph_state`: :class:`GraphState`;
 - :mod:`~phase_memory.replay.log_replay`: :func:`replay`;
 - :mod:`~phase_memory.replay.path_history`: :func:`effective_history`.
@@ -33,6 +34,7 @@ from phase_memory.replay.effects import (
 from phase_memory.replay.fold import (
     check_edge_endpoints,
     effects_of,
+    graph_imported_effects,
     merged_tombstone,
     redact_plan,
 )
@@ -40,6 +42,7 @@ from phase_memory.replay.graph_state import GraphState
 from phase_memory.replay.log_replay import replay
 from phase_memory.replay.logged_event import LoggedEvent
 from phase_memory.replay.path_history import effective_history
+from phase_memory.replay.write_rules import kind_refusal
 
 __all__ = [
     "Effect",
@@ -58,6 +61,8 @@ __all__ = [
     "check_edge_endpoints",
     "effective_history",
     "effects_of",
+    "graph_imported_effects",
+    "kind_refusal",
     "merged_tombstone",
     "redact_plan",
     "replay",

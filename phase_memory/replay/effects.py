@@ -1,4 +1,5 @@
-"""What the fold decides: effects that put or remove one graph record.
+"""What the fold decides (effects, defined in :mod:`phase_memory.models.effects`), the
+conflicts it reports, and the read-only graph it looks at.
 
 An effect is applied alike to a replay's :class:`~phase_memory.replay.GraphState`
 and, by the adapters, to their stored graph. :class:`GraphView` is the
@@ -7,62 +8,19 @@ read-only graph the fold may look at while deciding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from phase_memory.models import ActivationPlan, MemoryEdge, MemoryNode, MemoryPath, Profile
-
-
-@dataclass(frozen=True, slots=True)
-class PutProfile:
-    """Insert or replace a profile."""
-
-    profile: Profile
-
-
-@dataclass(frozen=True, slots=True)
-class PutNode:
-    """Insert or replace a node, exactly as given."""
-
-    node: MemoryNode
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveNode:
-    """Delete a node (its edges are removed by separate effects first)."""
-
-    node_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PutEdge:
-    """Insert or replace an edge."""
-
-    edge: MemoryEdge
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveEdge:
-    """Delete an edge."""
-
-    edge_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PutPath:
-    """Insert or replace a path."""
-
-    path: MemoryPath
-
-
-@dataclass(frozen=True, slots=True)
-class PutActivationPlan:
-    """Insert or replace a stored activation plan and its items."""
-
-    plan: ActivationPlan
-
-
-Effect = PutProfile | PutNode | RemoveNode | PutEdge | RemoveEdge | PutPath | PutActivationPlan
+from phase_memory.models.effects import (
+    Effect,
+    PutActivationPlan,
+    PutEdge,
+    PutNode,
+    PutPath,
+    PutProfile,
+    RemoveEdge,
+    RemoveNode,
+)
 
 
 class ReplayConflict(Exception):
@@ -98,3 +56,18 @@ class GraphView(Protocol):
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]: ...
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]: ...
+
+
+__all__ = [
+    "Effect",
+    "GraphView",
+    "MalformedEvent",
+    "PutActivationPlan",
+    "PutEdge",
+    "PutNode",
+    "PutPath",
+    "PutProfile",
+    "RemoveEdge",
+    "RemoveNode",
+    "ReplayConflict",
+]

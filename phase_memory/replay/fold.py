@@ -51,6 +51,7 @@ from phase_memory.replay.effects import (
     ReplayConflict,
 )
 from phase_memory.replay.logged_event import LoggedEvent, parse_payload
+from phase_memory.replay.write_rules import check_node, check_owner, check_path
 
 
 def effects_of(event: LoggedEvent, view: GraphView) -> list[Effect]:
@@ -110,7 +111,9 @@ def check_edge_endpoints(
 
 
 def _profile_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
-    return [PutProfile(parse_payload(event, ProfileSaved).profile)]
+    profile = parse_payload(event, ProfileSaved).profile
+    check_owner("profile", profile.id, profile.id, event.profile_id)
+    return [PutProfile(profile)]
 
 
 def _node_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
@@ -120,6 +123,7 @@ def _node_saved(event: LoggedEvent, view: GraphView) -> list[Effect]:
 def _saved_node(event: LoggedEvent, view: GraphView) -> MemoryNode:
     """The node a ``node.saved`` event puts, checked against the graph."""
     node = parse_payload(event, NodeSaved).node
+    check_node(node)
     _need_profile(view, node.profile_id)
     current = view.find_node(node.id)
     if (
@@ -137,6 +141,9 @@ def _saved_node(event: LoggedEvent, view: GraphView) -> MemoryNode:
 def _node_state_changed(event: LoggedEvent, view: GraphView) -> list[Effect]:
     change = parse_payload(event, NodeStateChanged)
     node = _need_node(view, change.node_id)
+    if change.state is NodeState.FORGOTTEN and node.state is not NodeState.FORGOTTEN:
+        # A state change keeps the node's content: only a forget action erases it.
+        check_node(node.model_copy(update={"state": change.state}))
     version = change.version if change.version is not None else node.version + 1
     return [
         PutNode(
@@ -220,6 +227,8 @@ def _edge_deleted(event: LoggedEvent, view: GraphView) -> list[Effect]:
 
 def _path_opened(event: LoggedEvent, view: GraphView) -> list[Effect]:
     path = parse_payload(event, PathOpened).path
+    check_owner("path", path.id, path.profile_id, event.profile_id)
+    check_path(path, lambda node_id: view.find_node(node_id) is not None)
     _need_profile(view, path.profile_id)
     if path.parent_path_id is not None:
         _need_path(view, path.parent_path_id)
@@ -333,19 +342,50 @@ def _activation_planned(event: LoggedEvent, view: GraphView) -> list[Effect]:
 
 
 def _graph_imported(event: LoggedEvent, view: GraphView) -> list[Effect]:
-    imported = parse_payload(event, GraphImported)
-    effects: list[Effect] = [PutProfile(p) for p in imported.profiles]
+    return graph_imported_effects(event, parse_payload(event, GraphImported), view)
+
+
+def graph_imported_effects(
+    event: LoggedEvent,
+    imported: GraphImported,
+    view: GraphView,
+    *,
+    endpoints_checked: bool = False,
+) -> list[Effect]:
+    """The effects of a ``graph.imported`` event whose payload is ``imported``.
+
+    The batch entry point of the envelope importer, which has already checked
+    every edge's endpoints against its file and the database in one streaming
+    pass (``endpoints_checked``): it skips looking each endpoint up again here.
+    Every other rule holds as for any event.
+    """
+    profile_id = event.profile_id
+    effects: list[Effect] = []
+    for profile in imported.profiles:
+        check_owner("profile", profile.id, profile.id, profile_id)
+        effects.append(PutProfile(profile))
     known_profiles = {p.id for p in imported.profiles}
     for node in imported.nodes:
+        check_owner("node", node.id, node.profile_id, profile_id)
+        check_node(node)
         if node.profile_id not in known_profiles:
             _need_profile(view, node.profile_id)
             known_profiles.add(node.profile_id)
         effects.append(PutNode(node))
     new_nodes = {node.id: node for node in imported.nodes}
     for edge in imported.edges:
-        check_edge_endpoints(edge, view.find_node, new_nodes)
+        check_owner("edge", edge.id, edge.profile_id, profile_id)
+        if not endpoints_checked:
+            check_edge_endpoints(edge, view.find_node, new_nodes)
         effects.append(PutEdge(edge))
-    effects.extend(PutPath(path) for path in imported.paths)
+
+    def node_exists(node_id: str) -> bool:
+        return node_id in new_nodes or view.find_node(node_id) is not None
+
+    for path in imported.paths:
+        check_owner("path", path.id, path.profile_id, profile_id)
+        check_path(path, node_exists)
+        effects.append(PutPath(path))
     return effects
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,66 +55,65 @@ def replay(
     profiles, nodes, put_edge = state.profiles, state.nodes, state.put_edge
     node_saved = NodeSaved.__pydantic_validator__.validate_json
     edge_saved = EdgeSaved.__pydantic_validator__.validate_json
-    with _gc_paused():
-        for row in events:
-            if row[_POSITION] > position:
-                position = row[_POSITION]
-            kind = row[_KIND]
-            handler = handlers.get(kind)
-            if handler is None:
-                not_replayable[kind] += 1
-                continue
-            payload = row[_PAYLOAD]
-            # Most of a log is node and edge saves read as JSON text. The plain
-            # case of each (valid payload, references in place) is folded right
-            # here, as _saved_node / _saved_edge would; anything else (invalid or
-            # redacted payload, missing references, a node changing profile)
-            # goes on to the handler, which decides it and says why.
-            if type(payload) is str and row[_SCHEMA_VERSION] in supported:
-                if kind == "node.saved":
-                    try:
-                        node: MemoryNode | None = node_saved(payload).node
-                    except ValidationError:
-                        node = None
-                    if node is not None and node.profile_id in profiles:
-                        current = nodes.get(node.id)
-                        if current is None or current.profile_id == node.profile_id:
-                            nodes[node.id] = node
-                            applied += 1
-                            continue
-                elif kind == "edge.saved":
-                    try:
-                        edge: MemoryEdge | None = edge_saved(payload).edge
-                    except ValidationError:
-                        edge = None
-                    if edge is not None:
-                        source, target = nodes.get(edge.source_id), nodes.get(edge.target_id)
-                        if (
-                            source is not None
-                            and target is not None
-                            and source.profile_id == edge.profile_id == target.profile_id
-                        ):
-                            put_edge(edge)
-                            applied += 1
-                            continue
-            event = _logged(row)
-            try:
-                if event.schema_version not in supported:
-                    raise MalformedEvent(unknown_version(event))
-                effects = handler(event, state)
-            except ReplayConflict as exc:
-                problems.append(
-                    ReplayProblem(
-                        position=event.position, event_id=event.event_id, kind=event.kind,
-                        reason=str(exc),
-                    )
+    for row in events:
+        if row[_POSITION] > position:
+            position = row[_POSITION]
+        kind = row[_KIND]
+        handler = handlers.get(kind)
+        if handler is None:
+            not_replayable[kind] += 1
+            continue
+        payload = row[_PAYLOAD]
+        # Most of a log is node and edge saves read as JSON text. The plain
+        # case of each (valid payload, references in place) is folded right
+        # here, as _saved_node / _saved_edge would; anything else (invalid or
+        # redacted payload, missing references, a node changing profile)
+        # goes on to the handler, which decides it and says why.
+        if type(payload) is str and row[_SCHEMA_VERSION] in supported:
+            if kind == "node.saved":
+                try:
+                    node: MemoryNode | None = node_saved(payload).node
+                except ValidationError:
+                    node = None
+                if node is not None and node.profile_id in profiles:
+                    current = nodes.get(node.id)
+                    if current is None or current.profile_id == node.profile_id:
+                        nodes[node.id] = node
+                        applied += 1
+                        continue
+            elif kind == "edge.saved":
+                try:
+                    edge: MemoryEdge | None = edge_saved(payload).edge
+                except ValidationError:
+                    edge = None
+                if edge is not None:
+                    source, target = nodes.get(edge.source_id), nodes.get(edge.target_id)
+                    if (
+                        source is not None
+                        and target is not None
+                        and source.profile_id == edge.profile_id == target.profile_id
+                    ):
+                        put_edge(edge)
+                        applied += 1
+                        continue
+        event = _logged(row)
+        try:
+            if event.schema_version not in supported:
+                raise MalformedEvent(unknown_version(event))
+            effects = handler(event, state)
+        except ReplayConflict as exc:
+            problems.append(
+                ReplayProblem(
+                    position=event.position, event_id=event.event_id, kind=event.kind,
+                    reason=str(exc),
                 )
-                continue
-            for effect in effects:
-                apply[type(effect)](state, effect)
-            applied += 1
-            if event.is_redacted():
-                redacted += 1
+            )
+            continue
+        for effect in effects:
+            apply[type(effect)](state, effect)
+        applied += 1
+        if event.is_redacted():
+            redacted += 1
     snapshot = state.to_snapshot(position, consume=True)
     report = ReplayReport(
         applied=applied,
@@ -135,32 +132,3 @@ _POSITION, _KIND, _SCHEMA_VERSION, _PAYLOAD = (
 def _logged(row: tuple[Any, ...]) -> LoggedEvent:
     """A row of LoggedEvent's fields as a LoggedEvent (itself if it is one)."""
     return row if type(row) is LoggedEvent else LoggedEvent(*row)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a fold runs.
-
-    A fold allocates hundreds of thousands of long-lived records and almost
-    no reference cycles; with the collector on, each full collection walks
-    the whole growing snapshot again, which made replay of 200,000 events
-    about a third slower (benchmarks: replay). Reference counting still frees
-    everything as usual; the collector is back on when the fold ends.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        # Everything the fold made is young to the collector: the first young
-        # collection after this would walk all of it (a tenth of a second per
-        # hundred thousand records) only to find it alive. Move the young
-        # objects straight to the oldest generation instead (freeze then
-        # unfreeze: two list splices), where a full collection sees them in
-        # its own time. Young garbage cycles of the program wait for that same
-        # full collection rather than the next young one.
-        gc.freeze()
-        gc.unfreeze()
-        gc.enable()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from phase_memory.errors import LimitExceededError, NotFoundError, ValidationError
 from phase_memory.models import (
@@ -31,10 +30,8 @@ from phase_memory.models import (
 )
 from phase_memory.models.limits import MAX_ACTIVATION_BUDGET
 from phase_memory.protocols import MemoryGraphStore
+from phase_memory.recorder import Recorder
 from phase_memory.text_search import query_terms
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 TEXT_WEIGHT = 0.6
 """Share of a direct match's score that comes from text relevance."""
@@ -62,7 +59,7 @@ class _Scored:
 
 
 def activate(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     profile_id: str,
     query: str,
     *,
@@ -79,19 +76,19 @@ def activate(
     the graph, the plan is recorded against that state, and the node lookups
     (one batch for the candidates, one for their neighbours) share its connection.
     """
-    with runtime.store.transaction():
-        return _activate(runtime, profile_id, query, budget=budget, path_id=path_id)
+    with recorder.store.transaction():
+        return _activate(recorder, profile_id, query, budget=budget, path_id=path_id)
 
 
 def _activate(
-    runtime: PhaseMemoryRuntime,
+    recorder: Recorder,
     profile_id: str,
     query: str,
     *,
     budget: int | None,
     path_id: str | None,
 ) -> ActivationPlan:
-    store = runtime.store
+    store = recorder.store
     graph = store.graph
     profile = graph.get_profile(profile_id)
     policy = profile.policy
@@ -130,10 +127,10 @@ def _activate(
         items=[_item(rank, scored, policy) for rank, scored in enumerate(ranked, start=1)],
     )
     planned = ActivationPlanned(plan=plan)
-    event = runtime._event(
+    event = recorder.new_event(
         "activation.planned", profile_id, planned, path_id=path_id if path_open else None
     )
-    runtime._record_many([event], parsed=planned)  # the fold takes the plan as built
+    recorder.record_events([event], parsed=planned)  # the fold takes the plan as built
     return plan
 
 

@@ -43,7 +43,7 @@ GRAPH_WRITES = frozenset(
 EVENT_LOG_WRITES = frozenset({"append", "replace_payloads"})
 """Methods of the sync event log the async events part leaves out (record through the runtime)."""
 
-AUDIT_WRITES = frozenset({"record"})
+AUDIT_WRITES = frozenset({"record", "replace_details"})
 """Methods of the sync audit sink the async audit part leaves out (the runtime audits)."""
 
 
@@ -283,9 +283,9 @@ class AsyncEventLogReader:
         """The position of the newest event, 0 when the log is empty."""
         return await self._lanes.read(lambda: self._runtime.events.last_position())
 
-    def find_mentioning(self, text: str) -> AsyncListing[MemoryEvent]:
-        """Events whose payload contains ``text`` anywhere."""
-        return self._lanes.listing(lambda: self._runtime.events.find_mentioning(text))
+    def find_mentioning(self, text: str, *others: str) -> AsyncListing[MemoryEvent]:
+        """Events whose payload contains ``text`` (or any of ``others``) anywhere."""
+        return self._lanes.listing(lambda: self._runtime.events.find_mentioning(text, *others))
 
 
 class AsyncAuditReader:
@@ -310,6 +310,10 @@ class AsyncAuditReader:
         return self._lanes.listing(
             lambda: self._runtime.audit.list(operation, outcome, after, limit)
         )
+
+    def find_mentioning(self, text: str, *others: str) -> AsyncListing[AuditRecord]:
+        """Audit records whose details contain ``text`` (or any of ``others``), in write order."""
+        return self._lanes.listing(lambda: self._runtime.audit.find_mentioning(text, *others))
 
 
 def _event_pages(

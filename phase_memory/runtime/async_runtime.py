@@ -61,8 +61,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
+from phase_memory.diagnostics import RepairReport
+from phase_memory.interchange.mcp_memory import ImportMode
+from phase_memory.interchange.progress import ProgressCallback
+from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import (
     ActivationPlan,
     LifecycleAction,
@@ -72,6 +75,7 @@ from phase_memory.models import (
     Profile,
 )
 from phase_memory.protocols import MemoryStore
+from phase_memory.recorder import Recorder
 from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes
 from phase_memory.runtime.async_parts import (
     AsyncAuditReader,
@@ -79,13 +83,8 @@ from phase_memory.runtime.async_parts import (
     AsyncGraphReader,
     AsyncPathsAPI,
 )
+from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
-
-if TYPE_CHECKING:
-    from phase_memory.diagnostics import RepairReport
-    from phase_memory.interchange.mcp_memory import ImportMode
-    from phase_memory.interchange.results import ExportResult, ImportResult
-    from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
 
 
 class AsyncPhaseMemoryRuntime:
@@ -112,6 +111,11 @@ class AsyncPhaseMemoryRuntime:
     def sync(self) -> PhaseMemoryRuntime:
         """The sync runtime underneath (its calls block: run them on a worker thread)."""
         return self._runtime
+
+    @property
+    def recorder(self) -> Recorder:
+        """The sync recorder underneath (its calls block: prefer the async methods)."""
+        return self._runtime.recorder
 
     @property
     def store(self) -> MemoryStore:
@@ -217,12 +221,16 @@ class AsyncPhaseMemoryRuntime:
         """Check the store for broken references, drift, leftovers of forgotten content."""
         return await self._lanes.write(self._runtime.diagnose)
 
+    async def verify_forgotten(self, node_id: str) -> RepairReport:
+        """Check again that node ``node_id``'s forget left nothing (``doctor --forgotten``)."""
+        return await self._lanes.write(self._runtime.verify_forgotten, node_id)
+
     async def export_envelope(
         self,
         out: str | os.PathLike[str],
         *,
         profile_id: str | None = None,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ExportResult:
         """Write the graph (or one profile) as a deterministic Markitect graph envelope."""
         return await self._lanes.write(
@@ -234,7 +242,7 @@ class AsyncPhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         check_only: bool = False,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Validate then import a graph envelope, all or nothing."""
         return await self._lanes.write(
@@ -246,7 +254,7 @@ class AsyncPhaseMemoryRuntime:
         out: str | os.PathLike[str],
         *,
         profile_id: str | None = None,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ExportResult:
         """Write the event log (or one profile's events) as JSONL in position order."""
         return await self._lanes.write(
@@ -258,7 +266,7 @@ class AsyncPhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         check_only: bool = False,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Validate then append (and project) the events of a JSONL file, all or nothing."""
         return await self._lanes.write(
@@ -266,7 +274,7 @@ class AsyncPhaseMemoryRuntime:
         )
 
     async def export_audit(
-        self, out: str | os.PathLike[str], *, progress: bool | None = None
+        self, out: str | os.PathLike[str], *, progress: ProgressCallback | None = None
     ) -> ExportResult:
         """Write the audit records as JSONL in write order."""
         return await self._lanes.write(self._runtime.export_audit, out, progress=progress)
@@ -276,7 +284,7 @@ class AsyncPhaseMemoryRuntime:
         src: str | os.PathLike[str],
         *,
         check_only: bool = False,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Validate then import audit records from JSONL, all or nothing."""
         return await self._lanes.write(
@@ -284,7 +292,7 @@ class AsyncPhaseMemoryRuntime:
         )
 
     async def export_workspace(
-        self, directory: str | os.PathLike[str], *, progress: bool | None = None
+        self, directory: str | os.PathLike[str], *, progress: ProgressCallback | None = None
     ) -> ExportResult:
         """Write the whole memory as a workspace directory."""
         return await self._lanes.write(
@@ -296,7 +304,7 @@ class AsyncPhaseMemoryRuntime:
         directory: str | os.PathLike[str],
         *,
         check_only: bool = False,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Validate then import a workspace directory into this (empty) memory."""
         return await self._lanes.write(
@@ -311,7 +319,7 @@ class AsyncPhaseMemoryRuntime:
         mode: ImportMode = "strict",
         skip_invalid: bool = False,
         check_only: bool = False,
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Import the MCP memory server's ``memory.jsonl`` into a profile (default "default").
 
@@ -323,12 +331,28 @@ class AsyncPhaseMemoryRuntime:
             skip_invalid=skip_invalid, check_only=check_only, progress=progress,
         )
 
+    async def import_path(
+        self,
+        src: str | os.PathLike[str],
+        *,
+        profile_id: str | None = None,
+        mode: ImportMode = "strict",
+        skip_invalid: bool = False,
+        check_only: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportResult:
+        """Import whatever format ``src`` holds (``detect_format``), as ``phase-memory import``."""
+        return await self._lanes.write(
+            self._runtime.import_path, src, profile_id=profile_id, mode=mode,
+            skip_invalid=skip_invalid, check_only=check_only, progress=progress,
+        )
+
     async def export_mcp_memory(
         self,
         out: str | os.PathLike[str],
         *,
         profile_id: str = "default",
-        progress: bool | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ExportResult:
         """Write a profile as the MCP memory server's ``memory.jsonl`` (its exact line format)."""
         return await self._lanes.write(

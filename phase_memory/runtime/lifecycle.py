@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
@@ -41,12 +41,9 @@ from phase_memory.models import (
     utc_now,
 )
 from phase_memory.protocols import IN_MEMORY_ERASURE, Maintainable, StorageErasure
+from phase_memory.recorder import Recorder, needs_review
 from phase_memory.runtime.forgetting import ForgetCertificate, certify_forget, scrub, secrets_of
 from phase_memory.runtime.lifecycle_records import UnknownTargets, build
-from phase_memory.runtime.review_gate import needs_review
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
 class ActionReview(DomainModel):
@@ -142,12 +139,12 @@ def _validated(actions: Sequence[LifecycleAction]) -> list[LifecycleAction]:
 # --- plan ------------------------------------------------------------------------
 
 
-def plan_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction]) -> ReviewPlan:
+def plan_actions(recorder: Recorder, actions: Sequence[LifecycleAction]) -> ReviewPlan:
     """Review actions against their profiles' policies; nothing is written.
 
     Each action is looked at on its own against the current graph.
     """
-    graph = runtime.store.graph
+    graph = recorder.store.graph
     now = utc_now()
     reviews: list[ActionReview] = []
     for action in _validated(actions):
@@ -192,12 +189,12 @@ class _Denied(Exception):
         self.denied = denied
 
 
-def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction]) -> ApplyResult:
+def apply_actions(recorder: Recorder, actions: Sequence[LifecycleAction]) -> ApplyResult:
     """Apply actions in order, atomically; refuse the call if any needs review unapproved."""
     checked = _validated(actions)
     if not checked:
         return ApplyResult()
-    store = runtime.store
+    store = recorder.store
     try:
         with store.transaction():
             graph = store.graph
@@ -210,29 +207,29 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
             ]
             if denied:
                 raise _Denied(denied)
-            result, forget_audits = _apply_all(runtime, checked)
+            result, forget_audits = _apply_all(recorder, checked)
     except _Denied as refusal:
         # The call's transaction is rolled back; the refusal is kept on its own.
         with store.transaction():
             for action, profile in refusal.denied:
-                store.audit.record(_denial_audit(runtime, action, profile))
+                store.audit.record(_denial_audit(recorder, action, profile))
         ids = [a.id for a, _ in refusal.denied]
         kinds = [a.kind.value for a, _ in refusal.denied]
         raise ReviewRequiredError(ids, kinds) from None
     except PhaseMemoryError as exc:
         with store.transaction():
-            store.audit.record(_failure_audit(runtime, checked, exc))
+            store.audit.record(_failure_audit(recorder, checked, exc))
         raise
     # Committed: what follows completes the erasure below the rows, and never
     # turns an applied forget into a reported failure.
-    return _settle_erasure(runtime, result, forget_audits) if forget_audits else result
+    return _settle_erasure(recorder, result, forget_audits) if forget_audits else result
 
 
 def _apply_all(
-    runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]
+    recorder: Recorder, actions: list[LifecycleAction]
 ) -> tuple[ApplyResult, list[AuditRecord]]:
     """Apply every action; the result, and the audit records of the forgets."""
-    store = runtime.store
+    store = recorder.store
     events: list[MemoryEvent] = []
     audit_ids: list[str] = []
     redacted: list[str] = []
@@ -253,15 +250,15 @@ def _apply_all(
                          reverse=True)
         if secrets:
             applied = _scrub_action(applied, secrets)
-        built = runtime._event("lifecycle.applied", action.profile_id, applied)
-        event = runtime.record_trusted([built])[0]
+        built = recorder.new_event("lifecycle.applied", action.profile_id, applied)
+        event = recorder.record_trusted([built])[0]
         events.append(event)
         certificate = None
         if action.kind is LifecycleKind.FORGET:
             certificate = certify_forget(store, applied, before, secrets, event)
             certificates.append(certificate)
             redacted.extend(certificate.events_rewritten)
-        record = _applied_audit(runtime, applied, event, certificate)
+        record = _applied_audit(recorder, applied, event, certificate)
         store.audit.record(record)
         audit_ids.append(record.id)
         if certificate is not None:
@@ -274,13 +271,13 @@ def _apply_all(
 
 
 def _settle_erasure(
-    runtime: PhaseMemoryRuntime, result: ApplyResult, forget_audits: list[AuditRecord]
+    recorder: Recorder, result: ApplyResult, forget_audits: list[AuditRecord]
 ) -> ApplyResult:
     """After the commit: the storage drops what it keeps below the rows (see protocols).
 
     The forget audit records then get the storage's part of their certificates.
     """
-    store = runtime.store
+    store = recorder.store
     try:
         settled = store.settle_erasure() if isinstance(store, Maintainable) else IN_MEMORY_ERASURE
     except PhaseMemoryError as exc:
@@ -340,7 +337,7 @@ def _approval_details(action: LifecycleAction) -> dict[str, Any]:
 
 
 def _applied_audit(
-    runtime: PhaseMemoryRuntime, applied: LifecycleApplied, event: MemoryEvent,
+    recorder: Recorder, applied: LifecycleApplied, event: MemoryEvent,
     certificate: ForgetCertificate | None,
 ) -> AuditRecord:
     action = applied.action
@@ -364,13 +361,13 @@ def _applied_audit(
         details["redacted_events"] = len(certificate.events_rewritten)
         details["certificate"] = certificate.model_dump(mode="json")
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(subjects), outcome=AuditOutcome.APPLIED, details=details,
     )
 
 
 def _denial_audit(
-    runtime: PhaseMemoryRuntime, action: LifecycleAction, profile: Profile | None
+    recorder: Recorder, action: LifecycleAction, profile: Profile | None
 ) -> AuditRecord:
     why = (
         f"profile {action.profile_id!r} does not exist"
@@ -378,7 +375,7 @@ def _denial_audit(
         else f"profile {action.profile_id!r} requires review for {action.kind.value!r}"
     )
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(dict.fromkeys(action.targets)), outcome=AuditOutcome.DENIED,
         details={
             "action_id": action.id, "kind": action.kind.value, "profile_id": action.profile_id,
@@ -387,32 +384,11 @@ def _denial_audit(
     )
 
 
-def audit_refused_events(
-    runtime: PhaseMemoryRuntime, events: Sequence[MemoryEvent], error: ReviewRequiredError
-) -> None:
-    """Keep a ``denied`` audit record for events ``record`` refused at the review gate.
-
-    Written in a transaction of its own, after the refused write was rolled back.
-    """
-    kinds = sorted({e.kind for e in events})
-    record = AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation="lifecycle.record",
-        subject_ids=list(error.denied), outcome=AuditOutcome.DENIED,
-        details={
-            "event_ids": [e.event_id for e in events][:100], "event_kinds": kinds,
-            "profile_ids": sorted({e.profile_id for e in events}),
-            "denied_because": str(error),
-        },
-    )
-    with runtime.store.transaction():
-        runtime.store.audit.record(record)
-
-
 def _failure_audit(
-    runtime: PhaseMemoryRuntime, actions: list[LifecycleAction], error: PhaseMemoryError
+    recorder: Recorder, actions: list[LifecycleAction], error: PhaseMemoryError
 ) -> AuditRecord:
     return AuditRecord(
-        id=new_id(), at=utc_now(), actor=runtime.actor, operation="lifecycle.apply",
+        id=new_id(), at=utc_now(), actor=recorder.actor, operation="lifecycle.apply",
         subject_ids=list(dict.fromkeys(t for a in actions for t in a.targets)),
         outcome=AuditOutcome.FAILED,
         details={"action_ids": [a.id for a in actions], "error": type(error).__name__,
@@ -425,6 +401,5 @@ __all__ = [
     "ApplyResult",
     "ReviewPlan",
     "apply_actions",
-    "audit_refused_events",
     "plan_actions",
 ]

@@ -6,7 +6,9 @@ import os
 from typing import Literal
 
 from phase_memory.errors import ValidationError
+from phase_memory.memory import InMemoryStore
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.sql import open_sql_store
 
 MEMORY_TARGET = ":memory:"
 
@@ -41,11 +43,7 @@ def open(
     if not busy_timeout >= 0:
         raise ValidationError(f"busy_timeout must be >= 0 seconds, not {busy_timeout!r}")
     if os.fspath(target) == MEMORY_TARGET:
-        from phase_memory.memory import InMemoryStore
-
         return PhaseMemoryRuntime(InMemoryStore(), actor=actor)
-    from phase_memory.sql import open_sql_store
-
     store = open_sql_store(
         os.fspath(target),
         read_only=read_only,

@@ -7,7 +7,6 @@ are the projection of those events.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
 
 from phase_memory.errors import PathStateError, ValidationError
 from phase_memory.models import (
@@ -21,39 +20,37 @@ from phase_memory.models import (
     new_id,
     utc_now,
 )
+from phase_memory.recorder import Recorder
 from phase_memory.replay import LoggedEvent, effective_history
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
 class PathsAPI:
     """``mem.paths``: branches of conversations, as events."""
 
-    def __init__(self, runtime: PhaseMemoryRuntime) -> None:
-        self._runtime = runtime
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
 
     def get(self, path_id: str) -> MemoryPath:
         """The path with this id."""
-        return self._runtime.store.graph.get_path(path_id)
+        return self._recorder.store.graph.get_path(path_id)
 
     def list(self, profile_id: str | None = None) -> builtins.list[MemoryPath]:
         """Paths by id, optionally of one profile."""
-        return self._runtime.store.graph.list_paths(profile_id)
+        return self._recorder.store.graph.list_paths(profile_id)
 
     def open(
         self, profile_id: str, *, path_id: str | None = None, active: bool = True
     ) -> MemoryPath:
         """Start a new conversation: a root path, active in its own tree by default."""
-        runtime = self._runtime
+        recorder = self._recorder
         pid = path_id or new_id()
         now = utc_now()
         path = MemoryPath(
             id=pid, profile_id=profile_id, root_path_id=pid, active=active,
             created_at=now, updated_at=now,
         )
-        opened = runtime._event("path.opened", profile_id, PathOpened(path=path), path_id=pid)
-        runtime.record_trusted([opened])
+        opened = recorder.new_event("path.opened", profile_id, PathOpened(path=path), path_id=pid)
+        recorder.record_trusted([opened])
         return path
 
     def branch(
@@ -69,8 +66,8 @@ class PathsAPI:
         The child's history is the parent's effective history up to and
         including ``at``, then its own events.
         """
-        runtime = self._runtime
-        with runtime.store.transaction():
+        recorder = self._recorder
+        with recorder.store.transaction():
             parent = self.get(path_id)
             history = self._history(parent)
             if not history:
@@ -89,9 +86,9 @@ class PathsAPI:
                 fork_event_id=at, root_path_id=parent.tree_id, active=activate,
                 created_at=now, updated_at=now,
             )
-            runtime.record_trusted(
+            recorder.record_trusted(
                 [
-                    runtime._event(
+                    recorder.new_event(
                         "path.branched", parent.profile_id, PathOpened(path=child),
                         path_id=child_id,
                     )
@@ -105,8 +102,8 @@ class PathsAPI:
         Refused for a merged or abandoned source, a closed target, a target in
         another profile, and a target that descends from the source.
         """
-        runtime = self._runtime
-        with runtime.store.transaction():
+        recorder = self._recorder
+        with recorder.store.transaction():
             source = self.get(path_id)
             target = self.get(into)
             if source.id == target.id:
@@ -122,9 +119,9 @@ class PathsAPI:
                     f"path {target.id!r} descends from {source.id!r}; "
                     "a path cannot be merged into its own descendant"
                 )
-            runtime.record_trusted(
+            recorder.record_trusted(
                 [
-                    runtime._event(
+                    recorder.new_event(
                         "path.merged",
                         target.profile_id,
                         PathMerged(source_path_id=source.id, target_path_id=target.id),
@@ -136,14 +133,14 @@ class PathsAPI:
 
     def abandon(self, path_id: str, *, reason: str) -> MemoryPath:
         """Mark a path abandoned; its events are kept."""
-        runtime = self._runtime
-        with runtime.store.transaction():
+        recorder = self._recorder
+        with recorder.store.transaction():
             path = self.get(path_id)
             if path.status is not PathStatus.OPEN:
                 raise PathStateError(f"path {path_id!r} is already {path.status.value}")
-            runtime.record_trusted(
+            recorder.record_trusted(
                 [
-                    runtime._event(
+                    recorder.new_event(
                         "path.abandoned", path.profile_id,
                         PathAbandoned(path_id=path_id, reason=reason), path_id=path_id,
                     )
@@ -153,16 +150,16 @@ class PathsAPI:
 
     def activate(self, path_id: str) -> MemoryPath:
         """Make this path the active one of its conversation tree."""
-        runtime = self._runtime
-        with runtime.store.transaction():
+        recorder = self._recorder
+        with recorder.store.transaction():
             path = self.get(path_id)
             if path.status is not PathStatus.OPEN:
                 raise PathStateError(
                     f"path {path_id!r} is {path.status.value} and cannot be active"
                 )
-            runtime.record_trusted(
+            recorder.record_trusted(
                 [
-                    runtime._event(
+                    recorder.new_event(
                         "path.activated", path.profile_id, PathActivated(path_id=path_id),
                         path_id=path_id,
                     )
@@ -179,7 +176,7 @@ class PathsAPI:
             seen.add(current.id)
             chain.append(current)
             parent_id = current.parent_path_id
-            current = self._runtime.store.graph.find_path(parent_id) if parent_id else None
+            current = self._recorder.store.graph.find_path(parent_id) if parent_id else None
         chain.reverse()
         return chain
 
@@ -188,7 +185,7 @@ class PathsAPI:
         return self._history(self.get(path_id))
 
     def _history(self, path: MemoryPath) -> builtins.list[MemoryEvent]:
-        events = self._runtime.store.events.list(profile_id=path.profile_id)
+        events = self._recorder.store.events.list(profile_id=path.profile_id)
         by_id = {e.event_id: e for e in events}
         logged = [LoggedEvent.of(e) for e in events]
         return [by_id[e.event_id] for e in effective_history(logged, path.id)]

@@ -516,6 +516,10 @@ class SqlGraphStore:
 
     # --- snapshot -------------------------------------------------------------------
 
+    def plans_by_id(self, conn: Connection) -> dict[str, ActivationPlan]:
+        """Every stored activation plan by id, read on ``conn``."""
+        return {p.id: p for p in _read_plans(conn, None)}
+
     def snapshot(self) -> GraphSnapshot:
         """Everything stored, as a snapshot comparable with a replay (position 0)."""
         with self._db.read("snapshot", snapshot=True) as conn:
@@ -527,7 +531,7 @@ class SqlGraphStore:
             edge_map = {e.id: e for e in map(rows.edge_of, edge_rows)}
             path_rows = conn.execute(select(*rows.PATH_COLUMNS).order_by(t.paths.c.id))
             path_map = {p.id: p for p in map(rows.path_of, path_rows)}
-            plans = {p.id: p for p in _read_plans(conn, None)}
+            plans = self.plans_by_id(conn)
         return GraphSnapshot.model_construct(
             profiles=profile_map,
             nodes=node_map,

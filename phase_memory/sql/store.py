@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from phase_memory.errors import StoreUnavailableError
-from phase_memory.protocols import StorageErasure, StoreCapabilities
+from phase_memory.models import GraphSnapshot
+from phase_memory.protocols import MalformedRow, StorageErasure, StoreCapabilities
 from phase_memory.sql import dialect, migrate
 from phase_memory.sql.audit import SqlAuditSink
 from phase_memory.sql.connections import CLOSED, Connections, StoreTransaction
@@ -35,6 +36,7 @@ from phase_memory.sql.errors import translated
 from phase_memory.sql.event_log import SqlEventLog
 from phase_memory.sql.free_pages import dirty_free_pages
 from phase_memory.sql.graph_store import SqlGraphStore
+from phase_memory.sql.row_check import readable_graph
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -101,6 +103,11 @@ class SqlStore:
                     f"{parent} row (foreign key {fk})"
                 )
         return findings
+
+    def readable_graph(self) -> tuple[GraphSnapshot, list[MalformedRow]]:
+        """Every well-formed stored graph record, and where each malformed row is."""
+        with self._db.read("read the graph row by row", snapshot=True) as conn:
+            return readable_graph(conn, self.graph.plans_by_id)
 
     def revision(self) -> str | None:
         """The schema revision of the database."""

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from phase_memory.protocols import MemoryStore
-
-if TYPE_CHECKING:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
+from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 
 @dataclass(frozen=True)
@@ -40,8 +37,6 @@ def store(store_factory: StoreFactory, tmp_path: Path) -> Iterator[MemoryStore]:
 @pytest.fixture
 def mem(store: MemoryStore) -> Iterator[PhaseMemoryRuntime]:
     """A runtime over a fresh store of the adapter under test."""
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
-
     runtime = PhaseMemoryRuntime(store)
     yield runtime
 

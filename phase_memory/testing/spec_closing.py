@@ -16,6 +16,7 @@ import pytest
 
 from phase_memory.errors import StoreUnavailableError
 from phase_memory.protocols import MemoryStore
+from phase_memory.runtime.runtime import PhaseMemoryRuntime
 from phase_memory.testing.builders import P1, audit, event, node, profile, seed
 from phase_memory.testing.fixtures import StoreFactory
 
@@ -88,8 +89,6 @@ def test_a_closed_store_keeps_what_it_held(store_factory: StoreFactory, tmp_path
 
 
 def test_a_closed_runtime_refuses_every_call(store_factory: StoreFactory, tmp_path: Path) -> None:
-    from phase_memory.runtime.runtime import PhaseMemoryRuntime
-
     mem = PhaseMemoryRuntime(store_factory.make(tmp_path))
     mem.save_profile(profile())
     mem.close()

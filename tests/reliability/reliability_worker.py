@@ -114,13 +114,13 @@ def import_once(db: str, fmt: str, src: str) -> None:
     with pm.open(db) as mem:
         say("ready")
         if fmt == "envelope":
-            mem.import_envelope(src, progress=False)
+            mem.import_envelope(src)
         elif fmt == "events":
-            mem.import_events(src, progress=False)
+            mem.import_events(src)
         elif fmt == "workspace":
-            mem.import_workspace(src, progress=False)
+            mem.import_workspace(src)
         else:
-            mem.import_mcp_memory(src, profile_id="mcp", progress=False)
+            mem.import_mcp_memory(src, profile_id="mcp")
     say("done")
 
 

@@ -199,7 +199,7 @@ def _write_sources(tmp_path: Path, count: int) -> dict[str, Path]:
                 for i in range(start, min(count, start + 250))
             ]
             mem.record_many(events_batch)
-        mem.export_workspace(workspace, progress=False)
+        mem.export_workspace(workspace)
     sources["workspace"] = workspace
     return sources
 

@@ -104,10 +104,10 @@ def valid_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         mem.save_node(node("m2", "q", label="wörld"))
         mem.save_edge(edge("f1", "m1", "m2", "q"))
         mem.record(pm.MemoryEvent(kind="note.added", profile_id="q", payload={"x": [1, "ü"]}))
-        mem.export_envelope(directory / "graph.json", progress=False)
-        mem.export_events(directory / "events.jsonl", progress=False)
-        mem.export_audit(directory / "audit.jsonl", progress=False)
-        mem.export_workspace(directory / "ws", progress=False)
+        mem.export_envelope(directory / "graph.json")
+        mem.export_events(directory / "events.jsonl")
+        mem.export_audit(directory / "audit.jsonl")
+        mem.export_workspace(directory / "ws")
     mcp = (
         '{"type": "entity", "name": "Ada", "entityType": "person", "observations": ["x"]}\n'
         '{"type": "entity", "name": "Bob", "entityType": "person", "observations": []}\n'
@@ -130,14 +130,14 @@ def valid_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 def _importer(fmt: str, src: Path) -> Callable[[pm.PhaseMemoryRuntime], object]:
     def run(mem: pm.PhaseMemoryRuntime) -> object:
         if fmt == "envelope":
-            return mem.import_envelope(src, progress=False)
+            return mem.import_envelope(src)
         if fmt == "events":
-            return mem.import_events(src, progress=False)
+            return mem.import_events(src)
         if fmt == "audit":
-            return mem.import_audit(src, progress=False)
+            return mem.import_audit(src)
         if fmt == "workspace":
-            return mem.import_workspace(src, progress=False)
-        return mem.import_mcp_memory(src, profile_id="mcp", progress=False)
+            return mem.import_workspace(src)
+        return mem.import_mcp_memory(src, profile_id="mcp")
 
     return run
 

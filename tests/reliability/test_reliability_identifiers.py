@@ -67,10 +67,10 @@ def test_hostile_ids_are_refused_or_exported_inside_the_target(
         for hostile in stored:
             assert mem.graph.get_profile(hostile).name == hostile
         before = _all_files(tmp_path) - _all_files(target)
-        mem.export_workspace(target, progress=False)
+        mem.export_workspace(target)
         for hostile in stored:
-            mem.export_envelope(target / "one-profile.json", profile_id=hostile, progress=False)
-            mem.export_events(target / "one-profile.jsonl", profile_id=hostile, progress=False)
+            mem.export_envelope(target / "one-profile.json", profile_id=hostile)
+            mem.export_events(target / "one-profile.jsonl", profile_id=hostile)
     after = _all_files(tmp_path)
     outside = {p for p in after - before if target not in p.parents and p != target}
     outside -= {db, Path(f"{db}-wal"), Path(f"{db}-shm")}
@@ -85,9 +85,9 @@ def test_hostile_ids_are_refused_or_exported_inside_the_target(
     for extra in ("one-profile.json", "one-profile.jsonl"):
         (target / extra).unlink()
     with pm.open(tmp_path / "copy.db") as copy:
-        copy.import_workspace(target, progress=False)
+        copy.import_workspace(target)
         assert {p.id for p in copy.graph.list_profiles()} == set(stored)
-        copy.export_workspace(tmp_path / "again", progress=False)
+        copy.export_workspace(tmp_path / "again")
     for path in sorted(target.rglob("*")):
         if path.is_file() and path.name != "metadata.json":
             again = tmp_path / "again" / path.relative_to(target)
@@ -100,7 +100,7 @@ def test_hostile_mcp_profile_ids(tmp_path: Path) -> None:
     with pm.open(tmp_path / "memory.db") as mem:
         for hostile in HOSTILE_IDS:
             try:
-                mem.import_mcp_memory(src, profile_id=hostile, progress=False)
+                mem.import_mcp_memory(src, profile_id=hostile)
             except ImportValidationError:
                 continue
             assert mem.graph.get_profile(hostile).id == hostile
@@ -114,14 +114,14 @@ def workspace(tmp_path: Path) -> Path:
     with pm.open(tmp_path / "source.db") as mem:
         mem.save_profile(profile("x"))
         mem.save_node(node("n1", "x"))
-        mem.export_workspace(tmp_path / "ws", progress=False)
+        mem.export_workspace(tmp_path / "ws")
     return tmp_path / "ws"
 
 
 def _refused_without_writing(tmp_path: Path, workspace: Path) -> ImportValidationError:
     with pm.open(tmp_path / f"target-{len(list(tmp_path.glob('target-*')))}.db") as mem:
         with pytest.raises(ImportValidationError) as refused:
-            mem.import_workspace(workspace, progress=False)
+            mem.import_workspace(workspace)
         assert mem.events.last_position() == 0
         assert mem.graph.counts()["profiles"] == 0
     return refused.value

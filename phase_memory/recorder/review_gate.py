@@ -11,9 +11,15 @@ approval:
   records are not what its action produces (an "archive" that erases content,
   say), so an approval-free kind cannot smuggle the effect of another;
 - the raw kinds that do part of a review-required action and have no place for
-  an approval (``nodes.merged``, ``path.compacted``, ``node.state_changed`` or
-  ``node.saved`` turning a node ``forgotten``) are refused while their kind is
-  review-required: use :meth:`PhaseMemoryRuntime.apply` instead.
+  an approval (``nodes.merged``, ``path.compacted``, and ``node.state_changed``,
+  ``node.saved`` or ``graph.imported`` changing an existing node's lifecycle
+  state: archived is an archive, active again a restore, forgotten a forget)
+  are refused while that action is review-required: use
+  :meth:`PhaseMemoryRuntime.apply` instead.
+
+``record``, the events importer and the envelope importer all pass every
+event through :func:`check_event`; no event kind changes a node's state
+without it.
 
 Only the stored profile policy decides; nothing the caller passes can turn the
 check off.
@@ -38,7 +44,14 @@ from phase_memory.models import (
 from phase_memory.protocols import MemoryGraphStore
 
 GATED_KINDS = frozenset(
-    {"lifecycle.applied", "nodes.merged", "path.compacted", "node.state_changed", "node.saved"}
+    {
+        "lifecycle.applied",
+        "nodes.merged",
+        "path.compacted",
+        "node.state_changed",
+        "node.saved",
+        "graph.imported",
+    }
 )
 """Event kinds :func:`check_event` looks at; every other kind passes untouched."""
 
@@ -66,12 +79,11 @@ def check_event(graph: MemoryGraphStore, profile: Profile, event: MemoryEvent) -
         action_kind = _RAW_KIND_ACTION[kind]
         if needs_review(profile, action_kind):
             raise _raw_refusal(event, action_kind)
-    elif (
-        kind in ("node.state_changed", "node.saved")
-        and _turns_forgotten(graph, event)
-        and needs_review(profile, LifecycleKind.FORGET)
-    ):
-        raise _raw_refusal(event, LifecycleKind.FORGET)
+    else:
+        for node_id, state in _state_changes(event):
+            changed = _transition(graph, node_id, state)
+            if changed is not None and needs_review(profile, changed):
+                raise _raw_refusal(event, changed)
 
 
 def _raw_refusal(event: MemoryEvent, kind: LifecycleKind) -> ReviewRequiredError:
@@ -84,20 +96,38 @@ def _raw_refusal(event: MemoryEvent, kind: LifecycleKind) -> ReviewRequiredError
     return error
 
 
-def _turns_forgotten(graph: MemoryGraphStore, event: MemoryEvent) -> bool:
+def _state_changes(event: MemoryEvent) -> list[tuple[Any, Any]]:
+    """``(node_id, state)`` of every node record the event writes (raw, unvalidated)."""
     payload = event.payload
     if event.kind == "node.state_changed":
-        node_id, state = payload.get("node_id"), payload.get("state")
-    else:
-        record = payload.get("node")
-        if not isinstance(record, dict):
-            return False
-        node_id, state = record.get("id"), record.get("state")
-    if state != NodeState.FORGOTTEN.value or not isinstance(node_id, str):
-        return False
+        return [(payload.get("node_id"), payload.get("state"))]
+    if event.kind == "node.saved":
+        records = [payload.get("node")]
+    else:  # graph.imported
+        nodes = payload.get("nodes")
+        records = nodes if isinstance(nodes, list) else []
+    return [(r.get("id"), r.get("state")) for r in records if isinstance(r, dict)]
+
+
+_ACTION_OF_STATE = {
+    NodeState.ARCHIVED.value: LifecycleKind.ARCHIVE,
+    NodeState.ACTIVE.value: LifecycleKind.RESTORE,
+    NodeState.FORGOTTEN.value: LifecycleKind.FORGET,
+}
+
+
+def _transition(graph: MemoryGraphStore, node_id: Any, state: Any) -> LifecycleKind | None:
+    """The lifecycle action a write of ``state`` to an existing node amounts to, if any."""
+    if not isinstance(node_id, str) or state is None:
+        return None
+    action_kind = _ACTION_OF_STATE.get(state)
+    if action_kind is None:
+        return None  # malformed: the fold reports it
     current = graph.find_node(node_id)
-    # A node that does not exist yet, or is forgotten already, loses nothing.
-    return current is not None and current.state is not NodeState.FORGOTTEN
+    # A node that does not exist yet, or keeps its state, changes no lifecycle state.
+    if current is None or current.state.value == state:
+        return None
+    return action_kind
 
 
 def _check_lifecycle_applied(

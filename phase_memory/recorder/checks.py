@@ -1,6 +1,6 @@
-"""What a runtime write must pass before it is applied: policy, paths, the review gate.
+"""What every recorded event must pass before it is applied: policy, paths, the review gate.
 
-:func:`check_writable` runs for every event the runtime records, inside the
+:func:`check_writable` runs for every event the recorder records, inside the
 write transaction and before the event's graph effect, against an
 :class:`EventView` of the graph (the records the checks and the fold share).
 """
@@ -18,7 +18,8 @@ from phase_memory.errors import (
 )
 from phase_memory.models import MemoryEvent, MemoryNode, MemoryPath, PathStatus, Profile
 from phase_memory.protocols import MemoryGraphStore
-from phase_memory.runtime.review_gate import GATED_KINDS, check_event
+from phase_memory.recorder.review_gate import GATED_KINDS, check_event
+from phase_memory.replay import kind_refusal
 
 
 def check_writable(graph: MemoryGraphStore, event: MemoryEvent) -> None:
@@ -44,23 +45,20 @@ def check_writable(graph: MemoryGraphStore, event: MemoryEvent) -> None:
     _check_path_target(graph, event)
     if event.kind in GATED_KINDS:
         check_event(graph, profile, event)  # the review gate, below every writer
-    policy = profile.policy
     for node in _records(event, "node", "nodes"):
         kind = node.get("kind")
-        if isinstance(kind, str) and not policy.allows_node_kind(kind):
+        refusal = kind_refusal(profile, "node", kind) if isinstance(kind, str) else None
+        if refusal is not None:
             if event.kind == "lifecycle.applied" and _keeps_kind(graph, node):
                 continue  # archiving or forgetting a node the policy has since dropped
-            raise PolicyViolationError(
-                f"profile {profile.id!r} does not allow node kind {kind!r}"
-            )
+            raise PolicyViolationError(refusal)
         if node.get("profile_id", event.profile_id) != event.profile_id:
             raise PolicyViolationError("a node must belong to the event's profile")
     for edge in _records(event, "edge", "edges"):
         kind = edge.get("kind")
-        if isinstance(kind, str) and not policy.allows_edge_kind(kind):
-            raise PolicyViolationError(
-                f"profile {profile.id!r} does not allow edge kind {kind!r}"
-            )
+        refusal = kind_refusal(profile, "edge", kind) if isinstance(kind, str) else None
+        if refusal is not None:
+            raise PolicyViolationError(refusal)
         if edge.get("profile_id", event.profile_id) != event.profile_id:
             raise PolicyViolationError("an edge must belong to the event's profile")
 
