@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import BeforeValidator, StringConstraints, ValidationInfo
 from pydantic_core import to_json
 
 from phase_memory.errors import LimitExceededError
@@ -129,8 +129,18 @@ def json_problem(
     return None
 
 
+STORED: dict[str, bool] = {"phase_memory.stored": True}
+"""Validation context for records read back from storage (``validate_*(..., context=STORED)``).
+
+They passed these limits when they were written; walking every payload again
+on every read cost about 40 % of a replay. Readers read back whatever is stored.
+"""
+
+
 def _json_checker(max_depth: int, max_bytes: int | None) -> Any:
-    def check(value: Any) -> Any:
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if info.context is STORED:
+            return value
         problem = json_problem(value, max_depth=max_depth, max_bytes=max_bytes)
         if problem is not None:
             raise ValueError(problem)

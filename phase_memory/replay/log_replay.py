@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from phase_memory.models import (
     ReplayResult,
 )
 from phase_memory.models.events import SUPPORTED_SCHEMA_VERSIONS
+from phase_memory.models.limits import STORED
 from phase_memory.replay.effects import MalformedEvent, ReplayConflict
 from phase_memory.replay.fold import HANDLERS, unknown_version
 from phase_memory.replay.graph_state import APPLY, GraphState
@@ -53,8 +55,9 @@ def replay(
     # to a handler.
     handlers, supported, apply = HANDLERS, SUPPORTED_SCHEMA_VERSIONS, APPLY
     profiles, nodes, put_edge = state.profiles, state.nodes, state.put_edge
-    node_saved = NodeSaved.__pydantic_validator__.validate_json
-    edge_saved = EdgeSaved.__pydantic_validator__.validate_json
+    # Stored payloads passed the input limits when written: not walked again.
+    node_saved = partial(NodeSaved.__pydantic_validator__.validate_json, context=STORED)
+    edge_saved = partial(EdgeSaved.__pydantic_validator__.validate_json, context=STORED)
     for row in events:
         if row[_POSITION] > position:
             position = row[_POSITION]

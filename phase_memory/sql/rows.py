@@ -25,6 +25,7 @@ from phase_memory.models import (
     MemoryPath,
     Profile,
 )
+from phase_memory.models.limits import STORED
 from phase_memory.sql import tables as t
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -190,8 +191,8 @@ def audit_row(record: AuditRecord) -> dict[str, Any]:
 
 
 def _validated(model: type[_M], values: dict[str, Any]) -> _M:
-    """``model.model_validate(values)``: the same validation, called directly."""
-    validated: _M = model.__pydantic_validator__.validate_python(values)
+    """``model.model_validate(values)`` of a stored row (its JSON not walked for limits again)."""
+    validated: _M = model.__pydantic_validator__.validate_python(values, context=STORED)
     return validated
 
 
