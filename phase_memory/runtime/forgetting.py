@@ -6,7 +6,9 @@ carried the node's label, content or attribute values, and scrubs every audit
 record whose text quotes them (a refusal's reason, a failure's message).
 
 - Payloads of replayable kinds keep what replay needs (the record with its
-  content erased), so replay still folds the log into the graph the tables hold.
+  content erased); their free text quoting a forgotten string (edge attributes,
+  abandon reasons, activation queries, action reasons) is scrubbed in the
+  payloads and in the rows alike, so replay still equals the tables.
 - Payloads of other (free-form) kinds keep their shape; every string quoting a
   forgotten string has it replaced by ``[forgotten]``. A payload that names the
   node only by its id holds no content and is left alone.

@@ -116,6 +116,9 @@ def test_forget_scrubs_quotes_in_edges_paths_plans_and_other_actions(
     assert (quoted.source_id, quoted.target_id) == ("other-a", "other-b")
     assert mem.paths.get(path_id).abandoned_reason == "user regretted saying [forgotten]"
     assert mem.graph.get_activation_plan(plan_id).query == "remind me of [forgotten] please"
+    certificate = result.forgotten[0]
+    assert certificate.rows_scrubbed == {"edges": 1, "paths": 1, "activation_plans": 1}
+    assert [s for s in (*SECRETS, *WHOLE) if s in certificate.model_dump_json()] == []
     for kind in ("edge.saved", "path.abandoned", "activation.planned"):
         rewritten = [e for e in mem.events.list(kinds=[kind]) if "[forgotten]" in str(e.payload)]
         assert rewritten and all(REDACTION_KEY in e.payload for e in rewritten), kind
