@@ -6,7 +6,9 @@ carried the node's label, content or attribute values, and scrubs every audit
 record whose text quotes them (a refusal's reason, a failure's message).
 
 - Payloads of replayable kinds keep what replay needs (the record with its
-  content erased), so replay still folds the log into the graph the tables hold.
+  content erased); their free text quoting a forgotten string (edge attributes,
+  abandon reasons, activation queries, action reasons) is scrubbed in the
+  payloads and in the rows alike, so replay still equals the tables.
 - Payloads of other (free-form) kinds keep their shape; every string quoting a
   forgotten string has it replaced by ``[forgotten]``. A payload that names the
   node only by its id holds no content and is left alone.
@@ -35,6 +37,7 @@ from phase_memory.models import (
     MemoryEvent,
     MemoryNode,
 )
+from phase_memory.models.effects import Effect, PutActivationPlan, PutEdge, PutPath
 from phase_memory.models.events import REDACTION_KEY
 from phase_memory.protocols import MemoryStore
 from phase_memory.replay import redact_plan
@@ -63,6 +66,9 @@ class ForgetCertificate(DomainModel):
     """Ids of the earlier events whose payloads were rewritten."""
     audit_records_scrubbed: list[str] = Field(default_factory=list)
     """Ids of the earlier audit records whose text was scrubbed."""
+    rows_scrubbed: dict[str, int] = Field(default_factory=dict)
+    """Rows of other records whose free text quoted a forgotten string, scrubbed per
+    table: edges (attributes), paths (abandon reason), activation_plans (query)."""
     pages_cleared: int = 0
     """Free pages of the database file, all zero-filled, when the forget committed
     (SQLite; 0 elsewhere)."""
@@ -177,17 +183,115 @@ def redacted_payload(
         body = {k: v for k, v in payload.items() if k != REDACTION_KEY}
         new = scrub_json(body, secrets)
         changed = True
+    if kind in REPLAYABLE_KINDS and _mentions(payload, secrets):
+        new, quoted = scrub_quotes(kind, new, secrets)
+        changed = changed or quoted
     if not changed:
         return None
     new[REDACTION_KEY] = _marker(payload, node_id)
     return new
 
 
-def _scrubbed_action(action: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+def _scrubbed_text(record: Any, field: str, secrets: list[str]) -> tuple[Any, bool]:
+    """``record`` (a JSON object) with its free-text ``field`` scrubbed; whether it changed."""
+    if not isinstance(record, dict):
+        return record, False
+    value = record.get(field)
+    if field == "attributes":
+        new = scrub_json(value, secrets) if isinstance(value, dict) else value
+    else:
+        new = scrub(value, secrets) if isinstance(value, str) else value
+    if new == value:
+        return record, False
+    return {**record, field: new}, True
+
+
+def _scrubbed_each(records: Any, field: str, secrets: list[str]) -> tuple[Any, bool]:
+    if not isinstance(records, list):
+        return records, False
+    pairs = [_scrubbed_text(record, field, secrets) for record in records]
+    return [record for record, _ in pairs], any(changed for _, changed in pairs)
+
+
+# Where records of replayable kinds carry free text (never ids): the payload key
+# holding one record or a list of them, and the text field of those records.
+_QUOTING_FIELDS: dict[str, list[tuple[str, str, bool]]] = {
+    "edge.saved": [("edge", "attributes", False)],
+    "path.opened": [("path", "abandoned_reason", False)],
+    "path.branched": [("path", "abandoned_reason", False)],
+    "path.abandoned": [("", "reason", False)],
+    "activation.planned": [("plan", "query", False)],
+    "lifecycle.applied": [("edges", "attributes", True), ("path", "abandoned_reason", False)],
+    "graph.imported": [("edges", "attributes", True), ("paths", "abandoned_reason", True)],
+}
+
+
+def scrub_quotes(kind: str, payload: dict[str, Any], secrets: list[str]) -> tuple[JsonObject, bool]:
+    """A replayable payload with the free text quoting a forgotten string scrubbed.
+
+    Edge attributes, a path's abandon reason, an activation query, and the
+    reason and approval note of a lifecycle action: the same text the graph
+    rows hold, scrubbed the same way by :func:`scrub_rows`, so replay still
+    equals the tables. Ids and the records' structure are left as they are.
+    """
+    out = dict(payload)
+    changed = False
+    for key, field, many in _QUOTING_FIELDS.get(kind, []):
+        if not key:
+            out, done = _scrubbed_text(out, field, secrets)
+        elif many:
+            out[key], done = _scrubbed_each(out.get(key), field, secrets)
+        else:
+            out[key], done = _scrubbed_text(out.get(key), field, secrets)
+        changed = changed or done
+    if kind == "lifecycle.applied" and isinstance(out.get("action"), dict):
+        action = _scrubbed_action(out["action"], secrets, keep_params=True)
+        changed = changed or action != out["action"]
+        out["action"] = action
+    return out, changed
+
+
+def scrub_rows(store: MemoryStore, profile_id: str, secrets: list[str]) -> dict[str, int]:
+    """Scrub the graph rows of ``profile_id`` whose free text quotes a forgotten string.
+
+    Edges' attributes, paths' abandon reasons and stored plans' queries: the
+    rows the scrubbed events project, rewritten exactly (through the graph's
+    ``apply``) as :func:`scrub_quotes` rewrote the payloads. Counts per table.
+    """
+    if not secrets:
+        return {"edges": 0, "paths": 0, "activation_plans": 0}
+    graph = store.graph
+    effects: list[Effect] = []
+    counts = {"edges": 0, "paths": 0, "activation_plans": 0}
+    for edge in graph.iter_edges(profile_id):
+        attributes = scrub_json(edge.attributes, secrets)
+        if attributes != edge.attributes:
+            effects.append(PutEdge(edge.model_copy(update={"attributes": attributes})))
+            counts["edges"] += 1
+    for path in graph.list_paths(profile_id):
+        reason = path.abandoned_reason
+        if reason is not None and scrub(reason, secrets) != reason:
+            scrubbed = path.model_copy(update={"abandoned_reason": scrub(reason, secrets)})
+            effects.append(PutPath(scrubbed))
+            counts["paths"] += 1
+    for plan in graph.list_activation_plans(profile_id):
+        if scrub(plan.query, secrets) != plan.query:
+            effects.append(PutActivationPlan(
+                plan.model_copy(update={"query": scrub(plan.query, secrets)})
+            ))
+            counts["activation_plans"] += 1
+    if effects:
+        graph.apply(effects)
+    return counts
+
+
+def _scrubbed_action(
+    action: dict[str, Any], secrets: list[str], *, keep_params: bool = False
+) -> dict[str, Any]:
     # A compaction's params carry its summary's label and content: when the
     # summary node is forgotten they go too. Free text is scrubbed of secrets.
     out = dict(action)
-    if action.get("kind") == LifecycleKind.COMPACT_PATH.value and isinstance(
+    if not keep_params and action.get("kind") == LifecycleKind.COMPACT_PATH.value and isinstance(
         action.get("params"), dict
     ):
         out["params"] = {
@@ -202,15 +306,19 @@ def _scrubbed_action(action: dict[str, Any], secrets: list[str]) -> dict[str, An
 
 
 def erase_from_events(
-    store: MemoryStore, node: MemoryNode, *, skip_event_id: str | None = None
+    store: MemoryStore, node: MemoryNode, *, skip_event_id: str | None = None,
+    secrets: list[str] | None = None,
 ) -> dict[str, str]:
     """Rewrite every stored event payload of the node's profile that carries its content.
 
     ``node`` is the record *before* forgetting: its id finds the records of
     replayable kinds, its label, content and attribute values find free text
-    quoting them (one scan of the log). Returns the rewritten events' kinds by id.
+    quoting them (one scan of the log). ``secrets``, when given, are the strings
+    to scrub instead (every node of one forget: the graph rows are scrubbed of
+    the same ones). Returns the rewritten events' kinds by id.
     """
-    secrets = secrets_of(node)
+    if secrets is None:
+        secrets = secrets_of(node)
     rewrites: dict[str, JsonObject] = {}
     kinds: dict[str, str] = {}
     for event in store.events.find_mentioning(node.id, *secrets):
@@ -252,8 +360,15 @@ def certify_forget(
     """
     rewritten: dict[str, str] = {}
     for node in before.values():
-        rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
+        rewritten.update(
+            erase_from_events(store, node, skip_event_id=event.event_id, secrets=secrets)
+        )
     scrubbed = erase_from_audit(store, secrets)
+    profile_ids = sorted({node.profile_id for node in before.values()})
+    rows: dict[str, int] = {"edges": 0, "paths": 0, "activation_plans": 0}
+    for profile_id in profile_ids:
+        for table, count in scrub_rows(store, profile_id, secrets).items():
+            rows[table] += count
     plans = sum(1 for kind in rewritten.values() if kind == "activation.planned")
     return ForgetCertificate(
         action_id=applied.action.id,
@@ -268,6 +383,7 @@ def certify_forget(
         },
         events_rewritten=sorted(rewritten),
         audit_records_scrubbed=scrubbed,
+        rows_scrubbed=rows,
     )
 
 
@@ -281,5 +397,7 @@ __all__ = [
     "redacted_payload",
     "scrub",
     "scrub_json",
+    "scrub_quotes",
+    "scrub_rows",
     "secrets_of",
 ]

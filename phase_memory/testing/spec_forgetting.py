@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -18,7 +19,7 @@ from phase_memory.models import AuditOutcome, NodeState
 from phase_memory.models.events import REDACTION_KEY
 from phase_memory.protocols import Maintainable
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
-from phase_memory.testing.builders import P1, event
+from phase_memory.testing.builders import P1, edge, event, node
 from phase_memory.testing.raw_files import memory_files, scan, wait_for_older_snapshots
 from phase_memory.testing.spec_review import (
     SECRET_ATTRIBUTE,
@@ -74,6 +75,61 @@ def test_forget_scrubs_free_form_events_quoting_the_label_and_an_attribute(
     report = mem.diagnose()
     assert report.ok, report.findings
     consistent(mem)
+
+
+# --- quotes in other records of replayable kinds -------------------------------------------
+
+
+def _write_quotes(mem: PhaseMemoryRuntime) -> tuple[str, str]:
+    """Records of other kinds quoting the secret label: an edge between two other nodes, an
+    abandoned path's reason, an activation query, and another action's reason."""
+    mem.save_node(node("other-a", label="Other A"))
+    mem.save_node(node("other-b", label="Other B"))
+    mem.save_edge(edge("e-quote", "other-a", "other-b",
+                       attributes={"why": f"both know {SECRET_LABEL}", "n": 2,
+                                   "list": [SECRET_ATTRIBUTE, "plain"]}))
+    path = mem.paths.open(P1, active=False)
+    mem.paths.abandon(path.id, reason=f"user regretted saying {SECRET_LABEL}")
+    plan = mem.activate(P1, f"remind me of {SECRET_LABEL} please")
+    mem.apply([action("archive", "other-b", reason=f"archived after {SECRET_LABEL}")])
+    return path.id, plan.id
+
+
+def _exports(mem: PhaseMemoryRuntime, where: Path) -> str:
+    mem.export_envelope(where / "graph.json")
+    mem.export_events(where / "events.jsonl")
+    return (where / "graph.json").read_text("utf-8") + (where / "events.jsonl").read_text("utf-8")
+
+
+def test_forget_scrubs_quotes_in_edges_paths_plans_and_other_actions(
+    mem: PhaseMemoryRuntime, tmp_path: Path
+) -> None:
+    write_secret_history(mem)
+    path_id, plan_id = _write_quotes(mem)
+    assert SECRET_LABEL in _everything(mem), "the quotes must be there first"
+    result = mem.apply([action("forget", "secret", approved=True)])
+    assert _traces(mem) == []
+    assert [s for s in (*SECRETS, *WHOLE) if s in _exports(mem, tmp_path)] == []
+    quoted = mem.graph.get_edge("e-quote")
+    assert quoted.attributes == {"why": "both know [forgotten]", "n": 2,
+                                 "list": ["[forgotten]", "plain"]}
+    assert (quoted.source_id, quoted.target_id) == ("other-a", "other-b")
+    assert mem.paths.get(path_id).abandoned_reason == "user regretted saying [forgotten]"
+    assert mem.graph.get_activation_plan(plan_id).query == "remind me of [forgotten] please"
+    certificate = result.forgotten[0]
+    assert certificate.rows_scrubbed == {"edges": 1, "paths": 1, "activation_plans": 1}
+    assert [s for s in (*SECRETS, *WHOLE) if s in certificate.model_dump_json()] == []
+    for kind in ("edge.saved", "path.abandoned", "activation.planned"):
+        rewritten = [e for e in mem.events.list(kinds=[kind]) if "[forgotten]" in str(e.payload)]
+        assert rewritten and all(REDACTION_KEY in e.payload for e in rewritten), kind
+    report = mem.diagnose()
+    assert report.ok, report.findings
+    assert mem.verify_forgotten("secret").ok
+    consistent(mem)
+    files = memory_files(mem.store)
+    if files is not None and not result.forgotten[0].vacuum_required:  # SQLite: the bytes too
+        traces = scan(files, (*WHOLE, *TOKENS), words=False)
+        assert traces == [], [str(t) for t in traces]
 
 
 # --- finding 4: a refusal's audit record quoting the label ---------------------------------
