@@ -46,7 +46,19 @@ from phase_memory.models import (
     new_id,
 )
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
-from phase_memory.runtime import PathsAPI, PhaseMemoryRuntime, open
+from phase_memory.runtime import (
+    AsyncAuditReader,
+    AsyncEventLogReader,
+    AsyncGraphReader,
+    AsyncListing,
+    AsyncOpening,
+    AsyncPathsAPI,
+    AsyncPhaseMemoryRuntime,
+    PathsAPI,
+    PhaseMemoryRuntime,
+    open,
+    open_async,
+)
 from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
 
 __version__ = "0.1.0"
@@ -57,6 +69,13 @@ __all__ = [
     "ActivationPlan",
     "ApplyResult",
     "Approval",
+    "AsyncAuditReader",
+    "AsyncEventLogReader",
+    "AsyncGraphReader",
+    "AsyncListing",
+    "AsyncOpening",
+    "AsyncPathsAPI",
+    "AsyncPhaseMemoryRuntime",
     "AuditOutcome",
     "AuditRecord",
     "AuditSink",
@@ -102,4 +121,5 @@ __all__ = [
     "__version__",
     "new_id",
     "open",
+    "open_async",
 ]

@@ -17,6 +17,13 @@ with pm.open(":memory:") as mem:
     archive = pm.LifecycleKind.ARCHIVE
     action = pm.LifecycleAction(kind=archive, profile_id="alice", targets=[node.id])
     position: int | None = mem.record(event).position
+
+async def agent() -> None:
+    async with pm.open_async(":memory:") as amem:
+        await amem.save_profile(pm.Profile(id="bob"))
+        nodes: list[pm.MemoryNode] = await amem.graph.list_nodes("bob")
+        async for recorded in amem.events.list(profile_id="bob"):
+            at: int | None = recorded.position
 '''
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from benchmarks.harness import Workload
 from benchmarks.workloads import (
     appends,
+    async_record,
     concurrency,
     envelope,
     langgraph_saver,
@@ -21,6 +22,8 @@ WORKLOADS: list[Workload] = [
              appends.durable_append, full={"events": 5_000}, quick={"events": 100}),
     Workload("record_node_saved", "record of node.saved: mem.save_node, one call each",
              record.record_node_saved, full={"nodes": 20_000}, quick={"nodes": 300}),
+    Workload("async_record", "async record: await mem.save_node on pm.open_async, vs sync",
+             async_record.async_record, full={"nodes": 10_000}, quick={"nodes": 300}),
     Workload("replay", "replay 200,000 events into a snapshot",
              replay.replay, full={"events": 200_000}, quick={"events": 3_000}),
     Workload("envelope_import", "envelope import: 1,000,000 nodes + 1,000,000 edges",
