@@ -60,6 +60,7 @@ from phase_memory.runtime import (
     open_async,
 )
 from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
+from phase_memory.runtime.review_queue import Proposal, ProposeResult, ReviewQueue
 
 __version__ = "0.1.0"
 
@@ -108,10 +109,13 @@ __all__ = [
     "PolicyViolationError",
     "Profile",
     "ProfilePolicy",
+    "Proposal",
+    "ProposeResult",
     "RepairReport",
     "ReplayReport",
     "ReplayResult",
     "ReviewPlan",
+    "ReviewQueue",
     "ReviewRequiredError",
     "SchemaVersionError",
     "Sensitivity",

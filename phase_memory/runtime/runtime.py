@@ -43,6 +43,7 @@ from phase_memory.models.events import (
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.replay import LoggedEvent, MalformedEvent, ReplayConflict, effects_of
 from phase_memory.runtime.paths import PathsAPI
+from phase_memory.runtime.review_queue import ReviewQueue
 from phase_memory.runtime.write_checks import EventView, check_writable
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class PhaseMemoryRuntime:
         self.store = store
         self.actor = actor
         self.paths = PathsAPI(self)
+        self.review = ReviewQueue(self)
 
     # --- the three stores -----------------------------------------------------
 
