@@ -19,6 +19,7 @@ person to review when the profile's policy says so (see :mod:`.review`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -125,12 +126,14 @@ def create_entities(rt: PhaseMemoryRuntime, profile_id: str, entities: Sequence[
     existing = _live_entities(rt, (e.name for e in entities), profile_id)
     stale = rt.graph.find_nodes([entity_node_id(profile_id, e.name) for e in entities])
     created: list[dict[str, Any]] = []
-    now = utc_now()
+    start = utc_now()
     for entity in entities:
         if entity.name in existing:
             continue
+        # Listings go by creation time: a microsecond apart keeps the batch's order.
+        at = start + timedelta(microseconds=len(created))
         node = entity_node(
-            McpEntity(entity.name, entity.entityType, tuple(entity.observations)), profile_id, now
+            McpEntity(entity.name, entity.entityType, tuple(entity.observations)), profile_id, at
         )
         previous = stale.get(node.id)
         # A name whose node was archived or forgotten comes back as a new version of it.
@@ -154,12 +157,13 @@ def create_relations(rt: PhaseMemoryRuntime, profile_id: str, relations: Sequenc
     ids = {relation_edge_id(profile_id, r.source, r.relationType, r.to): r for r in relations}
     present = {i for i in ids if rt.graph.find_edge(i) is not None}
     created: list[dict[str, str]] = []
-    now = utc_now()
+    start = utc_now()
     for edge_id, relation in ids.items():
         if edge_id in present:
             continue
+        at = start + timedelta(microseconds=len(created))
         rt.save_edge(relation_edge(McpRelation(relation.source, relation.to,
-                                               relation.relationType), profile_id, now))
+                                               relation.relationType), profile_id, at))
         created.append(relation.as_json())
     return created
 
