@@ -8,6 +8,7 @@ import phase_memory as pm
 from phase_memory.testing.spec_activation import *  # noqa: F403
 from phase_memory.testing.spec_activation import SAM, load_corpus
 from phase_memory.testing.spec_review import *  # noqa: F403
+from phase_memory.testing.spec_review_queue import *  # noqa: F403
 
 QUERIES = [
     "How do I like my coffee, with milk?",

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("mcp")
 
-import phase_memory as pm  # noqa: E402
-from phase_memory.mcp.official_tools import official_definitions  # noqa: E402
-from tests.mcp_support import mcp_session, text  # noqa: E402
+import phase_memory as pm
+from phase_memory.mcp.official_tools import official_definitions
+from tests.mcp_support import mcp_session, text
 
 pytestmark = pytest.mark.anyio
 
