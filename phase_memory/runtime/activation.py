@@ -5,11 +5,12 @@ no input is search syntax). Candidates come from the graph store's full-text
 search (FTS5 bm25 on SQLite, ``ts_rank`` on PostgreSQL, a small scorer in
 memory), and from its substring search of the whole query (parts of words,
 Japanese inside a phrase, symbols, kinds: the trigram index), which counts
-for at most :data:`SUBSTRING_SHARE` of a word match; each is scored from its text relevance (relative to the best match),
-its salience and its recency. The strongest matches then pull in their direct
-neighbours along edges ("graph hop"). Archived and forgotten nodes never appear;
-nodes at or above the profile's ``redact_at`` sensitivity appear without their
-content. The plan is stored by recording an ``activation.planned`` event.
+for at most :data:`SUBSTRING_SHARE` of a word match. Each candidate is scored
+from its text relevance (relative to the best match), its salience and its
+recency. The strongest matches then pull in their direct neighbours along
+edges ("graph hop"). Archived and forgotten nodes never appear; nodes at or
+above the profile's ``redact_at`` sensitivity appear without their content.
+The plan is stored by recording an ``activation.planned`` event.
 """
 
 from __future__ import annotations
