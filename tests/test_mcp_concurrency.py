@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("mcp")
 
-import phase_memory as pm  # noqa: E402
-from tests.mcp_support import mcp_session, server_command, text  # noqa: E402
+import phase_memory as pm
+from tests.mcp_support import mcp_session, server_command, text
 
 pytestmark = pytest.mark.anyio
 

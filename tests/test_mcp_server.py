@@ -159,7 +159,7 @@ async def test_delete_entities_is_a_proposal_that_hides_them_until_a_person_deci
     with pm.open(db) as mem:
         [proposal] = mem.review.list()
         assert proposal.action.kind.value == "forget"
-        assert proposal.action.reason == "delete_entities: Bob"
+        assert proposal.action.reason == "an agent called delete_entities (1 entity)"
         bob = mem.graph.get_node(proposal.action.targets[0])
         assert bob.state.value == "archived" and bob.label == "Bob"
         mem.review.reject(proposal.id, by="ann", reason="Bob is still around")

@@ -14,7 +14,8 @@ index of the baseline cannot: it matches whole words only.
   ``nodes(kind, label, content)`` with the ``trigram`` tokenizer
   (case-insensitive), kept in step by triggers like ``nodes_fts``, beside it.
   Nothing in ``nodes`` is altered, so no batch-mode table copy is needed.
-- PostgreSQL: the ``pg_trgm`` extension and a GIN trigram index on the
+- PostgreSQL: the ``pg_trgm`` extension (trusted: a user who may create
+  objects in the database may create it) and a GIN trigram index on the
   lower-cased text of the three columns, which serves ``LIKE '%text%'``.
 
 The upgrade fills the index from the nodes already stored.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -66,8 +68,15 @@ def upgrade() -> None:
         op.execute("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('rebuild')")
     else:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # An extension lives in one schema of the database (the first that made it),
+        # maybe not on this search_path: name its operator class with that schema.
+        schema = op.get_bind().execute(sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+        )).scalar_one()
+        opclass = f'"{schema}".gin_trgm_ops'
         op.execute(
-            f"CREATE INDEX ix_nodes_substring ON nodes USING gin (({_PG_TEXT}) gin_trgm_ops)"
+            f"CREATE INDEX ix_nodes_substring ON nodes USING gin (({_PG_TEXT}) {opclass})"
         )
 
 

@@ -26,10 +26,11 @@ async def delete_entities(mem: AsyncPhaseMemoryRuntime, profile_id: str,
     targets = sorted(i for i, n in found.items() if is_entity(n))
     if not targets:
         return DELETED
+    # The reason names no entity: an approved forget erases the names from every event.
+    count = f"{len(targets)} entit{'y' if len(targets) == 1 else 'ies'}"
     action = LifecycleAction(
         kind=LifecycleKind.FORGET, profile_id=profile_id, targets=targets,
-        reason="delete_entities: " + ", ".join(sorted(
-            str(n.attributes.get("mcp_name", n.label)) for i, n in found.items() if i in targets)),
+        reason=f"an agent called delete_entities ({count})",
     )
     result = await mem.review.propose([action])
     if result.proposed:

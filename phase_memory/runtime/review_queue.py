@@ -19,7 +19,9 @@ A person then decides, by id:
 - ``reject(id, by=..., reason=...)`` restores the archived targets.
 
 Each decision is a ``lifecycle.approved`` / ``lifecycle.rejected`` event with
-an audit record. The queue keeps no state of its own: proposals and decisions
+an audit record. A forget erases its node's text from every event, a
+proposal's too: a proposal whose reason quoted that text leaves the queue
+with it (its decision events and audit records stay). The queue keeps no state of its own: proposals and decisions
 are read back from the event log, so they survive restarts and travel with an
 events export.
 """
@@ -230,6 +232,10 @@ class ReviewQueue:
         for event in self._runtime.events.list(profile_id=profile_id,
                                                kinds=list(REVIEW_EVENT_KINDS)):
             payload = event.payload
+            if event.kind == PROPOSED and "action" not in payload:
+                # Erased by an approved forget whose content the proposal quoted
+                # (its reason, say): nothing of it is left to show.
+                continue
             if event.kind == PROPOSED:
                 action = LifecycleAction.model_validate(payload["action"])
                 proposals[action.id] = Proposal(

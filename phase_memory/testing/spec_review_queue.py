@@ -194,3 +194,15 @@ def test_activation_finds_what_substring_search_finds(mem: PhaseMemoryRuntime) -
         assert any(r.startswith(("substring match", "text match")) for r in items[0].reasons)
     people = {i.node_id for i in mem.activate(P1, "person").items}
     assert {"ada", "bob"} <= people
+
+
+def test_a_proposal_quoting_forgotten_text_leaves_the_queue_with_it(
+    mem: PhaseMemoryRuntime,
+) -> None:
+    _seeded(mem)
+    action = LifecycleAction(kind=LifecycleKind.FORGET, profile_id=P1, targets=["bob"],
+                             reason="forget Bob, who launches rockets")
+    mem.review.propose([action])
+    mem.review.approve(action.id, by="ann")
+    assert mem.review.list(status=None) == []
+    assert mem.events.find_mentioning("Bob") == []
