@@ -21,9 +21,9 @@ A person then decides, by id:
 Each decision is a ``lifecycle.approved`` / ``lifecycle.rejected`` event with
 an audit record. A forget erases its node's text from every event, a
 proposal's too: a proposal whose reason quoted that text leaves the queue
-with it (its decision events and audit records stay). The queue keeps no state of its own: proposals and decisions
-are read back from the event log, so they survive restarts and travel with an
-events export.
+with it (its decision events and audit records stay). The queue keeps no
+state of its own: proposals and decisions are read back from the event log,
+so they survive restarts and travel with an events export.
 """
 
 from __future__ import annotations
