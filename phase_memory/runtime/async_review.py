@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from phase_memory.models import LifecycleAction
-from phase_memory.runtime.async_lanes import WorkerLanes
+from phase_memory.runtime.async_lanes import AsyncListing, WorkerLanes
 from phase_memory.runtime.lifecycle import ApplyResult
 from phase_memory.runtime.review_queue import Proposal, ProposalStatus, ProposeResult
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
@@ -22,10 +22,10 @@ class AsyncReviewQueue:
         """Store review-required actions as proposals (targets archived), apply the others."""
         return await self._lanes.write(self._queue.propose, list(actions))
 
-    async def list(self, status: ProposalStatus | None = "pending",
-                   profile_id: str | None = None) -> list[Proposal]:
+    def list(self, status: ProposalStatus | None = "pending",
+             profile_id: str | None = None) -> AsyncListing[Proposal]:
         """Proposals in the order they were made; by default the pending ones only."""
-        return await self._lanes.read(self._queue.list, status, profile_id)
+        return self._lanes.listing(lambda: self._queue.list(status, profile_id))
 
     async def get(self, proposal_id: str) -> Proposal:
         """One proposal by id (any status)."""
