@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from phase_memory.interchange.mcp_format import entity_node_id
-from phase_memory.mcp.tools import MemoryTool, ToolHandler, ToolOutput, as_text, tool_definition
+from phase_memory.mcp.tools import (
+    MemoryTool,
+    ToolHandler,
+    ToolOutput,
+    as_text,
+    tool_definition,
+    unit_of_work,
+)
 from phase_memory.models import (
     LifecycleAction,
     LifecycleKind,
@@ -142,7 +149,7 @@ def native_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[MemoryTo
             ), path_id=args.path_id) for link in args.relations]
             return {"node_id": node.id, "edge_ids": [e.id for e in edges]}
 
-        result = await mem.run_in_transaction(write)
+        result = await unit_of_work(mem, write)
         return as_text(result), result
 
     async def recall(arguments: dict[str, Any]) -> ToolOutput:
@@ -188,7 +195,7 @@ def native_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[MemoryTo
             status = "proposed" if outcome.proposed else "applied"
             return {"action_id": action.id, "status": status}
 
-        result = await mem.run_in_transaction(submit)
+        result = await unit_of_work(mem, submit)
         return as_text(result), result
 
     specs: list[tuple[str, str, type[_Args], ToolHandler, bool]] = [

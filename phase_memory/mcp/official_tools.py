@@ -25,6 +25,7 @@ from phase_memory.mcp.tools import (
     argument,
     as_text,
     tool_definition,
+    unit_of_work,
 )
 from phase_memory.runtime.async_runtime import AsyncPhaseMemoryRuntime
 
@@ -48,19 +49,19 @@ def official_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[Memory
 
     async def create_entities(arguments: dict[str, Any]) -> ToolOutput:
         entities = argument(_ENTITIES, arguments, "entities")
-        created = await mem.run_in_transaction(
+        created = await unit_of_work(mem,
             lambda rt: kg.create_entities(rt, profile_id, entities))
         return as_text(created), {"entities": created}
 
     async def create_relations(arguments: dict[str, Any]) -> ToolOutput:
         relations = argument(_RELATIONS, arguments, "relations")
-        created = await mem.run_in_transaction(
+        created = await unit_of_work(mem,
             lambda rt: kg.create_relations(rt, profile_id, relations))
         return as_text(created), {"relations": created}
 
     async def add_observations(arguments: dict[str, Any]) -> ToolOutput:
         additions = argument(_ADDITIONS, arguments, "observations")
-        results = await mem.run_in_transaction(
+        results = await unit_of_work(mem,
             lambda rt: kg.add_observations(rt, profile_id, additions))
         return as_text(results), {"results": results}
 
@@ -71,28 +72,28 @@ def official_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[Memory
 
     async def delete_observations(arguments: dict[str, Any]) -> ToolOutput:
         deletions = argument(_DELETIONS, arguments, "deletions")
-        await mem.run_in_transaction(lambda rt: kg.delete_observations(rt, profile_id, deletions))
+        await unit_of_work(mem, lambda rt: kg.delete_observations(rt, profile_id, deletions))
         message = "Observations deleted successfully"
         return message, {"success": True, "message": message}
 
     async def delete_relations(arguments: dict[str, Any]) -> ToolOutput:
         relations = argument(_RELATIONS, arguments, "relations")
-        await mem.run_in_transaction(lambda rt: kg.delete_relations(rt, profile_id, relations))
+        await unit_of_work(mem, lambda rt: kg.delete_relations(rt, profile_id, relations))
         message = "Relations deleted successfully"
         return message, {"success": True, "message": message}
 
     async def read_graph(arguments: dict[str, Any]) -> ToolOutput:
-        graph = await mem.run_in_transaction(lambda rt: kg.read_graph(rt, profile_id))
+        graph = await unit_of_work(mem, lambda rt: kg.read_graph(rt, profile_id))
         return as_text(graph), graph
 
     async def search_nodes_tool(arguments: dict[str, Any]) -> ToolOutput:
         query = argument(_QUERY, arguments, "query")
-        graph = await mem.run_in_transaction(lambda rt: search_nodes(rt, profile_id, query))
+        graph = await unit_of_work(mem, lambda rt: search_nodes(rt, profile_id, query))
         return as_text(graph), graph
 
     async def open_nodes(arguments: dict[str, Any]) -> ToolOutput:
         names = argument(_NAMES, arguments, "names")
-        graph = await mem.run_in_transaction(lambda rt: kg.open_nodes(rt, profile_id, names))
+        graph = await unit_of_work(mem, lambda rt: kg.open_nodes(rt, profile_id, names))
         return as_text(graph), graph
 
     handlers: dict[str, ToolHandler] = {

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import mcp_types as types
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from phase_memory.errors import ValidationError
+from phase_memory.errors import ConflictError, ValidationError
+from phase_memory.runtime.async_runtime import AsyncPhaseMemoryRuntime
+from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+_T = TypeVar("_T")
+
+ATTEMPTS = 3
+"""Tries of a unit of work that lost a race with another writer (PostgreSQL)."""
 
 ToolOutput = tuple[str, dict[str, Any] | None]
 """A successful call's text content and structured content (None: text only)."""
@@ -37,6 +44,24 @@ def tool_definition(spec: dict[str, Any]) -> types.Tool:
     return types.Tool.model_validate(spec)
 
 
+async def unit_of_work(mem: AsyncPhaseMemoryRuntime,
+                       work: Callable[[PhaseMemoryRuntime], _T]) -> _T:
+    """Run ``work`` as one transaction; run it again if another writer got there first.
+
+    On SQLite a write transaction holds the file from its first statement, so a
+    look-up and the writes it decides cannot race. On PostgreSQL two servers can
+    both see a name as new; the second save then fails its expected version
+    (ConflictError), and running the unit again sees the first one's write.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await mem.run_in_transaction(work)
+        except ConflictError:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def argument(adapter: TypeAdapter[Any], arguments: dict[str, Any], name: str) -> Any:
     """The argument ``name`` checked by ``adapter``; a clear error naming where it is wrong."""
     if name not in arguments:
@@ -55,4 +80,5 @@ def as_text(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-__all__ = ["MemoryTool", "ToolHandler", "ToolOutput", "argument", "as_text", "tool_definition"]
+__all__ = ["MemoryTool", "ToolHandler", "ToolOutput", "argument", "as_text", "tool_definition",
+           "unit_of_work"]
