@@ -67,7 +67,12 @@ def upgrade() -> None:
         )
         op.execute("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('rebuild')")
     else:
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # In public where there is one: an extension belongs to one schema, and a
+        # schema dropped with CASCADE (a test run's, a tenant's) takes it along.
+        has_public = op.get_bind().execute(sa.text(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'")).scalar_one()
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm"
+                   + (" WITH SCHEMA public" if has_public else ""))
         # An extension lives in one schema of the database (the first that made it),
         # maybe not on this search_path: name its operator class with that schema.
         schema = op.get_bind().execute(sa.text(
