@@ -4,8 +4,9 @@ A query is split into plain word terms (:func:`phase_memory.text_search.query_te
 no input is search syntax). Candidates come from the graph store's full-text
 search (FTS5 bm25 on SQLite, ``ts_rank`` on PostgreSQL, a small scorer in
 memory), and from its substring search of the whole query (parts of words,
-Japanese inside a phrase, symbols, kinds: the trigram index), which counts
-for at most :data:`SUBSTRING_SHARE` of a word match. Each candidate is scored
+Japanese inside a phrase, symbols, kinds: the trigram index) when whole words
+leave part of the budget empty; a substring match counts for at most
+:data:`SUBSTRING_SHARE` of a word match. Each candidate is scored
 from its text relevance (relative to the best match), its salience and its
 recency. The strongest matches then pull in their direct neighbours along
 edges ("graph hop"). Archived and forgotten nodes never appear; nodes at or
@@ -177,17 +178,21 @@ def _rank(
     # Whole words through the word index, then the query as a substring (parts of
     # words, CJK inside a phrase, symbols, kinds) through the trigram index.
     found: dict[str, tuple[TextMatch, float, str]] = {}
-    for hits, share, reason in (
-        (graph.search_text(profile_id, terms, limit) if terms else [], 1.0, "text match"),
-        (graph.search_substring(profile_id, needle, limit) if needle else [], SUBSTRING_SHARE,
-         "substring match"),
-    ):
+
+    def gather(hits: list[TextMatch], share: float, reason: str) -> None:
         best = max((m.relevance for m in hits), default=0.0)
         if best <= 0:
-            continue
+            return
         for match in hits:
             if match.node_id not in found:
                 found[match.node_id] = (match, share * max(match.relevance, 0.0) / best, reason)
+
+    gather(graph.search_text(profile_id, terms, limit) if terms else [], 1.0, "text match")
+    # Substring hits only fill what whole words leave of the budget: they rank below
+    # word matches anyway, and a topical query full of whole words needs no second search.
+    if needle and len(found) < budget:
+        gather(graph.search_substring(profile_id, needle, limit), SUBSTRING_SHARE,
+               "substring match")
     if not found:
         return []
     matches = [m for m, _, _ in found.values()]
