@@ -223,6 +223,7 @@ class MemoryGraphStore(Protocol):
         A substring match (parts of words, text inside a run of CJK characters,
         symbols), as the MCP memory server's search does; ``text`` is never syntax.
         Label hits rank above the others. Adapters use an index where they have one.
+        Text holding a NUL character matches nothing (no index can hold one).
         """
         ...
 

@@ -372,8 +372,8 @@ class InMemoryGraphStore:
         Label hits rank above kind and content hits, ties by id.
         """
         needle = text.casefold()
-        if not needle.strip() or limit <= 0:
-            return []
+        if not needle.strip() or limit <= 0 or "\x00" in needle:
+            return []  # as on SQL, where no index holds a NUL
         with self._shared.lock:
             nodes = [
                 n

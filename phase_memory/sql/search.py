@@ -54,8 +54,8 @@ def search_substring(
     conn: Connection, profile_id: str, text: str, limit: int
 ) -> list[TextMatch]:
     """Active nodes of ``profile_id`` whose kind, label or content holds ``text``, best first."""
-    if not text.strip() or limit <= 0:
-        return []
+    if not text.strip() or limit <= 0 or "\x00" in text:
+        return []  # NUL: no index (nor PostgreSQL text) can hold it, so nothing matches
     stmt, extra = dialect.substring_search(dialect.name_of(conn), text)
     rows = conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit})
     matches = []

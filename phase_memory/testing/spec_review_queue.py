@@ -171,6 +171,7 @@ def test_substring_search_text_is_never_syntax(mem: PhaseMemoryRuntime) -> None:
     mem.save_node(node("plain", label="500 off sale ab"))
     for text in ['50% off', '"sale"', "a_b", "NEAR(x)", "*", "\\", "%", "_"]:
         assert _names(mem, text) == {"odd"}, text
+    assert _names(mem, "sale\x00") == set()
 
 
 def test_substring_search_leaves_out_archived_nodes_and_other_profiles(
