@@ -22,6 +22,13 @@ class ValidationError(PhaseMemoryError, ValueError):
     """Input is not acceptable (bad identifier, policy violation, bad argument)."""
 
 
+class LimitExceededError(ValidationError):
+    """Input is over one of the documented input limits (``phase_memory.models.limits``).
+
+    The message names the limit; nothing was written.
+    """
+
+
 class PolicyViolationError(ValidationError):
     """A write breaks its profile's policy (for example a node kind not allowed)."""
 
@@ -115,6 +122,7 @@ __all__ = [
     "ImportProblem",
     "ImportValidationError",
     "IntegrityError",
+    "LimitExceededError",
     "NotFoundError",
     "PathStateError",
     "PhaseMemoryError",

@@ -3,11 +3,13 @@ when PHASE_MEMORY_TEST_POSTGRES_URL is set: see tests/postgres_support.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import postgres_support
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import URL
 
 from phase_memory.memory import InMemoryStore
@@ -101,10 +103,24 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
 # loads before parsing the command line (this one, at the top of testpaths).
 
 
+# --- hypothesis: derandomized by default, random exploration only under --stress ----------
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("stress", derandomize=False, max_examples=500, print_blob=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stress = bool(config.getoption("--stress", default=False))
+    settings.load_profile("stress" if stress else "ci")
+    if stress:
+        # The packaged specs (phase_memory.testing) read this to raise their example counts.
+        os.environ["PHASE_MEMORY_STRESS"] = "1"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--stress",
         action="store_true",
         default=False,
-        help="run tests/reliability with stress counts (many crash trials, processes, fuzz inputs)",
+        help="run tests/reliability with stress counts (many crash trials, processes, fuzz "
+        "inputs) and hypothesis property tests at random with many examples",
     )

@@ -85,6 +85,8 @@ async def test_listings_stream_in_pages_and_equal_the_awaited_list(target: str) 
         limited = [e async for e in listing]
         assert [e.position for e in limited] == list(range(4, PAGE_SIZE + 5))
         assert [e async for e in mem.events.iter(after=count - 2)] == streamed[-3:]
+        newest = [e async for e in mem.events.list(limit=2, newest_first=True)]
+        assert newest == streamed[:-3:-1]
         assert [r async for r in mem.audit.list()] == await mem.audit.list()
         with pytest.raises(pm.NotFoundError):
             [e async for e in mem.paths.events("ghost")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pydantic
-from typer._click.exceptions import ClickException, UsageError
+import typer
 
 from phase_memory.errors import PhaseMemoryError
 
@@ -15,19 +15,21 @@ USAGE = 2
 """Exit status of a command line that could not be parsed."""
 
 
-class CliError(ClickException):
+class CliError(Exception):
     """A failure to report as one line on stderr, exit status 1."""
 
     exit_code = FAILURE
 
 
-class CliUsageError(UsageError):
+class CliUsageError(CliError):
     """Options that do not go together, or a bad value: exit status 2."""
+
+    exit_code = USAGE
 
 
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong, for a person (no traceback, no repr noise)."""
-    if isinstance(exc, ClickException):
+    if isinstance(exc, typer.TyperException):  # a command line Typer could not parse
         return _one_line(exc.format_message())
     if isinstance(exc, PhaseMemoryError):
         return _one_line(str(exc) or type(exc).__name__)

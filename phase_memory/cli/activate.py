@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli._context import open_memory
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import plain, print_json, say, short, table
 from phase_memory.models import ActivationPlan
 
@@ -25,7 +26,7 @@ def activate(
         str | None,
         typer.Option("--path", metavar="ID", help="Rank as the conversation on this path."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Rank a profile's memories for a query and store the plan.
 

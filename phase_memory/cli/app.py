@@ -14,8 +14,6 @@ from typing import Annotated, Any
 
 import pydantic
 import typer
-from typer._click.core import Context as ClickContext
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from phase_memory import __version__
@@ -35,7 +33,7 @@ from phase_memory.cli import (
     setup,
 )
 from phase_memory.cli._context import DEFAULT_DB, ENV_DB, CliState
-from phase_memory.cli._errors import FAILURE, USAGE, CliError, describe
+from phase_memory.cli._errors import FAILURE, CliError, describe
 from phase_memory.cli._output import error_line
 from phase_memory.errors import PhaseMemoryError
 
@@ -45,10 +43,10 @@ PROG = "phase-memory"
 class PhaseMemoryGroup(TyperGroup):
     """The root command: turns every failure into one line and an exit status."""
 
-    def invoke(self, ctx: ClickContext) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException, CliError):
             raise
         except (PhaseMemoryError, OSError, pydantic.ValidationError) as exc:
             if _debug(ctx):
@@ -81,17 +79,16 @@ class PhaseMemoryGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) and not isinstance(result, bool) else 0
-        except NoArgsIsHelpError:
-            code = USAGE  # the help was printed already
-        except UsageError as exc:
-            code = USAGE
-            hint = ""
-            if exc.ctx is not None:
-                hint = f" (see `{exc.ctx.command_path} --help`)"
-            error_line(f"{describe(exc)}{hint}")
-        except ClickException as exc:
+        except CliError as exc:
             code = exc.exit_code
             error_line(describe(exc))
+        except typer.TyperException as exc:  # the command line could not be parsed
+            code = exc.exit_code
+            message = describe(exc)
+            if message:  # (a group given no command printed its help instead)
+                command = getattr(exc, "ctx", None)  # the command a usage error is about
+                hint = f" (see `{command.command_path} --help`)" if command is not None else ""
+                error_line(f"{message}{hint}")
         except typer.Abort:
             code = FAILURE
             error_line("aborted")
@@ -100,7 +97,7 @@ class PhaseMemoryGroup(TyperGroup):
         sys.exit(code)
 
 
-def _debug(ctx: ClickContext) -> bool:
+def _debug(ctx: typer.Context) -> bool:
     obj = ctx.find_root().obj
     return isinstance(obj, CliState) and obj.debug
 

@@ -11,6 +11,7 @@ import typer
 
 from phase_memory.cli._context import CLI_ACTOR, open_memory
 from phase_memory.cli._errors import CliError, CliUsageError, describe_validation
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import print_json, say, table
 from phase_memory.errors import ReviewRequiredError
 from phase_memory.models import Approval, LifecycleAction, utc_now
@@ -61,7 +62,7 @@ def apply(
         str | None,
         typer.Option("--note", metavar="TEXT", help="Why it is approved (needs --approve-by)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Apply lifecycle actions (archive, restore, forget, merge_nodes, reweight, compact_path).
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli._context import open_memory
+from phase_memory.cli._options import JsonLines
 from phase_memory.cli._output import print_jsonl, short, table, when
 from phase_memory.models import AuditOutcome
 
@@ -26,7 +27,7 @@ def list_(
     limit: Annotated[
         int | None, typer.Option("--limit", metavar="N", min=1, help="At most N records.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """List audit records in the order they were written."""
     with open_memory(ctx, read_only=True) as mem:

@@ -12,6 +12,7 @@ import typer
 
 from phase_memory.cli._context import MEMORY, database_file, state_of
 from phase_memory.cli._errors import CliError
+from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import print_json, print_jsonl, say, table
 
 app = typer.Typer(
@@ -29,20 +30,26 @@ def _target(ctx: typer.Context) -> str:
 @app.command("current")
 def current(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """The database's schema revision, and the newest this version knows."""
     target = _target(ctx)
-    from phase_memory.sql import database_revision
+    from phase_memory.sql import database_revision, migration_history
 
     revision, head = database_revision(target)
+    known = revision is None or any(r.revision == revision for r in migration_history())
     if as_json:
-        print_json({"revision": revision, "head": head, "up_to_date": revision == head})
+        print_json({"revision": revision, "head": head, "up_to_date": revision == head,
+                    "known": known})
         return
     if revision is None:
         say(f"{state_of(ctx).shown}: no phase-memory schema yet (newest is {head})")
     elif revision == head:
         say(f"{revision} (head)")
+    elif not known:
+        # `db upgrade` would refuse: only a newer phase-memory can move this database.
+        say(f"{revision} (newer than this version of phase-memory, whose newest is {head}; "
+            "upgrade phase-memory to write to it: pip install -U phase-memory)")
     else:
         say(f"{revision} (newest is {head}; run `phase-memory db upgrade`)")
 
@@ -50,7 +57,7 @@ def current(
 @app.command("history")
 def history(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """The migrations this version knows, newest first."""
     from phase_memory.sql import migration_history

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer.main
-from typer._click.core import Command
+from typer.core import TyperCommand, TyperGroup
 
 from phase_memory.cli.app import PROG, app
 
@@ -21,9 +21,15 @@ BEGIN = "<!-- BEGIN GENERATED REFERENCE (python -m phase_memory.cli.docgen docs/
 END = "<!-- END GENERATED REFERENCE -->"
 
 
-def root_command() -> Command:
-    """The Click command behind the Typer app."""
-    return typer.main.get_command(app)
+Command = TyperGroup | TyperCommand
+"""A command of the app: a group of commands or a runnable one."""
+
+
+def root_command() -> TyperGroup:
+    """The command group behind the Typer app."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    return command
 
 
 def command_paths(command: Command | None = None, prefix: tuple[str, ...] = ()) -> Iterator[

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from phase_memory.cli._context import open_memory
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import print_json, say, table
 
 
 def doctor(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Check the database: broken references, drift, forgotten leftovers, SQLite integrity.
 

@@ -11,6 +11,7 @@ import typer
 
 from phase_memory.cli._context import open_memory
 from phase_memory.cli._errors import CliError
+from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import (
     event_summary,
     plain,
@@ -40,9 +41,7 @@ def append(
     check: Annotated[
         bool, typer.Option("--check", help="Validate and report; append nothing.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the appended events as JSON Lines.")
-    ] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """Append events (and apply their graph effects), all or nothing.
 
@@ -106,9 +105,7 @@ def list_(
     limit: Annotated[
         int | None, typer.Option("--limit", metavar="N", min=1, help="At most N events.")
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON Lines (whole events, payloads included).")
-    ] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """List events in position order."""
     with open_memory(ctx, read_only=True) as mem:
@@ -150,7 +147,7 @@ def replay(
         bool,
         typer.Option("--snapshot", help="With --json, include the whole snapshot."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Fold the log into a graph snapshot and report what replay did."""
     with open_memory(ctx, read_only=True) as mem, progress("replaying"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,17 +11,19 @@ import typer
 import phase_memory as pm
 from phase_memory.cli._context import MEMORY, open_memory, state_of
 from phase_memory.cli._errors import CliError, CliUsageError
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import counted, print_json, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
+from phase_memory.interchange import (
+    AUDIT,
+    ENVELOPE,
+    EVENTS,
+    MCP_MEMORY,
+    WORKSPACE,
+    detect_format,
+    import_path,
+)
 from phase_memory.interchange.results import ExportResult, ImportResult
-
-ENVELOPE = "envelope"
-EVENTS = "events"
-AUDIT = "audit"
-WORKSPACE = "workspace"
-MCP = "mcp-memory"
-
-_SNIFF_BYTES = 1 << 20
 
 
 class ExportFormat(StrEnum):
@@ -32,50 +33,6 @@ class ExportFormat(StrEnum):
     events = EVENTS
     workspace = WORKSPACE
     mcp = "mcp"
-
-
-def detect_format(source: Path) -> str:
-    """Which format a file or directory holds, judged by its shape (not its name).
-
-    A directory is a workspace. A file whose first line is a whole JSON object
-    is JSON Lines: MCP memory (``"type": "entity"`` / ``"relation"``), events
-    (``event_id`` and ``kind``) or audit records (``operation`` and ``outcome``);
-    an object with ``"envelope"`` is a graph envelope, on one line or many.
-    """
-    if source.is_dir():
-        return WORKSPACE
-    if not source.exists():
-        raise CliError(f"{source} does not exist")
-    with source.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    stripped = text.lstrip()
-    if not stripped:
-        if source.suffix.lower() == ".json":
-            raise CliError(f"{source} is empty")
-        # The MCP memory server writes an empty graph as a 0-byte file; JSON Lines
-        # with no line hold no record of any format.
-        return MCP
-    first_line = stripped.split("\n", 1)[0].strip()
-    try:
-        first = json.loads(first_line)
-    except json.JSONDecodeError:
-        first = None
-    if isinstance(first, dict):
-        if "envelope" in first:
-            return ENVELOPE
-        if first.get("type") in ("entity", "relation"):
-            return MCP
-        if "event_id" in first or ("kind" in first and "payload" in first):
-            return EVENTS
-        if "operation" in first and "outcome" in first:
-            return AUDIT
-    elif stripped.startswith("{") and '"envelope"' in text:
-        return ENVELOPE
-    raise CliError(
-        f"cannot tell what {source} holds: expected a graph envelope (.json), events "
-        "(.jsonl), an MCP memory.jsonl or a workspace directory"
-    )
 
 
 def import_(
@@ -113,7 +70,7 @@ def import_(
             help="MCP memory.jsonl: import the valid lines and list the others with the reason.",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Import a file or directory, all or nothing; the format is detected by its shape.
 
@@ -122,8 +79,11 @@ def import_(
     can instead be synced (--sync) or imported without its invalid lines
     (--skip-invalid); see docs/mcp-memory.md.
     """
-    kind = detect_format(source)
-    if kind != MCP:
+    try:
+        kind = detect_format(source)
+    except ImportValidationError as exc:
+        raise CliError(f"{source}: {exc.problems[0].reason}") from exc
+    if kind != MCP_MEMORY:
         for given, option in ((profile is not None, "--profile"), (sync, "--sync"),
                               (skip_invalid, "--skip-invalid")):
             if given:
@@ -139,19 +99,10 @@ def import_(
         # A check of an import into a database that does not exist yet is made
         # against an empty memory, and creates no file.
         with (pm.open(MEMORY) if against_empty else open_memory(ctx, create=True)) as mem:
-            if kind == ENVELOPE:
-                result = mem.import_envelope(source, check_only=check)
-            elif kind == EVENTS:
-                result = mem.import_events(source, check_only=check)
-            elif kind == AUDIT:
-                result = mem.import_audit(source, check_only=check)
-            elif kind == WORKSPACE:
-                result = mem.import_workspace(source, check_only=check)
-            else:
-                result = mem.import_mcp_memory(
-                    source, profile_id=profile or "default", mode="sync" if sync else "strict",
-                    skip_invalid=skip_invalid, check_only=check,
-                )
+            result = import_path(
+                mem, source, profile_id=profile, mode="sync" if sync else "strict",
+                skip_invalid=skip_invalid, check_only=check,
+            )
     except ImportValidationError as exc:
         _report_problems(exc.problems, as_json, source, kind, check)
         raise CliError(str(exc)) from exc
@@ -178,7 +129,7 @@ def _article(kind: str) -> str:
         EVENTS: "an events file",
         AUDIT: "an audit file",
         WORKSPACE: "a workspace",
-        MCP: "an MCP memory file",
+        MCP_MEMORY: "an MCP memory file",
     }
     return names.get(kind, kind)
 
@@ -261,7 +212,7 @@ def export(
             help='Only this profile (envelope); the profile to write (mcp, default "default").',
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Export the memory: a graph envelope, the events as JSONL, a workspace directory,
     or one profile as the MCP memory server's memory.jsonl (--format mcp).

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli._context import open_memory
+from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import fields, print_json, print_jsonl, say, short, table, when
 from phase_memory.models import MemoryNode, NodeState
 from phase_memory.runtime import PhaseMemoryRuntime
@@ -39,7 +40,7 @@ def list_(
     state: Annotated[
         NodeState | None, typer.Option("--state", help="Only nodes in this state.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """List nodes (by profile, then id)."""
     with open_memory(ctx, read_only=True) as mem:
@@ -69,7 +70,7 @@ def list_(
 def show(
     ctx: typer.Context,
     node_id: Annotated[str, typer.Argument(metavar="ID", help="The node.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """One node, with the edges touching it."""
     with open_memory(ctx, read_only=True) as mem:

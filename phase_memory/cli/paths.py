@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli._context import open_memory
+from phase_memory.cli._options import JsonDocument, JsonLines
 from phase_memory.cli._output import (
     event_summary,
     fields,
@@ -24,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def _status(path: MemoryPath) -> str:
@@ -46,7 +46,7 @@ def list_(
     profile: Annotated[
         str | None, typer.Option("--profile", metavar="ID", help="Only this profile's paths.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines.")] = False,
+    as_json: JsonLines = False,
 ) -> None:
     """List paths (by id) with their status and lineage."""
     with open_memory(ctx, read_only=True) as mem:
@@ -76,7 +76,7 @@ def list_(
 def show(
     ctx: typer.Context,
     path_id: Annotated[str, typer.Argument(metavar="ID", help="The path.")],
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """One path: its fields, its lineage and its effective history."""
     with open_memory(ctx, read_only=True) as mem:
@@ -131,7 +131,7 @@ def open_(
         str | None,
         typer.Option("--id", metavar="ID", help="Id of the new path (default: generated)."),
     ] = None,
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Start a new conversation: a root path, active in its own tree."""
     with open_memory(ctx) as mem:
@@ -157,7 +157,7 @@ def branch(
     activate: Annotated[
         bool, typer.Option("--activate", help="Make the branch the active path of its tree.")
     ] = False,
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Fork a branch from a path at one of its events."""
     with open_memory(ctx) as mem:
@@ -174,7 +174,7 @@ def merge(
     ctx: typer.Context,
     path_id: Annotated[str, typer.Argument(metavar="ID", help="The branch to merge.")],
     into: Annotated[str, typer.Option("--into", metavar="ID", help="The target path.")],
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Merge a branch into another path; its events join the target's history."""
     with open_memory(ctx) as mem:
@@ -192,7 +192,7 @@ def abandon(
     reason: Annotated[
         str, typer.Option("--reason", metavar="TEXT", help="Why (kept on the path).")
     ],
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Abandon a path; its events are kept."""
     with open_memory(ctx) as mem:
@@ -207,7 +207,7 @@ def abandon(
 def activate(
     ctx: typer.Context,
     path_id: Annotated[str, typer.Argument(metavar="ID", help="The path.")],
-    as_json: JsonFlag = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """Make a path the active one of its conversation tree."""
     with open_memory(ctx) as mem:

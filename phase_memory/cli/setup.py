@@ -8,6 +8,7 @@ import typer
 
 from phase_memory import __version__
 from phase_memory.cli._context import open_memory, state_of
+from phase_memory.cli._options import JsonDocument
 from phase_memory.cli._output import fields, print_json, say, table
 from phase_memory.models import Profile, utc_now
 from phase_memory.runtime import PhaseMemoryRuntime
@@ -48,7 +49,7 @@ def init(
 
 def info(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonDocument = False,
 ) -> None:
     """What the database holds: schema revision, counts, profiles."""
     state = state_of(ctx)

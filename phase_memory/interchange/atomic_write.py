@@ -12,6 +12,7 @@ the directory it is joined to.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -43,8 +44,13 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
     """
     path = Path(target)
     directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
     # The temporary name is the target's plus a few characters: keep it a legal length.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory)
+    with _naming(path):
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{path.name[:100]}.", suffix=".tmp", dir=directory
+        )
     try:
         # mkstemp makes the file private (0600); an export gets the usual mode.
         os.chmod(fd, 0o666 & ~_umask())
@@ -52,12 +58,24 @@ def atomic_text_file(target: str | os.PathLike[str]) -> Iterator[TextIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        with _naming(path):
+            os.replace(temp_name, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(temp_name)
         raise
     fsync_directory(directory)
+
+
+@contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """Errors name the file the caller asked for, never the temporary file beside it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None or exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from None
 
 
 def _umask() -> int:

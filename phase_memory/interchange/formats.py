@@ -9,12 +9,12 @@ therefore always gives the same bytes.
 
 from __future__ import annotations
 
-import json
-import json.encoder
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
 
+from phase_memory import json_codec
 from phase_memory.errors import ValidationError
 from phase_memory.models import MemoryEdge, MemoryNode, MemoryPath, Profile
 from phase_memory.models.base import DomainModel
@@ -88,95 +88,34 @@ class WorkspaceMetadata(DomainModel):
     counts: WorkspaceCounts = Field(default_factory=WorkspaceCounts)
 
 
-def _dumps(value: Any, **kwargs: Any) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False, **kwargs)
-    except ValueError as exc:  # NaN or infinity stored in attributes or a payload
-        raise ValidationError(f"cannot write canonical JSON: {exc}") from None
-
-
 def canonical_document(value: Any) -> str:
     """A JSON document: sorted keys, two-space indent, UTF-8, trailing newline."""
-    return _dumps(value, indent=2) + "\n"
+    return _checked(json_codec.dumps_indented, value) + "\n"
 
 
 def canonical_line(value: Any) -> str:
     """One JSONL line: compact, sorted keys, UTF-8, ending with a newline."""
-    return _dumps(value, separators=(",", ":")) + "\n"
+    return _checked(_sorted_compact, value) + "\n"
 
 
 def canonical_nested(value: Any, depth: int) -> str:
     """``value`` as it appears ``depth`` levels deep in a :func:`canonical_document`.
 
-    The same text as ``json.dumps(value, sort_keys=True, indent=2,
-    ensure_ascii=False)`` re-indented, but built by :func:`_indented` (the
-    standard library's encoder is pure Python once ``indent`` is given, and
-    exports write millions of records this way). Values the fast encoder does
-    not know (non-string keys, other types) go through ``json.dumps`` itself.
+    The text of ``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)``
+    re-indented (written by orjson, see :mod:`phase_memory.json_codec`).
     """
+    return _checked(json_codec.dumps_indented, value).replace("\n", "\n" + "  " * depth)
+
+
+def _sorted_compact(value: Any) -> str:
+    return json_codec.dumps(value, sort_keys=True)
+
+
+def _checked(encode: Callable[[Any], str], value: Any) -> str:
     try:
-        return _indented(value, "\n" + "  " * depth)
-    except (_Unusual, TypeError):  # TypeError: keys that do not sort
-        return _dumps(value, indent=2).replace("\n", "\n" + "  " * depth)
-
-
-class _Unusual(Exception):
-    """A value :func:`_indented` leaves to ``json.dumps``."""
-
-
-_encode_str: Any = json.encoder.encode_basestring  # the C encoder when available
-
-
-def _indented(value: Any, newline: str) -> str:
-    """JSON text of ``value`` at the indentation ``newline`` (a newline and spaces).
-
-    Follows :class:`json.JSONEncoder` exactly: strings (and keys) by the same
-    escaping function, ``int.__repr__``/``float.__repr__`` for numbers, keys
-    sorted, separators ``","`` and ``": "``. NaN, infinities and keys that are
-    not strings are left to ``json.dumps`` (:class:`_Unusual`, or the
-    ``TypeError`` of the escaping function).
-    """
-    cls = type(value)
-    if cls is dict:
-        if not value:
-            return "{}"
-        inner = newline + "  "
-        parts: list[str] = []
-        append = parts.append
-        for key in sorted(value):
-            item = value[key]
-            kind = type(item)
-            if kind is str:
-                append(_encode_str(key) + ": " + _encode_str(item))
-            elif kind is int:
-                append(_encode_str(key) + ": " + int.__repr__(item))
-            elif kind is float and -_INF < item < _INF:
-                append(_encode_str(key) + ": " + float.__repr__(item))
-            else:
-                append(_encode_str(key) + ": " + _indented(item, inner))
-        return "{" + inner + ("," + inner).join(parts) + newline + "}"
-    if cls is str:
-        return _encode_str(value)  # type: ignore[no-any-return]
-    if cls is list or cls is tuple:
-        if not value:
-            return "[]"
-        inner = newline + "  "
-        return "[" + inner + ("," + inner).join([_indented(v, inner) for v in value]) + (
-            newline + "]")
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if cls is int:
-        return int.__repr__(value)
-    if cls is float and -_INF < value < _INF:
-        return float.__repr__(value)
-    raise _Unusual  # NaN, infinities, other types: json.dumps says what is wrong
-
-
-_INF = float("inf")
+        return encode(value)
+    except ValueError as exc:  # NaN or infinity stored in attributes or a payload
+        raise ValidationError(f"cannot write canonical JSON: {exc}") from None
 
 
 def reject_constant(name: str) -> Any:

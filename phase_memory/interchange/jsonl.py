@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError as PydanticValidationError
 
+from phase_memory import json_codec
 from phase_memory.interchange.atomic_write import atomic_text_file
 from phase_memory.interchange.common import (
     EventWriter,
@@ -34,6 +35,7 @@ from phase_memory.interchange.progress import Progress
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import AuditRecord, MemoryEvent
 from phase_memory.models.events import PAYLOAD_MODELS, REDACTION_KEY, SUPPORTED_SCHEMA_VERSIONS
+from phase_memory.models.limits import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
@@ -111,12 +113,19 @@ def read_json_lines(
 ) -> Iterator[tuple[int, Any]]:
     """Parsed JSON values of a JSONL file with their line numbers.
 
-    Blank lines are skipped; malformed lines are reported to ``problems`` and
-    skipped. A file that cannot be read or is not UTF-8 is one problem.
+    Blank lines are skipped; malformed lines, and lines longer than
+    :data:`~phase_memory.models.limits.MAX_LINE_BYTES` (never read into memory
+    whole), are reported to ``problems`` and skipped. A file that cannot be
+    read or is not UTF-8 is one problem.
     """
     try:
         with open(src, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in enumerate(_bounded_lines(handle), start=1):
+                if raw is None:
+                    problems.add(file, "", f"the line is longer than the limit of "
+                                           f"{MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)",
+                                 line=number)
+                    continue
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -127,9 +136,7 @@ def read_json_lines(
                 if not text.strip():
                     continue
                 try:
-                    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
-                    if text[end:].strip():
-                        raise json.JSONDecodeError("extra data after the JSON value", text, end)
+                    value = _parse(text)
                 except json.JSONDecodeError as exc:
                     problems.add(file, "", f"malformed JSON: {exc.msg} (column {exc.colno})",
                                  line=number)
@@ -143,6 +150,35 @@ def read_json_lines(
                 yield number, value
     except OSError as exc:
         problems.add(file, "", f"cannot read the file: {exc.strerror or exc}")
+
+
+def _parse(text: str) -> Any:
+    """The JSON value of one line; the standard parser gives the message of a malformed one."""
+    try:
+        return json_codec.loads(text, strict=True)
+    except (ValueError, RecursionError):
+        pass
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("extra data after the JSON value", text, end)
+    return value  # pragma: no cover - orjson and json agree on what is JSON
+
+
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of a binary file; ``None`` for a line over the limit (skipped, not kept)."""
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        # A line may hold MAX_LINE_BYTES bytes besides its newline.
+        if len(raw) <= MAX_LINE_BYTES or (raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES + 1):
+            yield raw
+            continue
+        while not raw.endswith(b"\n"):  # the rest of the long line, a bounded piece at a time
+            raw = handle.readline(MAX_LINE_BYTES)
+            if not raw:
+                break
+        yield None
 
 
 # --- import: events -------------------------------------------------------------------------

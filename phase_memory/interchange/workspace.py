@@ -69,6 +69,7 @@ from phase_memory.interchange.progress import Progress
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import ActivationPlan, AuditOutcome, AuditRecord, Profile, utc_now
 from phase_memory.models.base import DomainModel
+from phase_memory.models.limits import MAX_JSON_DEPTH
 
 if TYPE_CHECKING:
     from phase_memory.runtime.runtime import PhaseMemoryRuntime
@@ -267,6 +268,12 @@ _LINK_REFUSED = (
 )
 
 
+_TOO_DEEP = (
+    f"nested too deeply to read; JSON values may nest at most {MAX_JSON_DEPTH} levels "
+    "(MAX_JSON_DEPTH)"
+)
+
+
 def _check_metadata(root: Path, problems: Problems) -> None:
     file = _name(root, METADATA)
     try:
@@ -274,6 +281,9 @@ def _check_metadata(root: Path, problems: Problems) -> None:
             value = json.load(handle, parse_constant=reject_constant)
     except (OSError, ValueError) as exc:
         problems.add(file, "", f"malformed JSON: {exc}")
+        return
+    except RecursionError:
+        problems.add(file, "", _TOO_DEEP)
         return
     if isinstance(value, dict):
         if value.get("format") not in (None, "phase-memory.workspace"):
@@ -317,6 +327,9 @@ def _check_profile_files(root: Path, scan: EnvelopeScan, problems: Problems) -> 
                 problems.add_validation(file, exc)
             else:
                 problems.add(file, "", f"malformed JSON: {exc}")
+            continue
+        except RecursionError:
+            problems.add(file, "", _TOO_DEEP)
             continue
         seen.add(profile.id)
         if safe_file_name(profile.id, ".json") != entry.name:

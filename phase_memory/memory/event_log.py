@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.memory.state import SharedState
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
+from phase_memory.models.events import check_appendable
+from phase_memory.models.limits import check_int64
 from phase_memory.replay import LoggedEvent, replay
 
 
@@ -25,6 +27,7 @@ class InMemoryEventLog:
         self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
     ) -> builtins.list[int]:
         """Append a batch atomically; return the positions assigned."""
+        check_appendable(events, expected_position)
         shared = self._shared
         with shared.transaction():
             last = len(shared.events)
@@ -64,6 +67,7 @@ class InMemoryEventLog:
         newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
         """Events in position order (descending with ``newest_first``), filtered."""
+        check_int64(after=after, limit=limit)
         kind_set = set(kinds) if kinds is not None else None
         with self._shared.lock:
             start = max(after or 0, 0)
@@ -86,12 +90,14 @@ class InMemoryEventLog:
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> Iterator[MemoryEvent]:
         """Events in position order, ``after`` < position <= ``until``."""
+        check_int64(after=after, until=until)
         with self._shared.lock:
             events = self._shared.events[max(after or 0, 0) : until]
         return iter([e for e in events if profile_id is None or e.profile_id == profile_id])
 
     def replay(self, until: int | None = None, path_id: str | None = None) -> ReplayResult:
         """Fold the log into a snapshot (see :func:`phase_memory.replay.replay`)."""
+        check_int64(until=until)
         with self._shared.lock:
             events = list(self._shared.events)
         return replay((LoggedEvent.of(e) for e in events), until=until, path_id=path_id)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-JsonObject = dict[str, JsonValue]
-"""A JSON object (``attributes``, event ``payload``)."""
+from phase_memory.models.limits import LimitedJson, LimitedPayload
+
+JsonObject = Annotated[dict[str, JsonValue], LimitedJson]
+"""A JSON object (``attributes``, ``params``, ``details``), within the depth and string limits."""
+
+PayloadObject = Annotated[dict[str, JsonValue], LimitedPayload]
+"""An event ``payload``: a JSON object within the payload depth, size and string limits."""
 
 
 class DomainModel(BaseModel):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from phase_memory.errors import LimitExceededError
 from phase_memory.models.activation import ActivationPlan
-from phase_memory.models.base import DomainModel, JsonObject, NodeState
+from phase_memory.models.base import DomainModel, NodeState, PayloadObject
 from phase_memory.models.graph import MemoryEdge, MemoryNode
 from phase_memory.models.ids import (
-    MAX_ID_LENGTH,
     Identifier,
     UtcDatetime,
     check_identifier,
@@ -19,6 +20,17 @@ from phase_memory.models.ids import (
     utc_now,
 )
 from phase_memory.models.lifecycle import LifecycleAction
+from phase_memory.models.limits import (
+    MAX_ID_LENGTH,
+    MAX_INTEGER,
+    MAX_PAYLOAD_DEPTH,
+    MAX_VERSION,
+    MIN_INTEGER,
+    Text,
+    int64_problem,
+    json_problem,
+    version_problem,
+)
 from phase_memory.models.paths import MemoryPath
 from phase_memory.models.profile import Profile
 
@@ -49,11 +61,11 @@ class MemoryEvent(DomainModel):
     profile_id: Identifier
     path_id: Identifier | None = None
     occurred_at: UtcDatetime = Field(default_factory=utc_now)
-    payload: JsonObject = Field(default_factory=dict)
-    schema_version: int = Field(default=1, ge=1)
-    actor: str = "system"
+    payload: PayloadObject = Field(default_factory=dict)
+    schema_version: int = Field(default=1, ge=1, le=MAX_VERSION)
+    actor: Text = "system"
     causation_id: Identifier | None = None
-    position: int | None = None
+    position: int | None = Field(default=None, ge=MIN_INTEGER, le=MAX_INTEGER)
 
 
 # --- payloads of the replayable kinds (schema_version 1) ---------------------
@@ -76,7 +88,7 @@ class NodeStateChanged(DomainModel):
 
     node_id: Identifier
     state: NodeState
-    version: int | None = None
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
 
 
 class NodeDeleted(DomainModel):
@@ -121,7 +133,7 @@ class PathAbandoned(DomainModel):
     """Payload of ``path.abandoned``."""
 
     path_id: Identifier
-    reason: str
+    reason: Text
 
 
 class PathCompacted(DomainModel):
@@ -193,6 +205,31 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 
 REDACTION_KEY = "redacted"
 """Key of the marker that replaces an event payload erased by ``forget``."""
+
+
+def check_appendable(
+    events: Sequence[MemoryEvent], expected_position: int | None = None
+) -> None:
+    """Refuse events whose payload or integers break the input limits (nothing written).
+
+    The models check these on validation; logs call this on append as well, for
+    events made without validation (``model_construct``, ``model_copy``), so no
+    event a reader cannot read back is ever stored. Raises
+    :class:`~phase_memory.errors.LimitExceededError` naming the limit.
+    """
+    problem = int64_problem("expected_position", expected_position)
+    if problem is not None:
+        raise LimitExceededError(problem)
+    for event in events:
+        problem = version_problem("schema_version", event.schema_version) or json_problem(
+            event.payload, max_depth=MAX_PAYLOAD_DEPTH
+        )
+        if problem is not None:
+            if not problem.startswith("schema_version"):
+                problem = f"payload {problem}"
+            raise LimitExceededError(
+                f"event {event.event_id!r} ({event.kind}): {problem}; nothing was written"
+            )
 
 
 def payload_of(model: DomainModel) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
+from phase_memory.models.limits import MAX_VERSION, Text
 
 
 class MemoryNode(DomainModel):
@@ -17,15 +18,15 @@ class MemoryNode(DomainModel):
     id: Identifier = Field(default_factory=new_id)
     profile_id: Identifier
     kind: Kind
-    label: str
-    content: str | None = None
+    label: Text
+    content: Text | None = None
     attributes: JsonObject = Field(default_factory=dict)
     salience: float = Field(default=0.5, ge=0.0, le=1.0)
     sensitivity: Sensitivity = Sensitivity.INTERNAL
     state: NodeState = NodeState.ACTIVE
     created_at: UtcDatetime = Field(default_factory=utc_now)
     updated_at: UtcDatetime = Field(default_factory=utc_now)
-    version: int = Field(default=0, ge=0)
+    version: int = Field(default=0, ge=0, le=MAX_VERSION)
 
 
 class MemoryEdge(DomainModel):

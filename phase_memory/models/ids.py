@@ -18,7 +18,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstrain
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-MAX_ID_LENGTH = 200
+from phase_memory.models.limits import MAX_ID_LENGTH as MAX_ID_LENGTH  # re-exported: its old home
 
 _id_lock = threading.Lock()
 _last_ms = 0

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from phase_memory.models.base import DomainModel, JsonObject, LifecycleKind
 from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
+from phase_memory.models.limits import Text
 
 
 class Approval(DomainModel):
@@ -13,7 +14,7 @@ class Approval(DomainModel):
 
     approved_by: Identifier
     approved_at: UtcDatetime = Field(default_factory=utc_now)
-    note: str = ""
+    note: Text = ""
 
 
 class LifecycleAction(DomainModel):
@@ -30,5 +31,5 @@ class LifecycleAction(DomainModel):
     profile_id: Identifier
     targets: list[Identifier] = Field(min_length=1)
     params: JsonObject = Field(default_factory=dict)
-    reason: str = ""
+    reason: Text = ""
     approval: Approval | None = None

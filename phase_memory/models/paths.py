@@ -6,6 +6,7 @@ from pydantic import Field
 
 from phase_memory.models.base import CompactionStatus, DomainModel, PathStatus
 from phase_memory.models.ids import Identifier, UtcDatetime, new_id, utc_now
+from phase_memory.models.limits import Text
 
 
 class MemoryPath(DomainModel):
@@ -24,7 +25,7 @@ class MemoryPath(DomainModel):
     active: bool = False
     merged_into_path_id: Identifier | None = None
     merge_event_id: Identifier | None = None
-    abandoned_reason: str | None = None
+    abandoned_reason: Text | None = None
     compaction_status: CompactionStatus = CompactionStatus.NONE
     summary_node_id: Identifier | None = None
     created_at: UtcDatetime = Field(default_factory=utc_now)

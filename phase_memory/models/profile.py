@@ -6,6 +6,7 @@ from pydantic import Field, field_serializer
 
 from phase_memory.models.base import DomainModel, JsonObject, LifecycleKind, Sensitivity
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
+from phase_memory.models.limits import MAX_ACTIVATION_BUDGET, Text
 
 DEFAULT_REVIEW_REQUIRED = frozenset(
     {LifecycleKind.FORGET, LifecycleKind.MERGE_NODES, LifecycleKind.COMPACT_PATH}
@@ -23,7 +24,7 @@ class ProfilePolicy(DomainModel):
     """If set, the only edge kinds this profile accepts."""
     redact_at: Sensitivity = Sensitivity.SECRET
     """Nodes at or above this sensitivity are returned redacted by activation."""
-    activation_budget: int = Field(default=20, ge=1, le=10_000)
+    activation_budget: int = Field(default=20, ge=1, le=MAX_ACTIVATION_BUDGET)
     """Default number of items an activation returns."""
 
     @field_serializer("review_required", "node_kinds", "edge_kinds")
@@ -44,8 +45,8 @@ class Profile(DomainModel):
     """A memory namespace: every node, edge, path and event belongs to one profile."""
 
     id: Identifier = Field(default_factory=new_id)
-    name: str = ""
-    description: str = ""
+    name: Text = ""
+    description: Text = ""
     policy: ProfilePolicy = ProfilePolicy()
     attributes: JsonObject = Field(default_factory=dict)
     created_at: UtcDatetime = Field(default_factory=utc_now)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
+from phase_memory import json_codec
 from phase_memory.models import DomainModel, MemoryEvent
 from phase_memory.models.events import REDACTION_KEY
 from phase_memory.replay.effects import MalformedEvent
@@ -68,7 +68,7 @@ class LoggedEvent(NamedTuple):
     def payload_dict(self) -> dict[str, Any]:
         """The payload as a dict (parsing it if it is still text)."""
         if isinstance(self.payload, str):
-            parsed = json.loads(self.payload)
+            parsed = json_codec.loads(self.payload)
             if not isinstance(parsed, dict):
                 raise MalformedEvent("payload is not a JSON object")
             return parsed

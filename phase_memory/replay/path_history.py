@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from phase_memory.models import PathMerged, PathOpened
-from phase_memory.replay.effects import ReplayConflict
+from pydantic import ValidationError as PydanticValidationError
+
+from phase_memory.models import MemoryPath, PathMerged, PathOpened
+from phase_memory.replay.effects import MalformedEvent, ReplayConflict
 from phase_memory.replay.logged_event import LoggedEvent, parse_payload
 
 
@@ -33,6 +35,10 @@ def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[Logge
             except ReplayConflict:
                 continue
             parents[path.id] = (path.parent_path_id, path.fork_event_id, path.profile_id)
+        elif event.kind == "graph.imported":
+            # Paths an envelope import brought in have no path.opened event here.
+            for pid, lineage in _imported_paths(event):
+                parents.setdefault(pid, lineage)
 
     def merged_source(event: LoggedEvent) -> str | None:
         try:
@@ -86,6 +92,29 @@ def effective_history(events: Sequence[LoggedEvent], path_id: str) -> list[Logge
         return prefix + [item[3] for item in keyed]
 
     return history(path_id, frozenset({path_id}))
+
+
+def _imported_paths(event: LoggedEvent) -> list[tuple[str, tuple[str | None, str | None, str]]]:
+    """The paths of a ``graph.imported`` event, each with its parent, fork event and profile.
+
+    Only the ``paths`` array is read: most import events carry nodes or edges,
+    and their payloads (when still JSON text) are not parsed for nothing.
+    """
+    payload = event.payload
+    if isinstance(payload, str) and '"paths":[]' in payload:
+        return []
+    try:
+        records = event.payload_dict().get("paths")
+    except (ValueError, MalformedEvent):
+        return []
+    found = []
+    for record in records if isinstance(records, list) else ():
+        try:
+            path = MemoryPath.model_validate(record)
+        except PydanticValidationError:
+            continue  # the fold reports the malformed record
+        found.append((path.id, (path.parent_path_id, path.fork_event_id, path.profile_id)))
+    return found
 
 
 def _sort_key(item: tuple[int, int, int, LoggedEvent]) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from phase_memory.errors import NotFoundError, ValidationError
+from phase_memory.errors import LimitExceededError, NotFoundError, ValidationError
 from phase_memory.models import (
     ActivationItem,
     ActivationPlan,
@@ -33,6 +33,7 @@ from phase_memory.models import (
     new_id,
     utc_now,
 )
+from phase_memory.models.limits import MAX_ACTIVATION_BUDGET
 from phase_memory.protocols import MemoryGraphStore, TextMatch
 from phase_memory.text_search import query_terms
 
@@ -106,6 +107,11 @@ def _activate(
         budget = policy.activation_budget
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValidationError(f"budget must be a positive whole number, got {budget!r}")
+    if budget > MAX_ACTIVATION_BUDGET:
+        raise LimitExceededError(
+            f"budget is {budget}, over the limit of {MAX_ACTIVATION_BUDGET} items "
+            "(MAX_ACTIVATION_BUDGET)"
+        )
     if not isinstance(query, str):
         raise ValidationError("query must be text")
     path_open = False

@@ -255,21 +255,27 @@ class AsyncEventLogReader:
         path_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> AsyncListing[MemoryEvent]:
         """Events in position order, filtered; ``after`` is an exclusive position.
 
         ``async for`` reads it in pages by position (bounded memory however
         long the log); ``await`` reads it with one call of the sync log.
+        ``newest_first=True`` (descending positions) is read with one call
+        either way: the log has no upper bound to page down by.
         """
         kind_list = None if kinds is None else builtins.list(kinds)
 
         def source() -> Iterator[MemoryEvent] | builtins.list[MemoryEvent]:
-            return self._runtime.events.list(profile_id, kind_list, path_id, after, limit)
+            return self._runtime.events.list(
+                profile_id, kind_list, path_id, after, limit, newest_first=newest_first
+            )
 
         def pages() -> Iterator[MemoryEvent]:
             return _event_pages(self._runtime.events, profile_id, kind_list, path_id, after, limit)
 
-        return self._lanes.listing(source, stream=pages)
+        return self._lanes.listing(source, stream=None if newest_first else pages)
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None

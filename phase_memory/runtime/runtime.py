@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from phase_memory.errors import (
     ConflictError,
     IntegrityError,
+    LimitExceededError,
     ReviewRequiredError,
     ValidationError,
 )
@@ -40,6 +41,7 @@ from phase_memory.models.events import (
     SUPPORTED_SCHEMA_VERSIONS,
     payload_of,
 )
+from phase_memory.models.limits import version_problem
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.replay import LoggedEvent, MalformedEvent, ReplayConflict, effects_of
 from phase_memory.runtime.paths import PathsAPI
@@ -226,6 +228,9 @@ class PhaseMemoryRuntime:
                 raise ConflictError(
                     f"node {node.id!r} is at version {version}, expected {expected_version}"
                 )
+            problem = version_problem(f"node {node.id!r}'s next version", version + 1)
+            if problem is not None:
+                raise LimitExceededError(problem)
             stored = node.model_copy(
                 update={
                     "version": version + 1,

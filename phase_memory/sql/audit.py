@@ -11,12 +11,6 @@ from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.sql import rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
-from phase_memory.sql.prepared import Prepared
-
-_INSERT = Prepared(
-    t.audit_records.insert(),
-    column_keys=[c.name for c in t.audit_records.columns if c.name != "seq"],
-)
 
 
 class SqlAuditSink:
@@ -28,7 +22,7 @@ class SqlAuditSink:
     def record(self, record: AuditRecord) -> None:
         """Store one audit record (in the current transaction, if any)."""
         with self._db.write("audit.record") as conn:
-            _INSERT.run_many(conn, [rows.audit_row(record)])
+            conn.execute(t.audit_records.insert(), rows.audit_row(record))
 
     def list(
         self,

@@ -25,13 +25,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
-import pydantic_core
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -55,6 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from phase_memory import json_codec
 from phase_memory.sql import tables as t
 from phase_memory.sql.rows import NODE_COLUMNS
 
@@ -114,6 +113,13 @@ def json_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[str]:
     return cast(column, Text())
 
 
+def timestamp_as_stored(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamp column read as the database stores it (text on SQLite), unconverted."""
+    if dialect == SQLITE:
+        return type_coerce(column, Text()).label(column.key)
+    return column
+
+
 def contains(dialect: str, haystack: ColumnElement[str], needle: Any) -> ColumnElement[bool]:
     """Case-sensitive substring test (``LIKE`` would fold ASCII case on SQLite)."""
     if dialect == SQLITE:
@@ -124,26 +130,17 @@ def contains(dialect: str, haystack: ColumnElement[str], needle: Any) -> ColumnE
 # --- JSON as written -------------------------------------------------------------------
 
 def json_dumps(value: Any) -> str:
-    """How JSON columns are written: compact, UTF-8 text readable in ``sqlite3``.
+    """How JSON columns are written: compact UTF-8 text readable in ``sqlite3``.
 
-    pydantic-core's encoder writes the same text as ``json.dumps(value,
-    ensure_ascii=False, separators=(",", ":"))`` (but ``1e-7`` for ``1e-07``)
-    several times faster; JSON columns are on every write path.
+    orjson's bytes, with the standard library's float spelling (see
+    :mod:`phase_memory.json_codec`). Text with no UTF-8 form (a lone surrogate)
+    is given to the driver as text, which refuses it as every other text column does.
     """
-    try:
-        return pydantic_core.to_json(value).decode()
-    except pydantic_core.PydanticSerializationError:
-        # Text with no UTF-8 form (a lone surrogate): the standard encoder gives
-        # the driver the text, which refuses it as every other text column does.
-        return _STANDARD_DUMPS(value)
+    return json_codec.dumps(value)
 
 
-_STANDARD_DUMPS = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-
-
-def json_loads(text: str | bytes) -> Any:
-    """How JSON columns are read back (pydantic-core's parser, as :func:`json_dumps`)."""
-    return pydantic_core.from_json(text)
+json_loads = json_codec.loads
+"""How JSON columns are read back."""
 
 
 def json_serializer(dialect: str) -> Callable[[Any], str]:

@@ -20,16 +20,20 @@ connection's ``search_path``, which a URL sets with
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from phase_memory.errors import StoreUnavailableError, ValidationError
 from phase_memory.sql import dialect
 
 WRITE_OPTION = "phase_memory_write"
@@ -64,6 +68,43 @@ def to_url(url_or_path: str | Path | URL) -> URL:
     return URL.create("sqlite", database=str(Path(url_or_path).expanduser().absolute()))
 
 
+SUPPORTED_URLS = "a file path, sqlite:///PATH, or postgresql+psycopg://USER@HOST/DB"
+"""What :func:`phase_memory.open` accepts, as the errors about other URLs say."""
+
+_SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+_EXTRAS = {"psycopg": "postgres"}
+
+
+def check_supported(url: URL) -> None:
+    """Refuse a URL of a database or driver phase-memory does not run on, saying what does.
+
+    Raises ValidationError for another database or driver and
+    StoreUnavailableError (naming the extra to install) when the driver of a
+    supported one is missing.
+    """
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    drivers = _SUPPORTED_DRIVERS.get(backend)
+    shown = url.render_as_string(hide_password=True)
+    if drivers is None or driver not in drivers:
+        hint = (" (PostgreSQL is reached through psycopg 3: write postgresql+psycopg://)"
+                if backend == "postgresql" else "")
+        raise ValidationError(
+            f"unsupported database URL {shown!r}: phase-memory opens {SUPPORTED_URLS}{hint}"
+        )
+    module = driver if driver != "pysqlite" else "sqlite3"
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ValueError:  # sys.modules holds None for it: imports of it fail
+        found = False
+    if not found:
+        extra = _EXTRAS.get(driver)
+        install = (f"pip install 'phase-memory[{extra}]'" if extra
+                   else f"install the {module} module")
+        raise StoreUnavailableError(
+            f"cannot open {shown!r}: the {module} driver is not installed; {install}"
+        )
+
+
 def is_sqlite_memory(url: URL) -> bool:
     """Whether the URL names an in-memory SQLite database."""
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
@@ -79,6 +120,52 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+def read_only_url(url: URL, path: Path) -> URL:
+    """The URL a read-only open of the SQLite file ``path`` (named by ``url``) uses.
+
+    Where this process can write beside the file, ``url`` itself: SQLite keeps
+    its shared-memory index (``-shm``) there and readers see a writer's commits
+    as usual. On read-only media (a read-only mount, a container layer, a CD)
+    or in a directory this process may not write, SQLite cannot create the
+    ``-shm`` file and a plain open fails with "unable to open database file".
+    Then: with a ``-shm`` file present, ``mode=ro`` (SQLite reads through it);
+    without one, ``mode=ro&immutable=1``, which reads the file without locks or
+    shared memory. Its caveat: SQLite then assumes nobody changes the file
+    while it is open. On read-only media nobody can; in a directory someone
+    else may write, a change made while this reader is open can go unseen or be
+    read half-way. A ``-wal`` file holding commits cannot be read that way (they
+    would be silently missing), so that case is refused, naming the fix.
+    """
+    database = url.database or ""
+    if database.startswith("file:") or _can_write_beside(path):
+        return url  # a URI the caller wrote is used as written
+    shm = path.with_name(path.name + "-shm")
+    wal = path.with_name(path.name + "-wal")
+    if shm.exists():
+        mode = "mode=ro"
+    elif wal.exists() and wal.stat().st_size > 0:
+        raise StoreUnavailableError(
+            f"cannot read {path} here: its {wal.name} holds changes not yet in the "
+            f"database file, and SQLite cannot read them where {shm.name} cannot be "
+            "created; run `phase-memory db checkpoint` on a writable copy before shipping it"
+        )
+    else:
+        mode = "mode=ro&immutable=1"
+    return URL.create(
+        "sqlite", database=f"file:{quote(str(path))}?{mode}", query={"uri": "true"}
+    )
+
+
+def _can_write_beside(path: Path) -> bool:
+    """Whether SQLite could create its ``-shm`` file next to ``path``."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return False
+    except (OSError, AttributeError):  # no statvfs (Windows): ask about the directory only
+        pass
+    return os.access(path.parent, os.W_OK)
+
+
 def make_engine(url: URL, settings: EngineSettings) -> Engine:
     """An engine for ``url`` with phase-memory's connection settings installed."""
     kwargs: dict[str, Any] = {
@@ -86,6 +173,8 @@ def make_engine(url: URL, settings: EngineSettings) -> Engine:
         "json_deserializer": dialect.json_loads,
     }
     if url.get_backend_name() == "sqlite":
+        # Named parameters (as psycopg's): the direct statements pass a dict on both.
+        kwargs["paramstyle"] = "named"
         kwargs["connect_args"] = {
             "timeout": settings.busy_timeout,
             "check_same_thread": False,

@@ -4,13 +4,19 @@ Every public method of the SQL adapter runs its database work inside
 :func:`translated`, so no SQLAlchemy, ``sqlite3`` or psycopg exception escapes.
 Errors that are already :class:`~phase_memory.errors.PhaseMemoryError` pass
 through unchanged.
+
+Database errors are told apart by code, never by message: ``sqlite3``'s
+``sqlite_errorname`` (the extended result code, then its primary code) in
+:data:`SQLITE_ERRORS`, and PostgreSQL's SQLSTATE (psycopg's ``sqlstate``, the
+exact code, then its two-character class) in :data:`POSTGRESQL_ERRORS`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 
 import pydantic
 from sqlalchemy import exc as sa_exc
@@ -24,29 +30,83 @@ from phase_memory.errors import (
     ValidationError,
 )
 
-_BUSY = ("database is locked", "database is busy", "database table is locked")
-_UNAVAILABLE = (
-    "file is not a database",
-    "database disk image is malformed",
-    "unable to open database",
-    "disk i/o error",
-    "no such table",
-    "no such column",
-    "readonly database",
-    "read-only",
-)
-# SQLite result codes of a write the file system refused (EFBIG, ENOSPC, EIO).
-_WRITE_FAILED = frozenset(
-    {"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
-     "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_DIR_FSYNC"}
-)
-# PostgreSQL SQLSTATE classes: 40 transaction rollback (serialization,
-# deadlock), 55P03 lock not available, 57 operator intervention, 08 connection.
-_PG_BUSY = ("40001", "40P01", "55P03")
+ONE_ACTIVE_PATH = "uq_paths_one_active_per_tree"
+"""The unique index that keeps one active path per conversation tree."""
 
 
-def _sqlstate(error: BaseException | None) -> str | None:
-    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+class Failure(Enum):
+    """What a database error means for the caller."""
+
+    BUSY = "busy"
+    CONSTRAINT = "constraint"
+    BAD_VALUE = "bad value"
+    READ_ONLY = "read-only"
+    WRITE_FAILED = "write failed"
+    CORRUPT = "corrupt"
+    UNAVAILABLE = "unavailable"
+
+
+SQLITE_ERRORS: dict[str, Failure] = {
+    "SQLITE_BUSY": Failure.BUSY,
+    "SQLITE_LOCKED": Failure.BUSY,
+    "SQLITE_CONSTRAINT": Failure.CONSTRAINT,
+    "SQLITE_TOOBIG": Failure.BAD_VALUE,
+    "SQLITE_MISMATCH": Failure.BAD_VALUE,
+    "SQLITE_READONLY": Failure.READ_ONLY,
+    "SQLITE_FULL": Failure.WRITE_FAILED,
+    "SQLITE_IOERR": Failure.WRITE_FAILED,
+    "SQLITE_CORRUPT": Failure.CORRUPT,
+    "SQLITE_NOTADB": Failure.CORRUPT,
+    "SQLITE_CANTOPEN": Failure.UNAVAILABLE,
+    "SQLITE_PERM": Failure.UNAVAILABLE,
+    "SQLITE_AUTH": Failure.UNAVAILABLE,
+}
+"""SQLite result codes (extended or primary) and what they mean; others are unavailable."""
+
+POSTGRESQL_ERRORS: dict[str, Failure] = {
+    "40001": Failure.BUSY,  # serialization_failure
+    "40P01": Failure.BUSY,  # deadlock_detected
+    "55P03": Failure.BUSY,  # lock_not_available (lock_timeout)
+    "57014": Failure.BUSY,  # query_canceled (statement_timeout)
+    "23": Failure.CONSTRAINT,  # integrity constraint violation
+    "22": Failure.BAD_VALUE,  # data exception (a NUL in text, a number out of range)
+    "54": Failure.BAD_VALUE,  # program limit exceeded (a value too large to index)
+    "25006": Failure.READ_ONLY,  # read_only_sql_transaction
+    "53": Failure.WRITE_FAILED,  # insufficient resources (disk full, out of memory)
+    "58030": Failure.WRITE_FAILED,  # io_error
+    "XX001": Failure.CORRUPT,  # data_corrupted
+    "XX002": Failure.CORRUPT,  # index_corrupted
+}
+"""PostgreSQL SQLSTATEs (exact, or their class) and what they mean; others are unavailable."""
+
+
+def _sqlite_failure(error: sqlite3.Error) -> Failure | None:
+    name = getattr(error, "sqlite_errorname", None)
+    if not isinstance(name, str):
+        return None  # raised by the sqlite3 module itself (a closed connection, ...)
+    # An extended code is its primary code's name and a suffix: SQLITE_IOERR_WRITE.
+    primary = "_".join(name.split("_", 2)[:2])
+    return SQLITE_ERRORS.get(name) or SQLITE_ERRORS.get(primary) or Failure.UNAVAILABLE
+
+
+def _postgresql_failure(state: str) -> Failure:
+    return POSTGRESQL_ERRORS.get(state) or POSTGRESQL_ERRORS.get(state[:2]) or Failure.UNAVAILABLE
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    diag = getattr(error, "diag", None)
+    state = getattr(diag, "sqlstate", None) or getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _constraint(error: BaseException) -> str:
+    """The constraint a PostgreSQL error names, or the text SQLite gives (its columns)."""
+    diag = getattr(error, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if isinstance(name, str):
+        return name
+    # SQLite names no constraint, only the columns ("UNIQUE constraint failed: paths.tree_id").
+    return str(error)
 
 
 def translate(error: BaseException, where: str = "") -> PhaseMemoryError:
@@ -64,46 +124,87 @@ def translate(error: BaseException, where: str = "") -> PhaseMemoryError:
             f"({_first_line(error)})"
         )
     original: BaseException = error
-    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+    if isinstance(error, sa_exc.StatementError) and error.orig is not None:
         original = error.orig
-    message = str(original).lower()
-    state = _sqlstate(original)
-    if state in _PG_BUSY or any(text in message for text in _BUSY):
-        return StoreBusyError(
-            f"{prefix}the database stayed locked by another writer past the busy timeout; "
-            "try again or raise busy_timeout"
-        )
-    if isinstance(error, sa_exc.DataError) or (state or "").startswith("22"):
-        # Class 22, data exception: the input cannot be stored as given (a NUL
-        # character in PostgreSQL text, a number out of range). Nothing was written.
+    if isinstance(original, UnicodeEncodeError | ValueError) and not isinstance(
+        original, sqlite3.Error
+    ):
+        # A parameter no column can hold (NaN in a JSON column, a lone surrogate).
         return ValidationError(f"{prefix}the value cannot be stored: {_first_line(original)}")
-    if isinstance(error, sa_exc.IntegrityError) or isinstance(original, sqlite3.IntegrityError):
-        if "uq_paths_one_active_per_tree" in message or "paths.tree_id" in message:
-            return ConflictError(f"{prefix}another path of this tree is already active")
-        return IntegrityError(f"{prefix}the write breaks a reference or a constraint: {original}")
-    if "readonly" in message or "read-only" in message or "query_only" in message:
-        # A store opened read_only refuses writes before they reach SQLite, so this
-        # comes from the file system: the file (or its directory) cannot be written.
-        return StoreUnavailableError(
-            f"{prefix}the database is read-only: its file or directory cannot be written "
-            f"({_first_line(original)})"
-        )
-    name = getattr(original, "sqlite_errorname", "") or ""
-    if name in _WRITE_FAILED or "disk is full" in message:
-        return StoreUnavailableError(
-            f"{prefix}writing the database file failed ({_first_line(original)}"
-            f"{', ' + name if name else ''}): is the disk full, or a file size limit reached?"
-        )
-    if "malformed" in message or name == "SQLITE_CORRUPT":
-        return StoreUnavailableError(
-            f"{prefix}the database file is corrupt ({_first_line(original)}); "
-            "see `phase-memory doctor`, and restore it from a backup"
-        )
-    if any(text in message for text in _UNAVAILABLE) or (state or "").startswith(("08", "57")):
-        return StoreUnavailableError(
-            f"{prefix}the database cannot be used: {_first_line(original)}"
-        )
-    return StoreUnavailableError(f"{prefix}database error: {_first_line(original)}")
+    failure: Failure | None = None
+    if isinstance(original, sqlite3.Error):
+        failure = _sqlite_failure(original)
+    else:
+        state = _sqlstate(original)
+        if state is not None:
+            failure = _postgresql_failure(state)
+    if failure is None:
+        # No code (the driver refused the value before sending it): the DB-API class.
+        if isinstance(error, sa_exc.DataError) or isinstance(original, _DATA_ERRORS):
+            failure = Failure.BAD_VALUE
+        elif isinstance(error, sa_exc.IntegrityError) or isinstance(original, _INTEGRITY_ERRORS):
+            failure = Failure.CONSTRAINT
+        else:
+            return StoreUnavailableError(f"{prefix}database error: {_first_line(original)}")
+    return _MESSAGES[failure](prefix, original)
+
+
+def _busy(prefix: str, error: BaseException) -> PhaseMemoryError:
+    return StoreBusyError(
+        f"{prefix}the database stayed locked by another writer past the busy timeout; "
+        "try again or raise busy_timeout"
+    )
+
+
+def _constraint_failed(prefix: str, error: BaseException) -> PhaseMemoryError:
+    constraint = _constraint(error)
+    if ONE_ACTIVE_PATH in constraint or "paths.tree_id" in constraint:
+        return ConflictError(f"{prefix}another path of this tree is already active")
+    return IntegrityError(f"{prefix}the write breaks a reference or a constraint: {error}")
+
+
+def _bad_value(prefix: str, error: BaseException) -> PhaseMemoryError:
+    # The input cannot be stored as given; nothing was written.
+    return ValidationError(f"{prefix}the value cannot be stored: {_first_line(error)}")
+
+
+def _read_only(prefix: str, error: BaseException) -> PhaseMemoryError:
+    # A store opened read_only refuses writes before they reach the database, so
+    # this comes from the file system (or the server): the database cannot be written.
+    return StoreUnavailableError(
+        f"{prefix}the database is read-only: its file or directory cannot be written "
+        f"({_first_line(error)})"
+    )
+
+
+def _write_failed(prefix: str, error: BaseException) -> PhaseMemoryError:
+    name = getattr(error, "sqlite_errorname", None) or _sqlstate(error) or ""
+    return StoreUnavailableError(
+        f"{prefix}writing the database file failed ({_first_line(error)}"
+        f"{', ' + name if name else ''}): is the disk full, or a file size limit reached?"
+    )
+
+
+def _corrupt(prefix: str, error: BaseException) -> PhaseMemoryError:
+    return StoreUnavailableError(
+        f"{prefix}the database file is corrupt ({_first_line(error)}); "
+        "see `phase-memory doctor`, and restore it from a backup"
+    )
+
+
+def _unavailable(prefix: str, error: BaseException) -> PhaseMemoryError:
+    return StoreUnavailableError(f"{prefix}the database cannot be used: {_first_line(error)}")
+
+
+_MESSAGES: dict[Failure, Callable[[str, BaseException], PhaseMemoryError]] = {
+    Failure.BUSY: _busy,
+    Failure.CONSTRAINT: _constraint_failed,
+    Failure.BAD_VALUE: _bad_value,
+    Failure.READ_ONLY: _read_only,
+    Failure.WRITE_FAILED: _write_failed,
+    Failure.CORRUPT: _corrupt,
+    Failure.UNAVAILABLE: _unavailable,
+}
 
 
 def _first_line(error: BaseException) -> str:
@@ -116,12 +217,16 @@ _TRANSLATED: tuple[type[BaseException], ...] = (
     pydantic.ValidationError,
     UnicodeEncodeError,
 )
+_DATA_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DataError,)
+_INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
 try:  # psycopg is optional (the postgres extra)
     import psycopg
 except ImportError:  # pragma: no cover - without the extra
     pass
 else:
     _TRANSLATED = (*_TRANSLATED, psycopg.Error)
+    _DATA_ERRORS = (*_DATA_ERRORS, psycopg.DataError)
+    _INTEGRITY_ERRORS = (*_INTEGRITY_ERRORS, psycopg.IntegrityError)
 
 
 @contextmanager

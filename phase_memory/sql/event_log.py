@@ -11,32 +11,33 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
     Select,
-    Text,
     bindparam,
     exists,
     func,
+    insert,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
+from phase_memory.models.events import check_appendable
+from phase_memory.models.limits import check_int64
 from phase_memory.replay import replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
-from phase_memory.sql.prepared import Prepared
+from phase_memory.sql.direct import DirectStatement
+from phase_memory.sql.errors import translate
 
 CHUNK = 2000
 """Events fetched per round trip when streaming."""
@@ -45,20 +46,37 @@ _IN_BATCH = 500
 """Event ids checked per duplicate-lookup query."""
 
 _events = t.events
-_INSERT = Prepared(_events.insert(), column_keys=[c.name for c in _events.columns])
-_LAST = Prepared(select(func.max(_events.c.position)))
-_LAST_AND_SEEN = Prepared(
-    select(
-        select(func.max(_events.c.position)).scalar_subquery(),
-        exists().where(_events.c.event_id == bindparam("id_")),
-    )
+_INSERT = DirectStatement(
+    _events.insert(), table=_events, column_keys=[c.name for c in _events.columns]
 )
-_GET = Prepared(select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_")))
+_LAST = select(func.max(_events.c.position))
+_seen = _events.alias("seen")
+_APPEND_ONE = DirectStatement(
+    # One statement on every dialect: the newest position plus one, unless the id
+    # is stored already (then nothing is inserted and nothing returned, and no
+    # failed statement aborts the caller's transaction on PostgreSQL).
+    insert(_events)
+    .from_select(
+        [c.name for c in _events.columns],
+        select(
+            select(func.coalesce(func.max(_events.c.position), 0) + 1).scalar_subquery(),
+            *(bindparam(c.name, type_=c.type) for c in _events.columns if c.name != "position"),
+        ).where(~exists().where(_seen.c.event_id == bindparam("event_id"))),
+    )
+    .returning(_events.c.position),
+    table=_events,
+    converted=[c.name for c in _events.columns if c.name != "position"],
+)
+_LAST_AND_SEEN = select(
+    select(func.max(_events.c.position)).scalar_subquery(),
+    exists().where(_events.c.event_id == bindparam("id_")),
+)
+_GET = select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_"))
 _SEEN = select(_events.c.event_id).where(
     _events.c.event_id.in_(bindparam("ids_", expanding=True)),
     _events.c.position <= bindparam("last_"),
 )
-_REPLACE = Prepared(
+_REPLACE = (
     update(_events)
     .where(_events.c.event_id == bindparam("event_id_"))
     .values(payload=bindparam("payload_"))
@@ -72,13 +90,9 @@ class SqlEventLog:
         self._db = connections
         self._dialect = connections.dialect
         payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
-        # Replay takes the timestamp as SQLite stores it (LoggedEvent parses it
-        # when a fold asks): rows then need no conversion at all.
-        occurred = (
-            type_coerce(_events.c.occurred_at, Text()).label("occurred_at")
-            if self._dialect == "sqlite"
-            else _events.c.occurred_at
-        )
+        # Replay takes the timestamp as the database stores it (LoggedEvent
+        # parses text when a fold asks): rows then need no conversion at all.
+        occurred = dialect.timestamp_as_stored(self._dialect, _events.c.occurred_at)
         self._logged = _paged(
             select(
                 _events.c.position,
@@ -96,21 +110,39 @@ class SqlEventLog:
         self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
     ) -> builtins.list[int]:
         """Append a batch atomically and return the positions assigned."""
+        check_appendable(events, expected_position)
         if not events and expected_position is None:
             return []
         joined = self._db.in_transaction()
+        batch: _Batch | None = None
+        try:
+            return self._append(events, expected_position, joined)
+        except _BatchFailed as failed:
+            batch = failed.batch
+        # The batch's own transaction was rolled back: name the duplicate, if that
+        # was the cause, from what was stored before it.
+        with self._db.read("append") as conn:
+            _raise_first_duplicate(conn, batch.ids, batch.last)
+        raise translate(batch.error, "append") from batch.error
+
+    def _append(
+        self, events: Sequence[MemoryEvent], expected_position: int | None, joined: bool
+    ) -> builtins.list[int]:
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
-            if len(events) == 1 and expected_position is None and self._dialect == "sqlite":
-                return [_append_one_sqlite(conn, events[0])]
+            if len(events) == 1 and expected_position is None:
+                # The common case, one round trip.
+                found = _APPEND_ONE.all(conn, rows.event_row(events[0], None))
+                if not found:
+                    raise DuplicateEventError(events[0].event_id)
+                return [int(found[0][0])]
             ids = [event.event_id for event in events]
             if len(ids) == 1:
-                # The common case, one round trip: the newest position and the duplicate test.
-                last_value, duplicate = _LAST_AND_SEEN.first(conn, {"id_": ids[0]})
+                last_value, duplicate = conn.execute(_LAST_AND_SEEN, {"id_": ids[0]}).one()
                 if duplicate:
                     raise DuplicateEventError(ids[0])
             else:
-                last_value = _LAST.scalar(conn)
+                last_value = conn.execute(_LAST).scalar()
             last = int(last_value or 0)
             if expected_position is not None and expected_position != last:
                 raise ConflictError(f"log is at position {last}, expected {expected_position}")
@@ -121,24 +153,25 @@ class SqlEventLog:
             positions = list(range(last + 1, last + 1 + len(events)))
             params = [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)]
             if len(ids) == 1:
-                _INSERT.run_many(conn, params)
-            elif not joined and self._dialect == "sqlite":
+                _INSERT.run_many(conn, params)  # the lookup above found no duplicate
+            elif not joined:
                 # A batch relies on the unique index for ids already stored. In a
-                # transaction of its own, a duplicate rolls all of it back.
+                # transaction of its own, a duplicate rolls all of it back; the
+                # duplicate is named afterwards (append). No savepoint: SQLite
+                # would keep a statement journal of every page the batch changes.
                 try:
                     _INSERT.run_many(conn, params)
-                except (sqlite3.IntegrityError, sa_exc.IntegrityError):
-                    _raise_first_duplicate(conn, ids, last)
-                    raise
+                except (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError) as exc:
+                    raise _BatchFailed(_Batch(ids, last, exc)) from exc
             else:
                 # Joined to the caller's transaction: inside a savepoint, so a
-                # duplicate undoes the rows inserted before it and nothing else.
-                # (PostgreSQL always takes this way: a failed statement aborts its
-                # transaction, and the duplicate lookup needs a live one.)
+                # duplicate undoes the rows inserted before it and nothing else,
+                # and the transaction stays usable for the lookup that names the
+                # duplicate (PostgreSQL aborts a transaction whose statement failed).
                 savepoint = conn.begin_nested()
                 try:
                     _INSERT.run_many(conn, params)
-                except (sqlite3.IntegrityError, sa_exc.IntegrityError):
+                except (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
                     savepoint.rollback()
                     _raise_first_duplicate(conn, ids, last)
                     raise
@@ -148,7 +181,7 @@ class SqlEventLog:
     def get(self, event_id: str) -> MemoryEvent:
         """The event with this id (position set)."""
         with self._db.read("get") as conn:
-            row = _GET.first(conn, {"id_": event_id})
+            row = conn.execute(_GET, {"id_": event_id}).first()
             if row is None:
                 raise NotFoundError(f"event {event_id!r} does not exist")
             return rows.event_of(row)
@@ -164,36 +197,29 @@ class SqlEventLog:
         newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
         """Events in position order (descending with ``newest_first``), filtered."""
+        check_int64(after=after, limit=limit)
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
-        wanted_kinds = builtins.list(dict.fromkeys(kinds)) if kinds is not None else []
-        if len(wanted_kinds) <= _PREPARED_KINDS:
-            # The common listings (tailing with after= and limit=, a path's events of a
-            # kind or two) run a statement built once; building it per call cost more
-            # than running it.
-            given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
-                     "limit_": limit}
-            params = {name: value for name, value in given.items() if value is not None}
-            params.update({f"kind_{i}_": kind for i, kind in enumerate(wanted_kinds)})
-            filters = (value is not None for value in given.values())
-            listing = _listing(*filters, len(wanted_kinds), newest_first)
-            with self._db.read("list") as conn:
-                return [rows.event_of(row) for row in listing.all(conn, params)]
-        order = _events.c.position.desc() if newest_first else _events.c.position
-        stmt = select(*rows.EVENT_COLUMNS).order_by(order)
-        stmt = _filtered(stmt, profile_id=profile_id, after=after)
-        stmt = stmt.where(_events.c.kind.in_(wanted_kinds))
-        if path_id is not None:
-            stmt = stmt.where(_events.c.path_id == path_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        # The common listings (tailing with after= and limit=, a path's events of a
+        # kind or two) run a statement built once per set of filters: building it
+        # per call cost more than running it. Kinds are an expanding IN.
+        given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
+                 "limit_": limit}
+        params: dict[str, Any] = {
+            name: value for name, value in given.items() if value is not None
+        }
+        if kinds is not None:
+            params["kinds_"] = builtins.list(dict.fromkeys(kinds))
+        filters = (value is not None for value in given.values())
+        listing = _listing(*filters, kinds is not None, newest_first)
         with self._db.read("list") as conn:
-            return [rows.event_of(row) for row in conn.execute(stmt)]
+            return [rows.event_of(row) for row in conn.execute(listing, params)]
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> Iterator[MemoryEvent]:
         """Stream events in position order, ``after`` < position <= ``until``."""
+        check_int64(after=after, until=until)
         page = _PAGES_BY_PROFILE if profile_id is not None else _PAGES
         pages = self._pages(page, _EVENT_POSITION, profile_id, after, until, "iter")
         for row in chain.from_iterable(pages):
@@ -201,7 +227,7 @@ class SqlEventLog:
 
     def _pages(
         self,
-        statement: Prepared,
+        statement: DirectStatement,
         position_index: int,
         profile_id: str | None,
         after: int | None,
@@ -231,6 +257,7 @@ class SqlEventLog:
         Rows go to the fold as :class:`~phase_memory.replay.LoggedEvent` with the
         payload still JSON text: each payload is parsed once, into its model.
         """
+        check_int64(until=until)
         # The select lists LoggedEvent's fields in order.
         pages = self._pages(self._logged, 0, None, None, until, "replay")
         return replay(chain.from_iterable(pages), until=until, path_id=path_id)
@@ -238,7 +265,7 @@ class SqlEventLog:
     def last_position(self) -> int:
         """The position of the newest event, 0 when the log is empty."""
         with self._db.read("last_position") as conn:
-            return int(_LAST.scalar(conn) or 0)
+            return int(conn.execute(_LAST).scalar() or 0)
 
     def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
         """Events whose payload contains ``text`` anywhere, in position order."""
@@ -259,22 +286,19 @@ class SqlEventLog:
             return
         with self._db.write("replace_payloads") as conn:
             for event_id, payload in payloads.items():
-                if _REPLACE.run(conn, {"event_id_": event_id, "payload_": payload}) == 0:
+                result = conn.execute(_REPLACE, {"event_id_": event_id, "payload_": payload})
+                if result.rowcount == 0:
                     raise NotFoundError(f"event {event_id!r} does not exist")
-
-
-_PREPARED_KINDS = 4
-"""``list`` with at most this many kinds runs a prepared statement."""
 
 
 @cache
 def _listing(
-    profile: bool, path: bool, after: bool, limit: bool, kinds: int, newest_first: bool
-) -> Prepared:
-    """``list`` for one combination of filters (``kinds``: how many kinds, 0 for all)."""
+    profile: bool, path: bool, after: bool, limit: bool, kinds: bool, newest_first: bool
+) -> Select[Any]:
+    """``list`` for one set of filters (parameters named ``<filter>_``, ``kinds_`` expanding)."""
     stmt = select(*rows.EVENT_COLUMNS)
     if kinds:
-        stmt = stmt.where(_events.c.kind.in_([bindparam(f"kind_{i}_") for i in range(kinds)]))
+        stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
     if profile:
         stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
     if after:
@@ -284,16 +308,16 @@ def _listing(
     stmt = stmt.order_by(_events.c.position.desc() if newest_first else _events.c.position)
     if limit:
         stmt = stmt.limit(bindparam("limit_"))
-    return Prepared(stmt)
+    return stmt
 
 
-def _paged(stmt: Select[Any], *, by_profile: bool = False) -> Prepared:
+def _paged(stmt: Select[Any], *, by_profile: bool = False) -> DirectStatement:
     """One keyset page: ``:after_ < position <= :until_``, at most ``:limit_`` rows."""
     position = _events.c.position
     stmt = stmt.where(position > bindparam("after_"), position <= bindparam("until_"))
     if by_profile:
         stmt = stmt.where(_events.c.profile_id == bindparam("profile_"))
-    return Prepared(stmt.order_by(position).limit(bindparam("limit_")))
+    return DirectStatement(stmt.order_by(position).limit(bindparam("limit_")))
 
 
 _EVENT_SELECT = select(*rows.EVENT_COLUMNS)
@@ -302,21 +326,20 @@ _PAGES_BY_PROFILE = _paged(_EVENT_SELECT, by_profile=True)
 _EVENT_POSITION = rows.EVENT_FIELDS.index("position")
 
 
-def _append_one_sqlite(conn: Connection, event: MemoryEvent) -> int:
-    """Append one event on SQLite in one statement; return its position.
+class _Batch(NamedTuple):
+    """A batch whose insert failed: its ids, the newest position before it, the error."""
 
-    ``position`` is the table's rowid: given as NULL, SQLite assigns the newest
-    plus one, exactly what :meth:`SqlEventLog.append` computes elsewhere, and
-    the write transaction's lock keeps it from changing under us. The unique
-    index on ``event_id`` finds a duplicate (a one-row insert that fails
-    writes nothing), so no lookup runs before the insert.
-    """
-    try:
-        return _INSERT.insert_returning_rowid(conn, rows.event_row(event, None))
-    except sqlite3.IntegrityError as exc:
-        if "events.event_id" in str(exc):
-            raise DuplicateEventError(event.event_id) from None
-        raise
+    ids: builtins.list[str]
+    last: int
+    error: BaseException
+
+
+class _BatchFailed(Exception):
+    """Carries a failed batch out of its (rolled back) transaction."""
+
+    def __init__(self, batch: _Batch) -> None:
+        super().__init__("the batch's insert failed")
+        self.batch = batch
 
 
 def _raise_first_duplicate(conn: Connection, ids: builtins.list[str], last: int) -> None:

@@ -66,14 +66,15 @@ class SqlGraphStore:
     # --- helpers --------------------------------------------------------------------
 
     def _one(self, conn: Connection, table: Table, key: str) -> Any:
-        return q.BY_ID[table.name].first(conn, {"id_": key})
+        found = q.BY_ID[table.name].all(conn, {"id_": key})
+        return found[0] if found else None
 
     def _exists(self, conn: Connection, table: Table, **where: Any) -> bool:
         params = {f"{name}_": value for name, value in where.items()}
-        return bool(q.exists_where(table.name, tuple(where)).scalar(conn, params))
+        return bool(conn.execute(q.exists_where(table.name, tuple(where)), params).scalar())
 
     def _touches_edges(self, conn: Connection, node_id: str) -> bool:
-        return bool(q.TOUCHES.scalar(conn, {"id_": node_id}))
+        return bool(conn.execute(q.TOUCHES, {"id_": node_id}).scalar())
 
     def _upsert(self, conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
         q.upsert(self._dialect, table).run_many(conn, params)
@@ -119,7 +120,7 @@ class SqlGraphStore:
                         f"profile {profile_id!r} still owns nodes, paths, "
                         "activation plans or events"
                     )
-            q.DELETE_BY_ID["profiles"].run(conn, {"id_": profile_id})
+            conn.execute(q.DELETE_BY_ID["profiles"], {"id_": profile_id})
 
     # --- nodes ----------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class SqlGraphStore:
         with self._db.write("save_node") as conn:
             if not self._exists(conn, t.profiles, id=node.profile_id):
                 raise IntegrityError(f"profile {node.profile_id!r} does not exist")
-            current = q.NODE_STATE.first(conn, {"id_": node.id})
+            current = conn.execute(q.NODE_STATE, {"id_": node.id}).first()
             current_version = 0 if current is None else int(current[0])
             if (
                 current is not None
@@ -177,10 +178,7 @@ class SqlGraphStore:
         with self._db.read("find_nodes", snapshot=snapshot) as conn:
             for start in range(0, len(wanted), q.FIND_NODES_CHUNK):
                 chunk = wanted[start : start + q.FIND_NODES_CHUNK]
-                statement, names = q.nodes_in(q.padded_size(len(chunk)))
-                last = len(chunk) - 1
-                params = {name: chunk[min(i, last)] for i, name in enumerate(names)}
-                for row in statement.all(conn, params):
+                for row in conn.execute(q.NODES_IN, {"ids_": chunk}):
                     node = rows.node_of(row)
                     found[node.id] = node
         return {key: found[key] for key in wanted if key in found}
@@ -225,15 +223,20 @@ class SqlGraphStore:
         with self._db.write("delete_node") as conn:
             if not self._exists(conn, t.nodes, id=node_id):
                 raise _missing("node", node_id)
-            q.DELETE_TOUCHING.run(conn, {"id_": node_id})
-            q.DELETE_BY_ID["nodes"].run(conn, {"id_": node_id})
+            conn.execute(q.DELETE_TOUCHING, {"id_": node_id})
+            conn.execute(q.DELETE_BY_ID["nodes"], {"id_": node_id})
 
     # --- edges ----------------------------------------------------------------------
 
     def save_edge(self, edge: MemoryEdge) -> MemoryEdge:
         """Insert or replace an edge whose endpoints exist in its profile."""
         with self._db.write("save_edge") as conn:
-            ends = dict(q.ENDS.all(conn, {"source_": edge.source_id, "target_": edge.target_id}))
+            ends = {
+                node_id: owner
+                for node_id, owner in conn.execute(
+                    q.ENDS, {"source_": edge.source_id, "target_": edge.target_id}
+                )
+            }
             for end in (edge.source_id, edge.target_id):
                 if end not in ends:
                     raise IntegrityError(f"edge {edge.id!r} refers to missing node {end!r}")
@@ -265,16 +268,13 @@ class SqlGraphStore:
         kind: str | None = None,
     ) -> list[MemoryEdge]:
         """Edges of a profile, filtered by endpoints and kind, by id."""
-        stmt = q.edges_where(source_id is not None, target_id is not None, kind is not None)
-        params = {"profile_id_": profile_id}
-        if source_id is not None:
-            params["source_id_"] = source_id
-        if target_id is not None:
-            params["target_id_"] = target_id
-        if kind is not None:
-            params["kind_"] = kind
+        given = {"source_id": source_id, "target_id": target_id, "kind": kind}
+        filters = tuple(name for name, value in given.items() if value is not None)
+        params = {f"{name}_": given[name] for name in filters}
+        params["profile_id_"] = profile_id
         with self._db.read("list_edges") as conn:
-            return [rows.edge_of(row) for row in stmt.all(conn, params)]
+            found = conn.execute(q.edges_of_profile(filters), params)
+            return [rows.edge_of(row) for row in found]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""
@@ -284,7 +284,7 @@ class SqlGraphStore:
     def delete_edge(self, edge_id: str) -> None:
         """Delete an edge."""
         with self._db.write("delete_edge") as conn:
-            if q.DELETE_BY_ID["edges"].run(conn, {"id_": edge_id}) == 0:
+            if conn.execute(q.DELETE_BY_ID["edges"], {"id_": edge_id}).rowcount == 0:
                 raise _missing("edge", edge_id)
 
     # --- paths ----------------------------------------------------------------------
@@ -300,7 +300,9 @@ class SqlGraphStore:
             ):
                 raise IntegrityError(f"parent path {path.parent_path_id!r} does not exist")
             if path.active:
-                other = q.OTHER_ACTIVE.scalar(conn, {"tree_": path.tree_id, "id_": path.id})
+                other = conn.execute(
+                    q.OTHER_ACTIVE, {"tree_": path.tree_id, "id_": path.id}
+                ).scalar()
                 if other is not None:
                     raise ConflictError(
                         f"path {other!r} is already the active path of tree {path.tree_id!r}"
@@ -347,7 +349,7 @@ class SqlGraphStore:
             )
             if self._exists(conn, t.events, path_id=path_id) or conn.execute(referring).scalar():
                 raise IntegrityError(f"path {path_id!r} is still referred to")
-            q.DELETE_BY_ID["paths"].run(conn, {"id_": path_id})
+            conn.execute(q.DELETE_BY_ID["paths"], {"id_": path_id})
 
     # --- activation plans -----------------------------------------------------------
 
@@ -372,12 +374,14 @@ class SqlGraphStore:
     def edges_touching(self, node_id: str) -> list[MemoryEdge]:
         """Edges with ``node_id`` at either end, by id."""
         with self._db.read("edges_touching") as conn:
-            return [rows.edge_of(row) for row in q.TOUCHING.all(conn, {"id_": node_id})]
+            return [rows.edge_of(row) for row in conn.execute(q.TOUCHING, {"id_": node_id})]
 
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         """Paths of the conversation tree rooted at ``root_path_id``, by id."""
         with self._db.read("paths_in_tree") as conn:
-            return [rows.path_of(row) for row in q.IN_TREE.all(conn, {"tree_": root_path_id})]
+            return [
+                rows.path_of(row) for row in conn.execute(q.IN_TREE, {"tree_": root_path_id})
+            ]
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
         """Stored plans with an item for ``node_id``, by id."""
@@ -499,9 +503,9 @@ class SqlGraphStore:
         elif kind is PutEdge:
             self._upsert(conn, t.edges, batch)
         elif kind is RemoveEdge:
-            q.DELETE_BY_ID["edges"].run_many(conn, batch)
+            conn.execute(q.DELETE_BY_ID["edges"], batch)
         elif kind is RemoveNode:
-            q.DELETE_BY_ID["nodes"].run_many(conn, batch)
+            conn.execute(q.DELETE_BY_ID["nodes"], batch)
         elif kind is PutPath:
             # One at a time, in order: deactivating a tree's other path must
             # land before the newly active one (the one-active-path index).
@@ -512,10 +516,10 @@ class SqlGraphStore:
 
     def _put_plan(self, conn: Connection, plan: ActivationPlan) -> None:
         self._upsert(conn, t.activation_plans, [rows.plan_row(plan)])
-        q.DELETE_ITEMS.run(conn, {"plan_id_": plan.id})
+        conn.execute(q.DELETE_ITEMS, {"plan_id_": plan.id})
         items = rows.item_rows(plan)
         if items:
-            q.INSERT_ITEMS.run_many(conn, items)
+            conn.execute(q.INSERT_ITEMS, items)
 
     # --- snapshot -------------------------------------------------------------------
 

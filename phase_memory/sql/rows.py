@@ -186,7 +186,7 @@ def audit_row(record: AuditRecord) -> dict[str, Any]:
 
 # --- rows to models -----------------------------------------------------------------
 # Rows are tuples in the order of the ``*_COLUMNS`` lists (SQLAlchemy rows or
-# the plain tuples of :mod:`phase_memory.sql.prepared`).
+# the plain tuples of :mod:`phase_memory.sql.direct`).
 
 
 def _validated(model: type[_M], values: dict[str, Any]) -> _M:

@@ -22,8 +22,10 @@ from phase_memory.sql.engine import (
     EngineSettings,
     JournalMode,
     Synchronous,
+    check_supported,
     is_sqlite_memory,
     make_engine,
+    read_only_url,
     sqlite_file,
     to_url,
 )
@@ -178,10 +180,13 @@ def open_sql_store(
         raise ValueError(f"journal_mode must be 'wal' or 'delete', not {journal_mode!r}")
     with translated("open"):
         url = to_url(url_or_path)
+    check_supported(url)
     path = sqlite_file(url)
     where = str(path) if path is not None else url.render_as_string(hide_password=True)
     if path is not None:
         _check_file(path, create=create and not read_only)
+        if read_only:
+            url = read_only_url(url, path)
     settings = EngineSettings(
         busy_timeout=busy_timeout,
         synchronous=synchronous,

@@ -1,0 +1,3 @@
+"""The packaged limits spec (phase_memory.testing.spec_limits), run against every adapter."""
+
+from phase_memory.testing.spec_limits import *  # noqa: F403
