@@ -14,15 +14,23 @@ still stored somewhere. It writes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import Field
 
 from phase_memory.errors import PhaseMemoryError
-from phase_memory.models import GraphSnapshot, MemoryNode, NodeState, PathStatus
+from phase_memory.models import (
+    ActivationPlan,
+    AuditOutcome,
+    GraphSnapshot,
+    MemoryNode,
+    NodeState,
+    PathStatus,
+)
 from phase_memory.models.base import DomainModel
-from phase_memory.models.events import PAYLOAD_MODELS, REDACTION_KEY
+from phase_memory.models.events import PAYLOAD_MODELS
+from phase_memory.protocols import Maintainable
 
 if TYPE_CHECKING:
     from phase_memory.protocols import MemoryStore
@@ -313,36 +321,98 @@ def _differences(stored: dict[str, Any], folded: dict[str, Any]) -> Iterator[tup
 
 def _check_forgotten(store: MemoryStore, snapshot: GraphSnapshot, report: _Report) -> None:
     report.checks.append("forgotten")
-    forgotten = [n for n in snapshot.nodes.values() if n.state is NodeState.FORGOTTEN]
-    fix = "forget the node again (an approved `forget` action) to erase what is left"
-    for node in forgotten:
-        where = f"node {node.id}"
-        if node.label or node.content or node.attributes:
-            report.add("error", "forget.content_in_node", where,
-                       f"forgotten node {node.id!r} still holds its label, content or "
-                       "attributes", fix)
-        for plan in snapshot.activation_plans.values():
-            if any(i.node_id == node.id and (i.label or i.content) for i in plan.items):
-                report.add("error", "forget.content_in_plan", f"activation plan {plan.id}",
-                           f"activation plan {plan.id!r} still shows forgotten node "
-                           f"{node.id!r}", fix)
-        try:
-            events = store.events.find_mentioning(node.id)
-        except PhaseMemoryError:
-            continue
-        for event in events:
-            if _carries_content(event.kind, event.payload, node):
-                report.add("error", "forget.content_in_event",
-                           f"event {event.event_id} at position {event.position}",
-                           f"{event.kind} event still carries content of forgotten node "
-                           f"{node.id!r}", fix)
+    for node in snapshot.nodes.values():
+        if node.state is NodeState.FORGOTTEN:
+            _check_one_forgotten(store, node, snapshot.activation_plans.values(), report)
+
+
+_FORGET_AGAIN = "forget the node again (an approved `forget` action) to erase what is left"
+
+
+def _check_one_forgotten(
+    store: MemoryStore, node: MemoryNode, plans: Iterable[ActivationPlan], report: _Report
+) -> None:
+    where = f"node {node.id}"
+    if node.label or node.content or node.attributes:
+        report.add("error", "forget.content_in_node", where,
+                   f"forgotten node {node.id!r} still holds its label, content or "
+                   "attributes", _FORGET_AGAIN)
+    for plan in plans:
+        if any(i.node_id == node.id and (i.label or i.content) for i in plan.items):
+            report.add("error", "forget.content_in_plan", f"activation plan {plan.id}",
+                       f"activation plan {plan.id!r} still shows forgotten node "
+                       f"{node.id!r}", _FORGET_AGAIN)
+    try:
+        events = store.events.find_mentioning(node.id)
+    except PhaseMemoryError:
+        return
+    for event in events:
+        if _carries_content(event.kind, event.payload, node):
+            report.add("error", "forget.content_in_event",
+                       f"event {event.event_id} at position {event.position}",
+                       f"{event.kind} event still carries content of forgotten node "
+                       f"{node.id!r}", _FORGET_AGAIN)
+
+
+def verify_forgotten(store: MemoryStore, node_id: str) -> RepairReport:
+    """Check again, later, that the forgotten node ``node_id`` left nothing behind.
+
+    Looks at the node row, its edges, stored activation plans, every event
+    naming the node, and the certificate the forget's audit record keeps
+    (``phase-memory doctor --forgotten ID``). Raises NotFoundError for an
+    unknown node. Free text quoting the content cannot be looked for once the
+    content is gone: the forget scrubbed it, and its certificate says how many
+    events and audit records it rewrote.
+    """
+    report = _Report()
+    node = store.graph.get_node(node_id)
+    report.checks.append("forgotten")
+    if node.state is not NodeState.FORGOTTEN:
+        report.add("error", "forget.not_forgotten", f"node {node_id}",
+                   f"node {node_id!r} is {node.state.value}, not forgotten",
+                   "apply an approved `forget` action to it")
+        return RepairReport(findings=report.findings, checks=report.checks)
+    if store.graph.edges_touching(node_id):
+        report.add("error", "forget.edges_left", f"node {node_id}",
+                   f"forgotten node {node_id!r} still has edges", _FORGET_AGAIN)
+    _check_one_forgotten(store, node, store.graph.list_activation_plans(), report)
+    if isinstance(store, Maintainable):
+        dirty = store.free_pages_holding_data()
+        if dirty is not None:
+            report.checks.append("free pages")
+        if dirty:
+            report.add("error", "forget.free_pages_not_cleared", "database",
+                       f"{dirty} free page(s) of the database file still hold data, which "
+                       "may include forgotten content",
+                       "run `phase-memory db vacuum` (or forget again: a forget clears "
+                       "every free page)")
+    report.checks.append("certificate")
+    certificates = [
+        r for r in store.audit.list(operation="lifecycle.forget", outcome=AuditOutcome.APPLIED)
+        if node_id in r.subject_ids and isinstance(r.details.get("certificate"), dict)
+    ]
+    if not certificates:
+        report.add("info", "forget.no_certificate", f"node {node_id}",
+                   f"no forget certificate names {node_id!r} (forgotten by an earlier "
+                   "version, or imported forgotten)")
+    for record in certificates:
+        certificate = cast(dict[str, Any], record.details["certificate"])
+        report.add("info", "forget.certificate", f"audit record {record.id}",
+                   f"forgotten at {record.at.isoformat()} by {record.actor}: erased "
+                   f"{certificate.get('erased')}")
+        if certificate.get("vacuum_required"):
+            report.add("info", "forget.vacuum", "database",
+                       "earlier row versions stay on disk until the database is vacuumed",
+                       "run `phase-memory db vacuum` (VACUUM FULL) if it has not run since")
+    return RepairReport(findings=report.findings, checks=report.checks)
 
 
 def _carries_content(kind: str, payload: dict[str, Any], node: MemoryNode) -> bool:
     """Whether an event payload still holds the label, content or attributes of ``node``."""
     if kind not in PAYLOAD_MODELS:
-        # Free-form payloads mentioning the node are erased whole by forget.
-        return REDACTION_KEY not in payload
+        # Free-form payloads hold no record of the node: naming it by id is
+        # not content, and the text forget scrubbed cannot be recognised now.
+        return False
     for record in _node_records(kind, payload):
         if record.get("id") == node.id and (
             record.get("label") or record.get("content") or record.get("attributes")
@@ -371,4 +441,4 @@ def _node_records(kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in records if isinstance(r, dict)]
 
 
-__all__ = ["Finding", "RepairReport", "Severity", "diagnose"]
+__all__ = ["Finding", "RepairReport", "Severity", "diagnose", "verify_forgotten"]

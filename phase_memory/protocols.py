@@ -288,8 +288,11 @@ class MemoryEventLog(Protocol):
         """The position of the newest event, 0 when the log is empty."""
         ...
 
-    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
-        """Events whose payload contains ``text`` anywhere (used to erase forgotten content)."""
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload contains ``text`` (or any of ``others``) anywhere.
+
+        In position order, each event once (used to erase forgotten content).
+        """
         ...
 
     def replace_payloads(self, payloads: Mapping[str, JsonObject]) -> None:
@@ -313,6 +316,60 @@ class AuditSink(Protocol):
         limit: int | None = None,
     ) -> builtins.list[AuditRecord]:
         """Audit records in the order they were written, optionally filtered."""
+        ...
+
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[AuditRecord]:
+        """Audit records whose details contain ``text`` (or any of ``others``) anywhere.
+
+        In write order, each record once (used by ``forget``).
+        """
+        ...
+
+    def replace_details(self, details: Mapping[str, JsonObject]) -> None:
+        """Rewrite audit details by record id. Only ``forget`` uses this: it scrubs text."""
+        ...
+
+
+@dataclass(frozen=True)
+class StorageErasure:
+    """What a store's storage did, after a forget committed, to drop the erased content."""
+
+    storage: str
+    """One line: what happened below the rows, and what (if anything) is left to do."""
+    pages_cleared: int = 0
+    """Free pages of the file, all zero-filled (SQLite)."""
+    wal_checkpointed: bool | None = None
+    """The write-ahead log was checkpointed and emptied; None where there is none."""
+    vacuum_required: bool = False
+    """Earlier row versions stay on disk until ``phase-memory db vacuum`` (PostgreSQL)."""
+
+
+IN_MEMORY_ERASURE = StorageErasure(storage="in memory: nothing is kept below the records")
+"""The erasure of a store that keeps no files."""
+
+
+@runtime_checkable
+class Maintainable(Protocol):
+    """A store with upkeep of its files (the SQL stores): ``db checkpoint`` and ``db vacuum``."""
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (SQLite)."""
+        ...
+
+    def vacuum(self) -> int:
+        """Rewrite the storage so no freed or dead data stays on disk.
+
+        Returns how many other transactions were open meanwhile (PostgreSQL):
+        the row versions they may still see are kept; 0 on SQLite.
+        """
+        ...
+
+    def settle_erasure(self) -> StorageErasure:
+        """Called after a forget commits: drop what the storage keeps below the rows."""
+        ...
+
+    def free_pages_holding_data(self) -> int | None:
+        """Free pages of the file still holding data (SQLite files); None where unknown."""
         ...
 
 

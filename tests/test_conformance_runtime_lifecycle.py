@@ -7,6 +7,7 @@ from pathlib import Path
 import phase_memory as pm
 from phase_memory.testing.spec_activation import *  # noqa: F403
 from phase_memory.testing.spec_activation import SAM, load_corpus
+from phase_memory.testing.spec_forgetting import *  # noqa: F403
 from phase_memory.testing.spec_review import *  # noqa: F403
 from phase_memory.testing.spec_review_queue import *  # noqa: F403
 

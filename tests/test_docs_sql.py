@@ -109,7 +109,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 path_id="gone",
             ),
         )
-        store.events.replace_payloads({"e-chat": {"redacted": {"sha256": "0" * 64}}})
+        store.events.replace_payloads({"e-chat": {"redacted": {"node_ids": ["tea"]}}})
         plan = ActivationPlan(
             id="plan-1",
             profile_id="p1",

@@ -218,7 +218,7 @@ def test_default_pragmas(db: Path) -> None:
         assert pragma(store, "foreign_keys") == 1
         assert pragma(store, "synchronous") == 1  # NORMAL
         assert pragma(store, "busy_timeout") == 5000
-        assert pragma(store, "secure_delete") == 2  # FAST
+        assert pragma(store, "secure_delete") == 1  # ON: freed pages are zero-filled
         assert pragma(store, "query_only") == 0
 
 

@@ -143,17 +143,26 @@ def checkpoint(ctx: typer.Context) -> None:
 
 @app.command("vacuum")
 def vacuum(ctx: typer.Context) -> None:
-    """Rebuild the database file, returning free space (SQLite VACUUM)."""
+    """Rewrite the storage so no freed or dead data stays on disk.
+
+    SQLite: VACUUM (a new file, free pages returned). PostgreSQL: VACUUM FULL
+    of every table of the memory (tables, TOAST and indexes written anew), which
+    completes a forget's erasure on disk; it locks each table while it runs.
+    """
     target = _target(ctx)
     file = database_file(target)
     size = file.stat().st_size if file is not None and file.exists() else None
     from phase_memory.sql import open_sql_store
 
     with open_sql_store(target, create=False) as store:
+        older = store.vacuum()
         if store.dialect_name != "sqlite":
-            say(f"Nothing to vacuum here on {store.dialect_name}; use the server's own VACUUM")
+            say(f"Vacuumed (VACUUM FULL of every table) on {store.dialect_name}")
+            if older:
+                say(f"warning: {older} other transaction(s) were open in the database; the "
+                    "row versions they may see were kept: run `phase-memory db vacuum` "
+                    "again once they have ended")
             return
-        store.vacuum()
     after = file.stat().st_size if file is not None and file.exists() else None
     if size is not None and after is not None:
         say(f"Vacuumed: {size:,} -> {after:,} bytes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from phase_memory.cli._context import open_memory
@@ -12,14 +14,23 @@ from phase_memory.cli._output import print_json, say, table
 def doctor(
     ctx: typer.Context,
     as_json: JsonDocument = False,
+    forgotten: Annotated[
+        str | None,
+        typer.Option(
+            "--forgotten", metavar="ID",
+            help="Only verify that the forget of node ID left nothing behind.",
+        ),
+    ] = None,
 ) -> None:
     """Check the database: broken references, drift, forgotten leftovers, SQLite integrity.
 
+    With ``--forgotten ID``, verify one forget again: the node row, its edges,
+    stored plans, every event naming it, and the forget's certificate.
     Exit status 0 when clean (remarks of severity ``info`` allowed), 1 when
     errors or warnings are found.
     """
     with open_memory(ctx, read_only=True) as mem:
-        report = mem.diagnose()
+        report = mem.diagnose() if forgotten is None else mem.verify_forgotten(forgotten)
     if as_json:
         print_json({"ok": report.ok, **report.model_dump(mode="json")})
     elif not report.findings:

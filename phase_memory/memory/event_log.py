@@ -107,14 +107,17 @@ class InMemoryEventLog:
         with self._shared.lock:
             return len(self._shared.events)
 
-    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
-        """Events whose payload JSON contains ``text``."""
-        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload JSON contains ``text`` (or any of ``others``)."""
+        needles = [json.dumps(t, ensure_ascii=False)[1:-1] for t in (text, *others)]
         with self._shared.lock:
             events = list(self._shared.events)
-        return [
-            e for e in events if needle in json.dumps(e.payload, ensure_ascii=False)
-        ]
+        found = []
+        for e in events:
+            body = json.dumps(e.payload, ensure_ascii=False)
+            if any(needle in body for needle in needles):
+                found.append(e)
+        return found
 
     def replace_payloads(self, payloads: Mapping[str, JsonObject]) -> None:
         """Rewrite event payloads by id (only ``forget`` does this)."""

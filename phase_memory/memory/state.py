@@ -31,6 +31,7 @@ class _Journal:
     events_len: int = 0
     audit_len: int = 0
     old_payloads: dict[int, MemoryEvent] = field(default_factory=dict)
+    old_audit: dict[int, AuditRecord] = field(default_factory=dict)
 
 
 class SharedState:
@@ -82,6 +83,9 @@ class SharedState:
         for event in self.events[journal.events_len :]:
             del self.event_index[event.event_id]
         del self.events[journal.events_len :]
+        for index, record in journal.old_audit.items():
+            if index < journal.audit_len:
+                self.audit[index] = record
         del self.audit[journal.audit_len :]
         graph = self.graph
         for table, key, old in reversed(journal.undo_graph):
@@ -144,6 +148,12 @@ class SharedState:
         path = self.graph.paths.pop(path_id, None)
         if path is not None:
             self.graph.forget_path_index(path)
+
+    def replace_audit(self, index: int, record: AuditRecord) -> None:
+        """Replace a stored audit record (forgotten text scrubbed), journalled."""
+        if self._journal is not None and index not in self._journal.old_audit:
+            self._journal.old_audit[index] = self.audit[index]
+        self.audit[index] = record
 
     def replace_event(self, index: int, event: MemoryEvent) -> None:
         """Replace a stored event (payload redaction), journalled."""

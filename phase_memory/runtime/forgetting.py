@@ -1,25 +1,36 @@
-"""Forgetting that really forgets: erasing a node's content from earlier events.
+"""Forgetting that really forgets: erasing a node's content from everything written before.
 
 An approved ``forget`` writes the node's tombstone (``lifecycle.applied``),
 and then, in the same transaction, rewrites every earlier event payload that
-carried the node's label, content or attributes. Each rewritten payload keeps
-what replay needs (the record with its content erased) and gains a redaction
-marker under :data:`~phase_memory.models.events.REDACTION_KEY` holding the
-sha256 of the payload it replaces, so replay still folds the log into the same
-graph the tables hold, and nothing of the content is left.
+carried the node's label, content or attribute values, and scrubs every audit
+record whose text quotes them (a refusal's reason, a failure's message).
+
+- Payloads of replayable kinds keep what replay needs (the record with its
+  content erased), so replay still folds the log into the graph the tables hold.
+- Payloads of other (free-form) kinds keep their shape; every string quoting a
+  forgotten string has it replaced by ``[forgotten]``. A payload that names the
+  node only by its id holds no content and is left alone.
+- A rewritten payload gains a redaction marker under
+  :data:`~phase_memory.models.events.REDACTION_KEY` naming the forgotten node
+  ids. It holds **no hash** of what it replaced: a hash of a short secret (a
+  PIN, a phone number) would let anyone confirm a guess, so nothing derived
+  from the content is kept (see ``docs/review-gates.md``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import Field
+
 from phase_memory.models import (
     REPLAYABLE_KINDS,
     ActivationPlan,
+    DomainModel,
     JsonObject,
+    LifecycleApplied,
     LifecycleKind,
     MemoryEvent,
     MemoryNode,
@@ -31,44 +42,82 @@ from phase_memory.replay import redact_plan
 MIN_SECRET_LENGTH = 3
 """Shorter attribute strings are not searched for in other payloads (too common)."""
 
+FORGOTTEN_MARK = "[forgotten]"
+"""What a forgotten string is replaced by inside free text."""
+
+
+class ForgetCertificate(DomainModel):
+    """What one approved ``forget`` erased, where, without any of the content.
+
+    Kept in :class:`~phase_memory.runtime.lifecycle.ApplyResult` and, as
+    ``details["certificate"]``, in the forget's audit record;
+    ``phase-memory doctor --forgotten ID`` checks it again later.
+    """
+
+    action_id: str
+    node_ids: list[str]
+    erased: dict[str, int] = Field(default_factory=dict)
+    """Rows erased or rewritten per table: nodes, edges, search_index, events,
+    activation_plans, audit_records."""
+    events_rewritten: list[str] = Field(default_factory=list)
+    """Ids of the earlier events whose payloads were rewritten."""
+    audit_records_scrubbed: list[str] = Field(default_factory=list)
+    """Ids of the earlier audit records whose text was scrubbed."""
+    pages_cleared: int = 0
+    """Free pages of the database file, all zero-filled, when the forget committed
+    (SQLite; 0 elsewhere)."""
+    storage: str = ""
+    """What the storage below the rows did (or still needs) to drop the content."""
+    wal_checkpointed: bool | None = None
+    """The write-ahead log was checkpointed and emptied after the commit (SQLite
+    in WAL mode); None where there is no such log."""
+    vacuum_required: bool = False
+    """Dead row versions may still hold the content until ``phase-memory db vacuum``
+    (PostgreSQL)."""
+
 
 def erased(record: dict[str, Any]) -> dict[str, Any]:
     """A node record (JSON) with its label, content and attributes erased."""
     return {**record, "label": "", "content": None, "attributes": {}}
 
 
-def canonical_hash(payload: JsonObject) -> str:
-    """sha256 of the canonical JSON of a payload (without an earlier redaction marker)."""
-    body = {k: v for k, v in payload.items() if k != REDACTION_KEY}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def secrets_of(node: MemoryNode) -> list[str]:
-    """The strings forgetting ``node`` erases: label, content, attribute strings."""
+    """The strings forgetting ``node`` erases: label, content, attribute values (longest first)."""
     found = [node.label, node.content or ""]
-    found.extend(_strings(node.attributes))
+    found.extend(_values(node.attributes))
     return sorted({s for s in found if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
 
 
-def _strings(value: Any) -> Iterable[str]:
+def _values(value: Any) -> Iterable[str]:
+    # Attribute values, not keys: keys name fields ("hint", "source") and are
+    # not what the user asked to forget.
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
+        for item in value.values():
+            yield from _values(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from _values(item)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every occurrence of a secret replaced by ``[forgotten]``."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[forgotten]")
+            text = text.replace(secret, FORGOTTEN_MARK)
     return text
+
+
+def scrub_json(value: Any, secrets: list[str]) -> Any:
+    """A JSON value with every string (keys included) scrubbed of the secrets."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): scrub_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(item, secrets) for item in value]
+    return value
 
 
 def _marker(payload: JsonObject, node_id: str) -> dict[str, Any]:
@@ -76,11 +125,7 @@ def _marker(payload: JsonObject, node_id: str) -> dict[str, Any]:
     ids: list[str] = []
     if isinstance(old, dict) and isinstance(old.get("node_ids"), list):
         ids = [i for i in old["node_ids"] if isinstance(i, str)]
-    return {
-        "sha256": canonical_hash(payload),
-        "algorithm": "sha256 of canonical JSON (sorted keys, no spaces, UTF-8)",
-        "node_ids": sorted({*ids, node_id}),
-    }
+    return {"node_ids": sorted({*ids, node_id})}
 
 
 def _mentions(value: Any, secrets: list[str]) -> bool:
@@ -128,8 +173,9 @@ def redacted_payload(
                 new["plan"] = redact_plan(parsed, node_id).model_dump(mode="json")
                 changed = True
     elif kind not in REPLAYABLE_KINDS and _mentions(payload, secrets):
-        # Free-form payloads of other kinds: erase the whole payload.
-        new = {}
+        # Free-form payloads keep their shape; only the quoted strings go.
+        body = {k: v for k, v in payload.items() if k != REDACTION_KEY}
+        new = scrub_json(body, secrets)
         changed = True
     if not changed:
         return None
@@ -157,33 +203,83 @@ def _scrubbed_action(action: dict[str, Any], secrets: list[str]) -> dict[str, An
 
 def erase_from_events(
     store: MemoryStore, node: MemoryNode, *, skip_event_id: str | None = None
-) -> list[str]:
-    """Rewrite every stored event payload that carries ``node``'s content.
+) -> dict[str, str]:
+    """Rewrite every stored event payload of the node's profile that carries its content.
 
-    ``node`` is the record *before* forgetting (its content tells which free-form
-    payloads to erase). Returns the ids of the rewritten events.
+    ``node`` is the record *before* forgetting: its id finds the records of
+    replayable kinds, its label, content and attribute values find free text
+    quoting them (one scan of the log). Returns the rewritten events' kinds by id.
     """
     secrets = secrets_of(node)
-    candidates: dict[str, MemoryEvent] = {}
-    for needle in [node.id, *([node.content] if node.content else [])]:
-        for event in store.events.find_mentioning(needle):
-            candidates.setdefault(event.event_id, event)
     rewrites: dict[str, JsonObject] = {}
-    for event_id, event in candidates.items():
+    kinds: dict[str, str] = {}
+    for event in store.events.find_mentioning(node.id, *secrets):
+        event_id = event.event_id
         if event_id == skip_event_id or event.profile_id != node.profile_id:
             continue
         new = redacted_payload(event, node.id, secrets)
         if new is not None:
             rewrites[event_id] = new
+            kinds[event_id] = event.kind
     store.events.replace_payloads(rewrites)
+    return kinds
+
+
+def erase_from_audit(store: MemoryStore, secrets: list[str]) -> list[str]:
+    """Scrub the forgotten strings from every audit record's details; the ids rewritten.
+
+    The records stay (who did what, when, with which outcome); only the quoted
+    text becomes ``[forgotten]``.
+    """
+    if not secrets:
+        return []
+    rewrites = {
+        record.id: scrub_json(record.details, secrets)
+        for record in store.audit.find_mentioning(*secrets)
+    }
+    store.audit.replace_details(rewrites)
     return sorted(rewrites)
 
 
+def certify_forget(
+    store: MemoryStore, applied: LifecycleApplied, before: dict[str, MemoryNode],
+    secrets: list[str], event: MemoryEvent,
+) -> ForgetCertificate:
+    """Erase forgotten nodes' content from earlier events and audit text; say where.
+
+    ``before`` holds the nodes as they were, ``event`` is the forget's own
+    ``lifecycle.applied`` event (left as written).
+    """
+    rewritten: dict[str, str] = {}
+    for node in before.values():
+        rewritten.update(erase_from_events(store, node, skip_event_id=event.event_id))
+    scrubbed = erase_from_audit(store, secrets)
+    plans = sum(1 for kind in rewritten.values() if kind == "activation.planned")
+    return ForgetCertificate(
+        action_id=applied.action.id,
+        node_ids=sorted(before),
+        erased={
+            "nodes": len(before),
+            "edges": len(applied.removed_edge_ids),
+            "search_index": len(before),
+            "events": len(rewritten),
+            "activation_plans": plans,
+            "audit_records": len(scrubbed),
+        },
+        events_rewritten=sorted(rewritten),
+        audit_records_scrubbed=scrubbed,
+    )
+
+
 __all__ = [
-    "canonical_hash",
+    "FORGOTTEN_MARK",
+    "ForgetCertificate",
+    "certify_forget",
+    "erase_from_audit",
     "erase_from_events",
     "erased",
     "redacted_payload",
     "scrub",
+    "scrub_json",
     "secrets_of",
 ]

@@ -16,6 +16,7 @@ hand-built events that would get around it (see :mod:`.review_gate`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -39,7 +40,8 @@ from phase_memory.models import (
     new_id,
     utc_now,
 )
-from phase_memory.runtime.forgetting import erase_from_events, scrub, secrets_of
+from phase_memory.protocols import IN_MEMORY_ERASURE, Maintainable, StorageErasure
+from phase_memory.runtime.forgetting import ForgetCertificate, certify_forget, scrub, secrets_of
 from phase_memory.runtime.lifecycle_records import UnknownTargets, build
 from phase_memory.runtime.review_gate import needs_review
 
@@ -112,6 +114,8 @@ class ApplyResult(DomainModel):
     audit_ids: list[str] = Field(default_factory=list)
     redacted_event_ids: list[str] = Field(default_factory=list)
     """Earlier events whose payloads ``forget`` rewrote."""
+    forgotten: list[ForgetCertificate] = Field(default_factory=list)
+    """One certificate per applied ``forget``: what was erased where, no content."""
 
 
 # --- validation of the input -------------------------------------------------
@@ -206,7 +210,7 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
             ]
             if denied:
                 raise _Denied(denied)
-            result = _apply_all(runtime, checked)
+            result, forget_audits = _apply_all(runtime, checked)
     except _Denied as refusal:
         # The call's transaction is rolled back; the refusal is kept on its own.
         with store.transaction():
@@ -219,14 +223,21 @@ def apply_actions(runtime: PhaseMemoryRuntime, actions: Sequence[LifecycleAction
         with store.transaction():
             store.audit.record(_failure_audit(runtime, checked, exc))
         raise
-    return result
+    # Committed: what follows completes the erasure below the rows, and never
+    # turns an applied forget into a reported failure.
+    return _settle_erasure(runtime, result, forget_audits) if forget_audits else result
 
 
-def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> ApplyResult:
+def _apply_all(
+    runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]
+) -> tuple[ApplyResult, list[AuditRecord]]:
+    """Apply every action; the result, and the audit records of the forgets."""
     store = runtime.store
     events: list[MemoryEvent] = []
     audit_ids: list[str] = []
     redacted: list[str] = []
+    certificates: list[ForgetCertificate] = []
+    forget_audits: list[AuditRecord] = []
     for action in actions:
         now = utc_now()
         try:
@@ -245,17 +256,56 @@ def _apply_all(runtime: PhaseMemoryRuntime, actions: list[LifecycleAction]) -> A
         built = runtime._event("lifecycle.applied", action.profile_id, applied)
         event = runtime.record_trusted([built])[0]
         events.append(event)
-        erased_here: list[str] = []
-        for node in before.values():
-            erased_here.extend(erase_from_events(store, node, skip_event_id=event.event_id))
-        redacted.extend(erased_here)
-        record = _applied_audit(runtime, applied, event, redacted_count=len(set(erased_here)))
+        certificate = None
+        if action.kind is LifecycleKind.FORGET:
+            certificate = certify_forget(store, applied, before, secrets, event)
+            certificates.append(certificate)
+            redacted.extend(certificate.events_rewritten)
+        record = _applied_audit(runtime, applied, event, certificate)
         store.audit.record(record)
         audit_ids.append(record.id)
-    return ApplyResult(
+        if certificate is not None:
+            forget_audits.append(record)
+    result = ApplyResult(
         applied=[a.id for a in actions], events=events, audit_ids=audit_ids,
-        redacted_event_ids=sorted(set(redacted)),
+        redacted_event_ids=sorted(set(redacted)), forgotten=certificates,
     )
+    return result, forget_audits
+
+
+def _settle_erasure(
+    runtime: PhaseMemoryRuntime, result: ApplyResult, forget_audits: list[AuditRecord]
+) -> ApplyResult:
+    """After the commit: the storage drops what it keeps below the rows (see protocols).
+
+    The forget audit records then get the storage's part of their certificates.
+    """
+    store = runtime.store
+    try:
+        settled = store.settle_erasure() if isinstance(store, Maintainable) else IN_MEMORY_ERASURE
+    except PhaseMemoryError as exc:
+        settled = StorageErasure(
+            storage=f"the write-ahead log could not be emptied ({exc}); "
+            "run `phase-memory db checkpoint`",
+            wal_checkpointed=False,
+        )
+    certificates = [c.model_copy(update=asdict(settled)) for c in result.forgotten]
+    by_action = {c.action_id: c for c in certificates}
+    details = {
+        record.id: {
+            **record.details,
+            "certificate": by_action[str(record.details["action_id"])].model_dump(mode="json"),
+        }
+        for record in forget_audits
+    }
+    try:
+        with store.transaction():
+            store.audit.replace_details(details)
+        if isinstance(store, Maintainable) and settled.wal_checkpointed:
+            store.checkpoint()  # the certificate's own write leaves the log empty too
+    except PhaseMemoryError:
+        pass  # the audit keeps the certificate written with the forget, minus the storage part
+    return result.model_copy(update={"forgotten": certificates})
 
 
 def _scrub_action(applied: LifecycleApplied, secrets: list[str]) -> LifecycleApplied:
@@ -291,7 +341,7 @@ def _approval_details(action: LifecycleAction) -> dict[str, Any]:
 
 def _applied_audit(
     runtime: PhaseMemoryRuntime, applied: LifecycleApplied, event: MemoryEvent,
-    *, redacted_count: int,
+    certificate: ForgetCertificate | None,
 ) -> AuditRecord:
     action = applied.action
     subjects = dict.fromkeys(
@@ -309,9 +359,10 @@ def _applied_audit(
         "removed_edge_ids": list(applied.removed_edge_ids),
         **_approval_details(action),
     }
-    if action.kind is LifecycleKind.FORGET:
+    if certificate is not None:
         details["erased"] = ["label", "content", "attributes"]
-        details["redacted_events"] = redacted_count
+        details["redacted_events"] = len(certificate.events_rewritten)
+        details["certificate"] = certificate.model_dump(mode="json")
     return AuditRecord(
         id=new_id(), at=utc_now(), actor=runtime.actor, operation=f"lifecycle.{action.kind.value}",
         subject_ids=list(subjects), outcome=AuditOutcome.APPLIED, details=details,

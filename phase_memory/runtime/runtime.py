@@ -312,6 +312,12 @@ class PhaseMemoryRuntime:
 
         return diagnose(self)
 
+    def verify_forgotten(self, node_id: str) -> RepairReport:
+        """Check again that node ``node_id``'s forget left nothing (``doctor --forgotten``)."""
+        from phase_memory.diagnostics import verify_forgotten
+
+        return verify_forgotten(self.store, node_id)
+
     def export_envelope(
         self,
         out: str | os.PathLike[str],

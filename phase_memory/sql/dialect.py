@@ -5,7 +5,8 @@
 - **full-text search**: an FTS5 ``MATCH`` ranked with bm25 on SQLite, a
   ``tsvector @@ tsquery`` ranked with ``ts_rank`` on PostgreSQL; forgetting a
   node merges the FTS5 index in the same transaction, so no erased term
-  lingers in an old index segment;
+  lingers in an old index segment, and zero-fills every free page of a SQLite
+  file (:func:`clear_free_pages`);
 - **JSON**: SQLite keeps JSON as text already, PostgreSQL casts JSONB; JSONB
   keeps numbers as ``numeric``, so floats are written in a form that reads
   back as the same float (``1e20`` would come back as an integer);
@@ -18,6 +19,8 @@
   Migrations take a second advisory lock;
 - **snapshots**: a multi-statement read runs ``REPEATABLE READ`` on
   PostgreSQL (SQLite's read transactions are snapshots already);
+- **vacuum**: ``VACUUM`` on SQLite, ``VACUUM FULL`` of every table on
+  PostgreSQL (see :func:`vacuum_statements`);
 - **schemas**: on PostgreSQL the store lives in the first schema of the
   connection's ``search_path`` (``?options=-csearch_path%3Dname`` in the URL),
   which must exist.
@@ -360,6 +363,65 @@ def optimize_search_index(conn: Connection) -> None:
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
         conn.exec_driver_sql("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('optimize')")
+
+
+_SWEEP_KEY = "phase_memory.free_page_sweep"
+
+
+def clear_free_pages(conn: Connection) -> int:
+    """Zero-fill every free page of a SQLite file, in the current transaction; how many.
+
+    Connections run with ``secure_delete = ON``, which zero-fills pages as they
+    are freed; pages freed before that (by an earlier version of this library,
+    which used ``FAST``, or by another program) may still hold old text. A
+    forget takes them all with one ``zeroblob`` row as large as the free space
+    (the blob's pages are written as zeros) and frees them again (zero-filled
+    by ``secure_delete``), so no page of the file keeps what was forgotten. It
+    costs one write of each free page, nothing when there are none.
+    PostgreSQL: nothing to do here (``db vacuum`` rewrites the table files).
+    """
+    if name_of(conn) != SQLITE:
+        return 0
+    free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
+    if free == 0:
+        return 0
+    page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
+    conn.exec_driver_sql(
+        "INSERT INTO runtime_metadata (key, value, updated_at) "
+        "VALUES (?, zeroblob(?), '1970-01-01T00:00:00Z')",
+        (_SWEEP_KEY, free * page_size),
+    )
+    conn.exec_driver_sql("DELETE FROM runtime_metadata WHERE key = ?", (_SWEEP_KEY,))
+    return free
+
+
+def older_transactions(conn: Connection) -> int:
+    """PostgreSQL: other sessions of the database whose open transaction began before now.
+
+    ``VACUUM FULL`` keeps the row versions such a transaction may still see.
+    """
+    if name_of(conn) == SQLITE:
+        return 0
+    return int(
+        conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND xact_start < clock_timestamp()"
+        ).scalar() or 0
+    )
+
+
+def vacuum_statements(dialect: str) -> list[str]:
+    """What ``phase-memory db vacuum`` runs, outside any transaction.
+
+    SQLite: ``VACUUM`` (a new file without free pages). PostgreSQL:
+    ``VACUUM (FULL, ANALYZE)`` of each table of the store: the table, its TOAST
+    table and every index on it (GIN, trigram) are written anew, so dead row
+    versions, which plain ``VACUUM`` only marks reusable, leave the disk.
+    """
+    if dialect == SQLITE:
+        return ["VACUUM"]
+    return [f'VACUUM (FULL, ANALYZE) "{table.name}"' for table in t.metadata.sorted_tables]
 
 
 # --- locking ---------------------------------------------------------------------------

@@ -228,7 +228,9 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
         f"PRAGMA busy_timeout = {int(settings.busy_timeout * 1000)}",
         "PRAGMA foreign_keys = ON",
         f"PRAGMA synchronous = {settings.synchronous.upper()}",
-        "PRAGMA secure_delete = FAST",
+        # Freed pages are zero-filled, so no deleted or forgotten content stays in
+        # the file (issue 22; the cost is measured in docs/review-gates.md).
+        "PRAGMA secure_delete = ON",
     ]
     if not in_memory and not settings.read_only:
         pragmas.insert(1, f"PRAGMA journal_mode = {settings.journal_mode.upper()}")

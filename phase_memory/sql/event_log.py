@@ -23,6 +23,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -267,14 +268,19 @@ class SqlEventLog:
         with self._db.read("last_position") as conn:
             return int(conn.execute(_LAST).scalar() or 0)
 
-    def find_mentioning(self, text: str) -> builtins.list[MemoryEvent]:
-        """Events whose payload contains ``text`` anywhere, in position order."""
+    def find_mentioning(self, text: str, *others: str) -> builtins.list[MemoryEvent]:
+        """Events whose payload contains ``text`` (or any of ``others``), in position order.
+
+        One scan of the log, however many texts.
+        """
         # Payloads are stored as JSON text; look for the text as it appears there.
-        needle = json.dumps(text, ensure_ascii=False)[1:-1]
         haystack = dialect.json_text(self._dialect, _events.c.payload)
         stmt = (
             select(*rows.EVENT_COLUMNS)
-            .where(dialect.contains(self._dialect, haystack, needle))
+            .where(or_(*(
+                dialect.contains(self._dialect, haystack, json.dumps(t, ensure_ascii=False)[1:-1])
+                for t in (text, *others)
+            )))
             .order_by(_events.c.position)
         )
         with self._db.read("find_mentioning") as conn:

@@ -148,6 +148,7 @@ class SqlGraphStore:
             self._upsert(conn, t.nodes, [rows.node_row(stored)])
             if stored.state == NodeState.FORGOTTEN:
                 dialect.optimize_search_index(conn)  # see apply
+                dialect.clear_free_pages(conn)
         return stored
 
     def get_node(self, node_id: str) -> MemoryNode:
@@ -496,6 +497,7 @@ class SqlGraphStore:
                 self._flush(conn, batch_kind, batch)
             if forgotten:
                 dialect.optimize_search_index(conn)
+                dialect.clear_free_pages(conn)
 
     def _flush(self, conn: Connection, kind: type | None, batch: list[dict[str, Any]]) -> None:
         if kind is PutNode:

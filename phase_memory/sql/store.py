@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from phase_memory.errors import StoreUnavailableError
-from phase_memory.protocols import StoreCapabilities
+from phase_memory.protocols import StorageErasure, StoreCapabilities
 from phase_memory.sql import dialect, migrate
 from phase_memory.sql.audit import SqlAuditSink
 from phase_memory.sql.connections import CLOSED, Connections, StoreTransaction
 from phase_memory.sql.engine import (
+    AUTOCOMMIT_OPTION,
     EngineSettings,
     JournalMode,
     Synchronous,
@@ -31,6 +33,7 @@ from phase_memory.sql.engine import (
 )
 from phase_memory.sql.errors import translated
 from phase_memory.sql.event_log import SqlEventLog
+from phase_memory.sql.free_pages import dirty_free_pages
 from phase_memory.sql.graph_store import SqlGraphStore
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -114,26 +117,88 @@ class SqlStore:
         if self._db.dialect == dialect.SQLITE:
             self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")
 
-    def vacuum(self) -> None:
-        """Rebuild the database file, returning free pages (SQLite ``VACUUM``)."""
+    def vacuum(self) -> int:
+        """Rewrite the storage so no freed page or dead row version keeps old data.
+
+        SQLite: ``VACUUM`` rebuilds the file. PostgreSQL: ``VACUUM FULL`` of
+        every table of the store, which writes each table, its TOAST table and
+        all its indexes (the GIN and trigram ones included) anew, so no dead
+        row version of a forgotten node is left in a relation file. It holds
+        an exclusive lock on each table while it runs. Row versions that a
+        transaction open in the database may still see are kept by the server:
+        returns how many such transactions there were (0 on SQLite).
+        """
         if self._db.dialect == dialect.SQLITE:
             self._raw("VACUUM", "vacuum")
+            return 0
+        self._check_writable()
+        with translated("vacuum"), self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT", **{AUTOCOMMIT_OPTION: True})
+            for statement in dialect.vacuum_statements(self._db.dialect):
+                conn.exec_driver_sql(statement)
+            return dialect.older_transactions(conn)
 
-    def _raw(self, sql: str, where: str) -> None:
-        # Outside any transaction (VACUUM and checkpoints cannot run in one).
+    def settle_erasure(self) -> StorageErasure:
+        """After a forget commits: empty the write-ahead log, say what is left (see protocol).
+
+        On SQLite every freed page is zero-filled as it is freed (``secure_delete``)
+        and the forget merged the full-text index in its transaction; here the
+        WAL, which still holds the pages as they were before, is checkpointed
+        and truncated. On PostgreSQL earlier row versions stay in the table
+        files until ``phase-memory db vacuum``.
+        """
+        if self._db.dialect != dialect.SQLITE:
+            return StorageErasure(
+                storage="PostgreSQL: rows rewritten; earlier row versions stay in the table "
+                "files until `phase-memory db vacuum` (VACUUM FULL)",
+                vacuum_required=True,
+            )
+        busy, log, _ = self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")[0]
+        (free,) = self._raw("PRAGMA freelist_count", "checkpoint")[0]
+        return StorageErasure(
+            storage="SQLite: freed pages zero-filled (secure_delete), full-text index "
+            "merged, write-ahead log checkpointed",
+            pages_cleared=int(free),
+            # -1: no write-ahead log (journal_mode=delete, or an in-memory database).
+            wal_checkpointed=None if log == -1 else busy == 0,
+        )
+
+    def free_pages_holding_data(self) -> int | None:
+        """How many free pages of the SQLite file still hold data; None when not a file.
+
+        Reads the file (and its write-ahead log) as bytes: see
+        :mod:`phase_memory.sql.free_pages`. PostgreSQL: None (the server's files
+        are its own; ``db vacuum`` rewrites them).
+        """
+        if self._closed:
+            raise StoreUnavailableError(CLOSED)
+        path = sqlite_file(self.url)
+        if path is None or not path.exists():
+            return None
+        try:
+            return dirty_free_pages(path)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def _check_writable(self) -> None:
         if self._closed:
             raise StoreUnavailableError(CLOSED)
         if self.read_only:
             raise StoreUnavailableError("the database is open read-only")
+
+    def _raw(self, sql: str, where: str) -> list[tuple[Any, ...]]:
+        # Outside any transaction (VACUUM and checkpoints cannot run in one).
+        self._check_writable()
         with translated(where):
             raw = self.engine.raw_connection()
             try:
                 cursor = raw.cursor()
                 cursor.execute(sql)
-                cursor.fetchall()
+                rows_ = [tuple(row) for row in cursor.fetchall()]
                 cursor.close()
             finally:
                 raw.close()
+        return rows_
 
     def close(self) -> None:
         """Release connections and files; every later call raises StoreUnavailableError."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phase_memory.errors import IntegrityError
+from phase_memory.errors import IntegrityError, NotFoundError
 from phase_memory.models import AuditOutcome, AuditRecord
 from phase_memory.protocols import MemoryStore
 from phase_memory.testing.builders import at, audit, ids
@@ -103,3 +103,18 @@ def test_an_audit_record_id_is_stored_once(store: MemoryStore) -> None:
     with pytest.raises(IntegrityError):
         store.audit.record(audit("a1", "node.save", AuditOutcome.DENIED))
     assert [r.outcome for r in store.audit.list()] == [AuditOutcome.APPLIED]
+
+
+def test_find_mentioning_and_replace_details(store: MemoryStore) -> None:
+    store.audit.record(audit("a1", details={"reason": "drop the Zanzibar note"}))
+    store.audit.record(audit("a2", seconds=1, details={"reason": "tidy"}))
+    store.audit.record(audit("a3", seconds=2, details={"nested": {"why": ["Zanzibar", 3]}}))
+    found = store.audit.find_mentioning("Zanzibar", "nothing")
+    assert [r.id for r in found] == ["a1", "a3"]
+    store.audit.replace_details({"a1": {"reason": "drop the [forgotten] note"}})
+    assert [r.id for r in store.audit.find_mentioning("Zanzibar")] == ["a3"]
+    assert store.audit.list()[0].details == {"reason": "drop the [forgotten] note"}
+    assert [r.id for r in store.audit.list()] == ["a1", "a2", "a3"]
+    with pytest.raises(NotFoundError):
+        store.audit.replace_details({"a2": {}, "missing": {}})
+    assert store.audit.list()[1].details == {"reason": "tidy"}, "nothing written"

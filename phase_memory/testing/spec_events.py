@@ -369,7 +369,7 @@ def test_replace_payloads_rewrites_only_the_named_events(store: MemoryStore) -> 
             event("chat.turn", {"text": "secret two"}, event_id="r3"),
         ]
     )
-    marker: JsonObject = {"redacted": {"sha256": "0" * 64}}
+    marker: JsonObject = {"redacted": {"node_ids": ["n"]}}
     store.events.replace_payloads({"r1": marker, "r3": marker})
     assert store.events.get("r1").payload == marker
     assert store.events.get("r2").payload == {"text": "keep me"}
@@ -406,6 +406,18 @@ def test_a_large_batch_appends_in_order(store: MemoryStore) -> None:
     assert ids(store.events.list(after=positions[999], limit=3)) == [
         "bulk-1000", "bulk-1001", "bulk-1002",
     ]
+
+
+def test_find_mentioning_any_of_several_texts_finds_each_event_once(store: MemoryStore) -> None:
+    seed(store, profile(P1))
+    store.events.append([
+        event("m.x", {"t": "alpha"}, event_id="s1"),
+        event("m.x", {"t": "beta and alpha"}, event_id="s2"),
+        event("m.x", {"t": "gamma"}, event_id="s3"),
+        event("m.x", {"t": "delta"}, event_id="s4"),
+    ])
+    assert ids(store.events.find_mentioning("alpha", "gamma")) == ["s1", "s2", "s3"]
+    assert ids(store.events.find_mentioning("nothing", "delta")) == ["s4"]
 
 
 def test_list_newest_first_gives_the_latest_events_of_a_path(store: MemoryStore) -> None:

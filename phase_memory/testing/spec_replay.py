@@ -412,7 +412,7 @@ def test_redacted_payloads_replay_and_are_counted(store: MemoryStore) -> None:
     events = [*_start(), node_saved(tombstone, event_id="to-redact")]
     _append(store, events)
     store.events.replace_payloads(
-        {"to-redact": {"node": _dump(tombstone), "redacted": {"sha256": "ab" * 32}}}
+        {"to-redact": {"node": _dump(tombstone), "redacted": {"node_ids": ["to-redact"]}}}
     )
     result = store.events.replay()
     assert result.report.ok

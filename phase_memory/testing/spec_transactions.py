@@ -82,7 +82,7 @@ def test_rollback_restores_deleted_and_replaced_records(store: MemoryStore) -> N
         store.graph.delete_node("a")  # takes edge ab with it
         store.graph.apply([PutActivationPlan(plan("plan-1", node_ids=["b"])), RemoveNode("b")])
         store.graph.save_profile(profile(name="renamed"))
-        store.events.replace_payloads({"before": {"redacted": {"sha256": "x"}}})
+        store.events.replace_payloads({"before": {"redacted": {"node_ids": ["x"]}}})
         raise Boom
     assert _state(store) == before
     assert store.events.get("before").payload == {"n": 0}
