@@ -61,6 +61,7 @@ from phase_memory.runtime import (
     open_async,
 )
 from phase_memory.runtime.lifecycle import ActionReview, ApplyResult, ReviewPlan
+from phase_memory.runtime.review_queue import Proposal, ProposeResult, ReviewQueue
 from phase_memory.version import __version__
 
 __all__ = [
@@ -109,10 +110,13 @@ __all__ = [
     "PolicyViolationError",
     "Profile",
     "ProfilePolicy",
+    "Proposal",
+    "ProposeResult",
     "RepairReport",
     "ReplayReport",
     "ReplayResult",
     "ReviewPlan",
+    "ReviewQueue",
     "ReviewRequiredError",
     "SchemaVersionError",
     "Sensitivity",

@@ -230,6 +230,16 @@ class MemoryGraphStore(Protocol):
         """
         ...
 
+    def search_substring(self, profile_id: str, text: str, limit: int) -> list[TextMatch]:
+        """Active nodes whose kind, label or content holds ``text``, ignoring case, best first.
+
+        A substring match (parts of words, text inside a run of CJK characters,
+        symbols), as the MCP memory server's search does; ``text`` is never syntax.
+        Label hits rank above the others. Adapters use an index where they have one.
+        Text holding a NUL character matches nothing (no index can hold one).
+        """
+        ...
+
     def apply(self, effects: Iterable[Effect]) -> None:
         """Write the exact records of replay effects (the runtime's projection)."""
         ...

@@ -16,13 +16,13 @@ from phase_memory.memory import InMemoryStore
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore
 from phase_memory.runtime.async_parts import AUDIT_WRITES, EVENT_LOG_WRITES, GRAPH_WRITES
 
-ASYNC_ONLY = {"sync"}
-"""Names only the async runtime has: the sync runtime underneath."""
+ASYNC_ONLY = {"sync", "run_in_transaction"}
+"""Names only the async runtime has: the sync runtime underneath, a unit of work on it."""
 
 RETURNS_LIST_BUT_WRITES = {"record_many", "record_trusted"}
 """Writers whose sync twin returns a list: their result is awaited, not streamed."""
 
-PARTS = ["paths", "graph", "events", "audit"]
+PARTS = ["paths", "graph", "events", "audit", "review"]
 
 
 def _public(obj: object) -> set[str]:
@@ -42,8 +42,8 @@ def pair() -> tuple[pm.PhaseMemoryRuntime, pm.AsyncPhaseMemoryRuntime]:
 def _sync_names(sync: pm.PhaseMemoryRuntime, part: str | None) -> set[str]:
     if part is None:
         return _public(sync)
-    if part == "paths":
-        return _public(sync.paths)
+    if part in ("paths", "review"):
+        return _public(getattr(sync, part))
     protocol, writes = {
         "graph": (MemoryGraphStore, GRAPH_WRITES),
         "events": (MemoryEventLog, EVENT_LOG_WRITES),

@@ -441,5 +441,6 @@ def test_every_listing_has_json() -> None:
     assert sorted(without) == sorted(
         [
             "demo", "init", "db upgrade", "db downgrade", "db checkpoint", "db vacuum",
+            "mcp", "review approve", "review reject",
         ]
     )

@@ -19,6 +19,7 @@ from phase_memory.testing.spec_interchange import *  # noqa: F403
 from phase_memory.testing.spec_mcp_memory import *  # noqa: F403
 from phase_memory.testing.spec_paths import *  # noqa: F403
 from phase_memory.testing.spec_review import *  # noqa: F403
+from phase_memory.testing.spec_review_queue import *  # noqa: F403
 from phase_memory.testing.spec_runtime import *  # noqa: F403
 from phase_memory.testing.spec_runtime_properties import *  # noqa: F403
 

@@ -9,6 +9,7 @@ from phase_memory.testing.spec_activation import *  # noqa: F403
 from phase_memory.testing.spec_activation import SAM, load_corpus
 from phase_memory.testing.spec_forgetting import *  # noqa: F403
 from phase_memory.testing.spec_review import *  # noqa: F403
+from phase_memory.testing.spec_review_queue import *  # noqa: F403
 
 QUERIES = [
     "How do I like my coffee, with milk?",

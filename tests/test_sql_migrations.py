@@ -140,9 +140,10 @@ def test_a_new_database_is_created_at_head_with_every_object(tmp_path: Path) -> 
     assert database_revision(db) == (migrate.head_revision(), migrate.head_revision())
     assert set(TABLE_NAMES) | {"alembic_version"} | FTS_OBJECTS <= sqlite_names(db, "table")
     assert sqlite_names(db, "view") == VIEWS
-    assert {"nodes_fts_after_insert", "nodes_fts_after_update", "nodes_fts_after_delete"} == (
-        sqlite_names(db, "trigger")
-    )
+    assert {
+        f"nodes_{index}_after_{what}"
+        for index in ("fts", "trigram") for what in ("insert", "update", "delete")
+    } == sqlite_names(db, "trigger")
 
 
 def test_schema_from_the_migrations_matches_the_metadata(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ def describe(exc: BaseException) -> str:
     """One line saying what went wrong, for a person (no traceback, no repr noise)."""
     if isinstance(exc, typer.TyperException):  # a command line Typer could not parse
         return _one_line(exc.format_message())
+    if isinstance(exc, CliError):  # already the sentence to print
+        return _one_line(str(exc))
     if isinstance(exc, PhaseMemoryError):
         return _one_line(str(exc) or type(exc).__name__)
     if isinstance(exc, pydantic.ValidationError):

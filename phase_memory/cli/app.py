@@ -26,8 +26,10 @@ from phase_memory.cli import (
     doctor,
     events,
     interchange,
+    mcp,
     nodes,
     paths,
+    review,
     setup,
 )
 from phase_memory.cli._context import DEFAULT_DB, ENV_DB, CliState
@@ -164,6 +166,8 @@ app.add_typer(paths.app, name="paths")
 app.add_typer(nodes.app, name="nodes")
 app.command("activate")(activate.activate)
 app.command("apply")(apply.apply)
+app.add_typer(review.app, name="review")
+app.command("mcp")(mcp.mcp)
 app.command("doctor")(doctor.doctor)
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")

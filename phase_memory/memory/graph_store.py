@@ -366,6 +366,28 @@ class InMemoryGraphStore:
         scored.sort(key=lambda m: (-m.relevance, m.node_id))
         return scored[:limit]
 
+    def search_substring(self, profile_id: str, text: str, limit: int) -> list[TextMatch]:
+        """Active nodes whose kind, label or content holds ``text`` (any case), best first.
+
+        Label hits rank above kind and content hits, ties by id.
+        """
+        needle = text.casefold()
+        if not needle.strip() or limit <= 0 or "\x00" in needle:
+            return []  # as on SQL, where no index holds a NUL
+        with self._shared.lock:
+            nodes = [
+                n
+                for n in self._state.nodes.values()
+                if n.profile_id == profile_id and n.state is NodeState.ACTIVE
+            ]
+        found = []
+        for n in nodes:
+            in_label = needle in n.label.casefold()
+            if in_label or needle in n.kind.casefold() or needle in (n.content or "").casefold():
+                found.append(TextMatch(node_id=n.id, relevance=2.0 if in_label else 1.0, node=n))
+        found.sort(key=lambda m: (-m.relevance, m.node_id))
+        return found[:limit]
+
     def apply(self, effects: Iterable[Effect]) -> None:
         """Write the exact records of replay effects."""
         self._write(lambda: self._shared.apply(list(effects)))

@@ -8,9 +8,11 @@ from phase_memory.runtime.async_parts import (
     AsyncGraphReader,
     AsyncPathsAPI,
 )
+from phase_memory.runtime.async_review import AsyncReviewQueue
 from phase_memory.runtime.async_runtime import AsyncPhaseMemoryRuntime
 from phase_memory.runtime.open import open
 from phase_memory.runtime.paths import PathsAPI
+from phase_memory.runtime.review_queue import Proposal, ProposeResult, ReviewQueue
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
 __all__ = [
@@ -21,8 +23,12 @@ __all__ = [
     "AsyncOpening",
     "AsyncPathsAPI",
     "AsyncPhaseMemoryRuntime",
+    "AsyncReviewQueue",
     "PathsAPI",
     "PhaseMemoryRuntime",
+    "Proposal",
+    "ProposeResult",
+    "ReviewQueue",
     "open",
     "open_async",
 ]

@@ -3,11 +3,15 @@
 A query is split into plain word terms (:func:`phase_memory.text_search.query_terms`;
 no input is search syntax). Candidates come from the graph store's full-text
 search (FTS5 bm25 on SQLite, ``ts_rank`` on PostgreSQL, a small scorer in
-memory); each is scored from its text relevance (relative to the best match),
-its salience and its recency. The strongest matches then pull in their direct
-neighbours along edges ("graph hop"). Archived and forgotten nodes never appear;
-nodes at or above the profile's ``redact_at`` sensitivity appear without their
-content. The plan is stored by recording an ``activation.planned`` event.
+memory), and from its substring search of the whole query (parts of words,
+Japanese inside a phrase, symbols, kinds: the trigram index) when whole words
+leave part of the budget empty; a substring match counts for at most
+:data:`SUBSTRING_SHARE` of a word match. Each candidate is scored
+from its text relevance (relative to the best match), its salience and its
+recency. The strongest matches then pull in their direct neighbours along
+edges ("graph hop"). Archived and forgotten nodes never appear; nodes at or
+above the profile's ``redact_at`` sensitivity appear without their content.
+The plan is stored by recording an ``activation.planned`` event.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from phase_memory.models import (
     utc_now,
 )
 from phase_memory.models.limits import MAX_ACTIVATION_BUDGET
-from phase_memory.protocols import MemoryGraphStore
+from phase_memory.protocols import MemoryGraphStore, TextMatch
 from phase_memory.recorder import Recorder
 from phase_memory.text_search import query_terms
 
@@ -45,6 +49,10 @@ HOP_SOURCES = 3
 """How many of the strongest matches pull in their neighbours."""
 HOP_DECAY = 0.5
 """A neighbour's score is at most this share of the score of the match it hangs off."""
+SUBSTRING_SHARE = 0.8
+"""A substring-only match (no whole word of the query) scores at most this much text match."""
+MAX_SUBSTRING_QUERY = 200
+"""Longer queries are searched by their words only."""
 MIN_CANDIDATES = 50
 """Full-text candidates fetched at least (more when the budget is large)."""
 MAX_STORED_QUERY = 2000
@@ -116,7 +124,7 @@ def _activate(
             if node.profile_id == profile_id and node.state is NodeState.ACTIVE
         }
     now = utc_now()
-    ranked = _rank(graph, profile_id, query_terms(query), budget, eligible, now)
+    ranked = _rank(graph, profile_id, query, budget, eligible, now)
     plan = ActivationPlan(
         id=new_id(),
         profile_id=profile_id,
@@ -156,36 +164,56 @@ def _usable(node: MemoryNode | None, profile_id: str, eligible: set[str] | None)
 def _rank(
     graph: MemoryGraphStore,
     profile_id: str,
-    terms: list[str],
+    query: str,
     budget: int,
     eligible: set[str] | None,
     now: datetime,
 ) -> list[_Scored]:
-    if not terms:
+    terms = query_terms(query)
+    needle = query.strip()
+    if len(needle) > MAX_SUBSTRING_QUERY:
+        needle = ""  # a pasted page is searched by its words only
+    if not terms and not needle:
         return []
     limit = max(MIN_CANDIDATES, budget * 4)
     if eligible is not None:
         limit = max(limit, len(eligible))
-    matches = graph.search_text(profile_id, terms, limit)
-    best = max((m.relevance for m in matches), default=0.0)
-    if best <= 0:
+    # Whole words through the word index, then the query as a substring (parts of
+    # words, CJK inside a phrase, symbols, kinds) through the trigram index.
+    found: dict[str, tuple[TextMatch, float, str]] = {}
+
+    def gather(hits: list[TextMatch], share: float, reason: str) -> None:
+        best = max((m.relevance for m in hits), default=0.0)
+        if best <= 0:
+            return
+        for match in hits:
+            if match.node_id not in found:
+                found[match.node_id] = (match, share * max(match.relevance, 0.0) / best, reason)
+
+    gather(graph.search_text(profile_id, terms, limit) if terms else [], 1.0, "text match")
+    # Substring hits only fill what whole words leave of the budget: they rank below
+    # word matches anyway, and a topical query full of whole words needs no second search.
+    if needle and len(found) < budget:
+        gather(graph.search_substring(profile_id, needle, limit), SUBSTRING_SHARE,
+               "substring match")
+    if not found:
         return []
+    matches = [m for m, _, _ in found.values()]
     # The matches carry their nodes (adapters that leave them out get one batch
     # lookup); one more batch below for every neighbour.
     candidates = {m.node_id: m.node for m in matches if m.node is not None}
     if len(candidates) < len(matches):
         candidates.update(graph.find_nodes(m.node_id for m in matches if m.node is None))
     scored: dict[str, _Scored] = {}
-    for match in matches:
+    for match, text, reason in found.values():
         node = candidates.get(match.node_id)
         if node is None or not _usable(node, profile_id, eligible):
             continue
-        text = max(match.relevance, 0.0) / best
         recency = _recency(node, now)
         score = TEXT_WEIGHT * text + SALIENCE_WEIGHT * node.salience + RECENCY_WEIGHT * recency
         scored[node.id] = _Scored(
             node, score,
-            [f"text match {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}"],
+            [f"{reason} {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}"],
         )
     direct = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
     hops = [

@@ -224,6 +224,14 @@ class AsyncGraphReader:
             lambda: self._runtime.graph.search_text(profile_id, words, limit)
         )
 
+    def search_substring(
+        self, profile_id: str, text: str, limit: int
+    ) -> AsyncListing[TextMatch]:
+        """Nodes of a profile whose kind, label or content holds ``text``, best first."""
+        return self._lanes.listing(
+            lambda: self._runtime.graph.search_substring(profile_id, text, limit)
+        )
+
     async def snapshot(self) -> GraphSnapshot:
         """Everything stored, as a snapshot comparable with a replay."""
         return await self._lanes.read(lambda: self._runtime.graph.snapshot())

@@ -59,8 +59,9 @@ not on this library); that test explains how it keeps those passes out.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from phase_memory.diagnostics import RepairReport
 from phase_memory.interchange.mcp_memory import ImportMode
@@ -83,8 +84,11 @@ from phase_memory.runtime.async_parts import (
     AsyncGraphReader,
     AsyncPathsAPI,
 )
+from phase_memory.runtime.async_review import AsyncReviewQueue
 from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
+
+_T = TypeVar("_T")
 
 
 class AsyncPhaseMemoryRuntime:
@@ -106,6 +110,7 @@ class AsyncPhaseMemoryRuntime:
         self.graph = AsyncGraphReader(runtime, self._lanes)
         self.events = AsyncEventLogReader(runtime, self._lanes)
         self.audit = AsyncAuditReader(runtime, self._lanes)
+        self.review = AsyncReviewQueue(runtime, self._lanes)
 
     @property
     def sync(self) -> PhaseMemoryRuntime:
@@ -159,6 +164,22 @@ class AsyncPhaseMemoryRuntime:
         """:meth:`record_many` for events whose payloads were built from validated models."""
         batch = list(events)
         return await self._lanes.write(self._runtime.record_trusted, batch)
+
+    async def run_in_transaction(self, work: Callable[[PhaseMemoryRuntime], _T]) -> _T:
+        """Run ``work(sync_runtime)`` as one write: one transaction, on the writer's lane.
+
+        For a unit of work made of several runtime calls that must see one state
+        and commit or roll back together (look up, then write): every call
+        ``work`` makes on the sync runtime joins the transaction. On SQLite the
+        transaction starts with ``BEGIN IMMEDIATE``, so another process's writes
+        cannot land between the look-up and the write.
+        """
+
+        def in_transaction() -> _T:
+            with self._runtime.store.transaction():
+                return work(self._runtime)
+
+        return await self._lanes.write(in_transaction)
 
     # --- convenience writers --------------------------------------------------
 

@@ -35,6 +35,7 @@ from phase_memory.recorder import Recorder
 from phase_memory.runtime.activation import activate
 from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan, apply_actions, plan_actions
 from phase_memory.runtime.paths import PathsAPI
+from phase_memory.runtime.review_queue import ReviewQueue
 
 
 class PhaseMemoryRuntime:
@@ -49,6 +50,8 @@ class PhaseMemoryRuntime:
         self.recorder = Recorder(store, actor=actor)
         """The one writer; parts and importers write through it."""
         self.paths = PathsAPI(self.recorder)
+        self.review = ReviewQueue(self.recorder)
+        """The review queue: proposals a person approves or rejects."""
 
     @property
     def actor(self) -> str:

@@ -43,6 +43,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     column,
     func,
@@ -288,6 +289,69 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
     return stmt, params
 
 
+# --- substring search (trigram index) ---------------------------------------------------
+
+TRIGRAM = 3
+"""The trigram index needs this many characters of query text to use the index."""
+
+_NODES_TRIGRAM = table("nodes_trigram", column("rowid", Integer))
+"""The FTS5 trigram table over node kinds, labels and contents (SQLite only)."""
+_TRIGRAM: ColumnElement[Any] = literal_column("nodes_trigram")
+_TRIGRAM_BM25 = func.bm25(_TRIGRAM, literal_column("1.0"), literal_column(str(LABEL_WEIGHT)),
+                          literal_column("1.0"))
+PG_SUBSTRING_TEXT = "lower(nodes.kind || ' ' || nodes.label || ' ' || coalesce(nodes.content, ''))"
+"""The expression the PostgreSQL trigram index is built on (see the migration)."""
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for LIKE with ``\\`` as the escape character, so ``%`` and ``_`` are literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def substring_search(dialect: str, text: str) -> tuple[Select[Any], dict[str, Any]]:
+    """Active nodes of ``:profile_id`` whose kind, label or content holds ``text``.
+
+    Case-insensitive; best first, ties by id, at most ``:limit`` rows; each row is
+    the node's columns, then a positive relevance. ``text`` of at least
+    :data:`TRIGRAM` characters goes through the trigram index (FTS5 ``trigram``
+    phrase on SQLite, ``pg_trgm`` GIN on PostgreSQL). Shorter text cannot use a
+    trigram index; it is matched with ``LIKE`` over the profile's nodes,
+    stopping at ``:limit`` hits (see ``search_substring``).
+    """
+    nodes = t.nodes
+    if dialect == SQLITE and len(text) >= TRIGRAM:
+        stmt = (
+            select(*NODE_COLUMNS, (-_TRIGRAM_BM25).label("relevance"))
+            .select_from(_NODES_TRIGRAM.join(nodes, nodes.c.node_seq == _NODES_TRIGRAM.c.rowid))
+            .where(_TRIGRAM.op("MATCH")(bindparam("match")))
+            .where(nodes.c.profile_id == bindparam("profile_id"))
+            .where(nodes.c.state == "active")
+            .order_by(_TRIGRAM_BM25, nodes.c.id)
+            .limit(bindparam("limit"))
+        )
+        return stmt, {"match": fts5_string(text)}
+    pattern = like_pattern(text.lower())
+    if dialect == SQLITE:
+        haystack: ColumnElement[Any] = func.lower(
+            nodes.c.kind + " " + nodes.c.label + " " + func.coalesce(nodes.c.content, "")
+        )
+    else:
+        haystack = literal_column(PG_SUBSTRING_TEXT)
+    # Label hits first: a name that holds the text says more than a passing mention.
+    in_label = func.lower(nodes.c.label).like(bindparam("pattern"), escape="\\")
+    relevance = case((in_label, 2.0), else_=1.0)
+    stmt = (
+        select(*NODE_COLUMNS, relevance.label("relevance"))
+        .where(haystack.like(bindparam("pattern"), escape="\\"))
+        .where(nodes.c.profile_id == bindparam("profile_id"))
+        .where(nodes.c.state == "active")
+        .order_by(relevance.desc(), nodes.c.id)
+        .limit(bindparam("limit"))
+    )
+    return stmt, {"pattern": pattern}
+
+
 def optimize_search_index(conn: Connection) -> None:
     """Merge the full-text index so no deleted term lingers in old segments.
 
@@ -298,6 +362,7 @@ def optimize_search_index(conn: Connection) -> None:
     """
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
+        conn.exec_driver_sql("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('optimize')")
 
 
 _SWEEP_KEY = "phase_memory.free_page_sweep"

@@ -78,7 +78,7 @@ def dirty_free_pages(database: Path) -> int:
             break
         next_trunk, leaves = struct.unpack(">II", data[:8])
         leaves = min(leaves, (page_size - 8) // 4)
-        if any(data[8 + 4 * leaves :]):
+        if not _stale_leaf_numbers(data[8 + 4 * leaves :], len(raw) // page_size + len(frames)):
             dirty += 1
         for index in range(leaves):
             (leaf,) = struct.unpack(">I", data[8 + 4 * index : 12 + 4 * index])
@@ -87,6 +87,16 @@ def dirty_free_pages(database: Path) -> int:
         seen += 1 + leaves
         trunk = next_trunk
     return dirty
+
+
+def _stale_leaf_numbers(tail: bytes, pages: int) -> bool:
+    """Whether the unused part of a trunk page holds nothing but zeros and page numbers.
+
+    When SQLite takes a leaf off a trunk page it lowers the count and leaves the
+    number where it was: those words are page numbers, not data (secure_delete
+    zeroed the page when it was freed). A word that is no page number is data.
+    """
+    return all(word <= pages for (word,) in struct.iter_unpack(">I", tail[: len(tail) // 4 * 4]))
 
 
 __all__ = ["dirty_free_pages"]

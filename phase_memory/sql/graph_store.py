@@ -45,7 +45,7 @@ from phase_memory.sql import dialect, rows
 from phase_memory.sql import graph_statements as q
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
-from phase_memory.sql.search import search_text
+from phase_memory.sql.search import search_substring, search_text
 
 CHUNK = 1000
 """Rows fetched per round trip when streaming."""
@@ -449,6 +449,15 @@ class SqlGraphStore:
             return []
         with self._db.read("search_text") as conn:
             return search_text(conn, profile_id, terms, limit)
+
+    def search_substring(self, profile_id: str, text: str, limit: int) -> list[TextMatch]:
+        """Active nodes whose kind, label or content holds ``text`` (any case), best first.
+
+        Through the trigram index for text of three characters or more (see
+        :func:`phase_memory.sql.dialect.substring_search`).
+        """
+        with self._db.read("search_substring") as conn:
+            return search_substring(conn, profile_id, text, limit)
 
     # --- writing effects --------------------------------------------------------------
 

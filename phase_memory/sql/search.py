@@ -50,6 +50,21 @@ def search_text(
     return matches
 
 
+def search_substring(
+    conn: Connection, profile_id: str, text: str, limit: int
+) -> list[TextMatch]:
+    """Active nodes of ``profile_id`` whose kind, label or content holds ``text``, best first."""
+    if not text.strip() or limit <= 0 or "\x00" in text:
+        return []  # NUL: no index (nor PostgreSQL text) can hold it, so nothing matches
+    stmt, extra = dialect.substring_search(dialect.name_of(conn), text)
+    rows = conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit})
+    matches = []
+    for row in rows:
+        node = node_of(row[:-1])
+        matches.append(TextMatch(node_id=node.id, relevance=float(row[-1]), node=node))
+    return matches
+
+
 def _sqlite_search(
     conn: Connection, match: str, profile_id: str, limit: int
 ) -> list[tuple[Any, ...]]:

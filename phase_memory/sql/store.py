@@ -120,8 +120,11 @@ class SqlStore:
             dialect.optimize_search_index(conn)
 
     def checkpoint(self) -> None:
-        """Checkpoint the WAL into the database file and truncate it (SQLite)."""
-        if self._db.dialect == dialect.SQLITE:
+        """Checkpoint the WAL into the database file and truncate it (SQLite).
+
+        Inside an open transaction it does nothing (a checkpoint cannot run in one).
+        """
+        if self._db.dialect == dialect.SQLITE and not self._db.in_transaction():
             self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")
 
     def vacuum(self) -> int:
@@ -159,6 +162,16 @@ class SqlStore:
                 storage="PostgreSQL: rows rewritten; earlier row versions stay in the table "
                 "files until `phase-memory db vacuum` (VACUUM FULL)",
                 vacuum_required=True,
+            )
+        if self._db.in_transaction():
+            # A caller's transaction is still open (the forget is not committed yet):
+            # a checkpoint now would go through another connection, or end that
+            # transaction on a one-connection pool. The caller settles after its commit.
+            return StorageErasure(
+                storage="SQLite: freed pages zero-filled (secure_delete), full-text index "
+                "merged; the write-ahead log is checkpointed when the caller's "
+                "transaction commits",
+                wal_checkpointed=False,
             )
         busy, log, _ = self._raw("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint")[0]
         (free,) = self._raw("PRAGMA freelist_count", "checkpoint")[0]

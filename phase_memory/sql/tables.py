@@ -64,6 +64,7 @@ MIGRATION_ONLY = frozenset(
         "nodes_fts_content",
         "search_vector",
         "ix_nodes_search_vector",
+        "ix_nodes_substring",
         "graph_nodes_view",
         "path_lineage_view",
         "events_view",
@@ -78,7 +79,7 @@ def include_in_autogenerate(
     """Alembic ``include_object`` hook: leave :data:`MIGRATION_ONLY` objects alone."""
     if name is None:
         return True
-    return name not in MIGRATION_ONLY and not name.startswith("nodes_fts")
+    return name not in MIGRATION_ONLY and not name.startswith(("nodes_fts", "nodes_trigram"))
 
 
 class UtcTimestamp(TypeDecorator[datetime]):

@@ -41,10 +41,12 @@ from phase_memory.runtime.async_parts import (
     AsyncGraphReader,
     AsyncPathsAPI,
 )
+from phase_memory.runtime.async_review import AsyncReviewQueue
 from phase_memory.runtime.async_runtime import AsyncPhaseMemoryRuntime
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 
-_PARTS = (AsyncPathsAPI, AsyncGraphReader, AsyncEventLogReader, AsyncAuditReader)
+_PARTS = (AsyncPathsAPI, AsyncGraphReader, AsyncEventLogReader, AsyncAuditReader,
+          AsyncReviewQueue)
 
 
 def blocking_runtime(store: MemoryStore) -> Iterator[BlockingRuntime]:
