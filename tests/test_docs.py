@@ -233,7 +233,7 @@ def test_readme_keeps_its_two_setup_commands() -> None:
         in readme
     )
     assert (
-        "python3 -m venv .venv && .venv/bin/pip install -e '.[dev,postgres,langgraph]' "
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[dev,postgres,langgraph,mcp]' "
         "&& .venv/bin/python -m pytest" in readme
     )
     setup = [b for b in blocks_of(ROOT / "README.md") if SETUP_MARK in b.code]
