@@ -13,6 +13,7 @@ from phase_memory.recorder.recorder import (
     REFUSED_OPERATION,
     EffectsOf,
     Recorder,
+    StoreParts,
     complete_payload,
     positioned,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "EffectsOf",
     "EventView",
     "Recorder",
+    "StoreParts",
     "check_event",
     "check_writable",
     "complete_payload",

@@ -54,21 +54,14 @@ REFUSED_OPERATION = "lifecycle.record"
 """The audit operation of an event ``record`` refused at the review gate."""
 
 
-class Recorder:
-    """Builds, checks, appends and applies events over one store, one transaction each call.
+class StoreParts:
+    """The three parts of ``self.store`` as properties: shared by the recorder and the runtime."""
 
-    ``actor`` is written on the events and audit records it creates.
-    """
-
-    def __init__(self, store: MemoryStore, *, actor: str = "system") -> None:
-        self.store = store
-        self.actor = actor
-
-    # --- the store's parts --------------------------------------------------------
+    store: MemoryStore
 
     @property
     def graph(self) -> MemoryGraphStore:
-        """The graph store (read it freely; write through the recorder)."""
+        """The graph store (read it freely; write through the recorder or the runtime)."""
         return self.store.graph
 
     @property
@@ -80,6 +73,17 @@ class Recorder:
     def audit(self) -> AuditSink:
         """The audit sink."""
         return self.store.audit
+
+
+class Recorder(StoreParts):
+    """Builds, checks, appends and applies events over one store, one transaction each call.
+
+    ``actor`` is written on the events and audit records it creates.
+    """
+
+    def __init__(self, store: MemoryStore, *, actor: str = "system") -> None:
+        self.store = store
+        self.actor = actor
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -30,15 +30,15 @@ from phase_memory.models import (
     MemoryNode,
     Profile,
 )
-from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
-from phase_memory.recorder import Recorder
+from phase_memory.protocols import MemoryStore
+from phase_memory.recorder import Recorder, StoreParts
 from phase_memory.runtime.activation import activate
 from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan, apply_actions, plan_actions
 from phase_memory.runtime.paths import PathsAPI
 from phase_memory.runtime.review_queue import ReviewQueue
 
 
-class PhaseMemoryRuntime:
+class PhaseMemoryRuntime(StoreParts):
     """Records events with their graph effects, and runs paths, lifecycle and activation.
 
     Use :func:`phase_memory.open` to make one; it is a context manager.
@@ -61,23 +61,6 @@ class PhaseMemoryRuntime:
     @actor.setter
     def actor(self, actor: str) -> None:
         self.recorder.actor = actor
-
-    # --- the three stores -----------------------------------------------------
-
-    @property
-    def graph(self) -> MemoryGraphStore:
-        """The graph store (read it freely; write through the runtime)."""
-        return self.store.graph
-
-    @property
-    def events(self) -> MemoryEventLog:
-        """The event log."""
-        return self.store.events
-
-    @property
-    def audit(self) -> AuditSink:
-        """The audit sink."""
-        return self.store.audit
 
     # --- lifetime ---------------------------------------------------------------
 
