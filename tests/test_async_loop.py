@@ -1,5 +1,6 @@
 """The event loop keeps running while the async runtime works: a 1 ms heartbeat beside a
-100,000-record envelope import and a 10,000-event record_many never waits 100 ms.
+100,000-record envelope import and a 10,000-event record_many: 99 % of its beats
+come within 100 ms (or twice the machine's floor), and none waits a second.
 
 The bound is generous on purpose: a loop blocked by the import shows gaps of
 seconds, and the test must not flake on a loaded machine. Slow (marked): it
@@ -13,16 +14,17 @@ wall time on the loaded 2-core VM, a dozen of them. That cost is the size of
 the host's heap, not the runtime blocking the loop (the interpreter would stop
 the loop just the same for a collection its own allocations started), so the
 test measures with the collector off (``gc.disable``; reference counting still
-frees everything without a cycle). ``gc.freeze`` would be the finer tool, but
-replay's fold ends with ``gc.freeze(); gc.unfreeze()``, which puts a caller's
-frozen objects back in the collector's sight.
+frees everything without a cycle).
 
 Nor can it absorb a machine with more runnable threads than cores: the loop
 gets the GIL back only when the OS runs it. So the test first measures that
 floor, the longest gap beside a thread that only counts (30-85 ms on the
 shared 2-core VM at a load of 10 to 12), and the bound is 100 ms or twice
-that floor, whichever is larger; a loop that a call blocks shows gaps of
-seconds and fails either way.
+that floor, whichever is larger. The bound is put on the 99th percentile of
+the gaps, and the longest single gap must stay under a second: the OS may
+deschedule the loop's thread once for longer than the floor it measured
+(a 165 ms gap was seen with two test suites running beside), while a loop that
+a call blocks shows one gap as long as the call (seconds) and fails either way.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ NODES = 50_000
 EDGES = 50_000
 EVENTS = 10_000
 MAX_GAP = 0.100
+MAX_SINGLE_GAP = 1.0
 
 
 @pytest.fixture
@@ -145,7 +148,9 @@ async def test_a_heartbeat_keeps_beating_beside_a_big_import_and_record_many(
     assert len(recorded) == EVENTS
     assert len(gaps) > 100  # it did beat all along
     bound = max(MAX_GAP, 2 * floor)
-    assert max(gaps) < bound, (
-        f"the loop stalled {max(gaps) * 1000:.0f} ms (bound {bound * 1000:.0f} ms; "
-        f"beside a pure-Python thread: {floor * 1000:.0f} ms)"
+    p99 = sorted(gaps)[int(len(gaps) * 0.99)]
+    assert p99 < bound, (
+        f"the loop stalled {p99 * 1000:.0f} ms at the 99th percentile (bound "
+        f"{bound * 1000:.0f} ms; beside a pure-Python thread: {floor * 1000:.0f} ms)"
     )
+    assert max(gaps) < MAX_SINGLE_GAP, f"the loop stopped for {max(gaps):.2f} s"
