@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import plain, print_json, say, short, table
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.output import plain, print_json, say, short, table
 from phase_memory.models import ActivationPlan
 
 

@@ -32,9 +32,9 @@ from phase_memory.cli import (
     review,
     setup,
 )
-from phase_memory.cli._context import DEFAULT_DB, ENV_DB, CliState
-from phase_memory.cli._errors import FAILURE, CliError, describe
-from phase_memory.cli._output import error_line
+from phase_memory.cli.context import DEFAULT_DB, ENV_DB, CliState
+from phase_memory.cli.errors import FAILURE, CliError, describe
+from phase_memory.cli.output import error_line
 from phase_memory.errors import PhaseMemoryError
 
 PROG = "phase-memory"

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import pydantic
 import typer
 
-from phase_memory.cli._context import CLI_ACTOR, open_memory
-from phase_memory.cli._errors import CliError, CliUsageError, describe_validation
-from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import print_json, say, table
+from phase_memory.cli.context import CLI_ACTOR, open_memory
+from phase_memory.cli.errors import CliError, CliUsageError, describe_validation
+from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.output import print_json, say, table
 from phase_memory.errors import ReviewRequiredError
 from phase_memory.models import Approval, LifecycleAction, utc_now
 

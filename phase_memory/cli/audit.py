@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._options import JsonLines
-from phase_memory.cli._output import print_jsonl, short, table, when
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.options import JsonLines
+from phase_memory.cli.output import print_jsonl, short, table, when
 from phase_memory.models import AuditOutcome
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import MEMORY, database_file, state_of
-from phase_memory.cli._errors import CliError
-from phase_memory.cli._options import JsonDocument, JsonLines
-from phase_memory.cli._output import print_json, print_jsonl, say, table
+from phase_memory.cli.context import MEMORY, database_file, state_of
+from phase_memory.cli.errors import CliError
+from phase_memory.cli.options import JsonDocument, JsonLines
+from phase_memory.cli.output import print_json, print_jsonl, say, table
 from phase_memory.sql import (
     database_revision,
     downgrade_database,

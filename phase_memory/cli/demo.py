@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import CliState, open_memory, state_of
-from phase_memory.cli._errors import CliError
-from phase_memory.cli._output import counted, plain, say
+from phase_memory.cli.context import CliState, open_memory, state_of
+from phase_memory.cli.errors import CliError
+from phase_memory.cli.output import counted, plain, say
 from phase_memory.errors import ReviewRequiredError
 from phase_memory.models import (
     Approval,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import print_json, say, table
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.output import print_json, say, table
 
 
 def doctor(

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._errors import CliError
-from phase_memory.cli._options import JsonDocument, JsonLines
-from phase_memory.cli._output import (
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.errors import CliError
+from phase_memory.cli.options import JsonDocument, JsonLines
+from phase_memory.cli.output import (
     event_summary,
     plain,
     print_json,

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 import phase_memory as pm
-from phase_memory.cli._context import MEMORY, open_memory, state_of
-from phase_memory.cli._errors import CliError, CliUsageError
-from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import counted, print_json, progress_bar, say, table
+from phase_memory.cli.context import MEMORY, open_memory, state_of
+from phase_memory.cli.errors import CliError, CliUsageError
+from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.output import counted, print_json, progress_bar, say, table
 from phase_memory.errors import ImportProblem, ImportValidationError
 from phase_memory.interchange import (
     AUDIT,

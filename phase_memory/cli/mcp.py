@@ -8,8 +8,8 @@ import anyio
 import typer
 
 import phase_memory as pm
-from phase_memory.cli._context import ENV_DB, state_of
-from phase_memory.cli._errors import CliError
+from phase_memory.cli.context import ENV_DB, state_of
+from phase_memory.cli.errors import CliError
 
 try:  # the extra is optional: without it the command says how to get it
     from phase_memory.mcp import Transport, serve

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._options import JsonDocument, JsonLines
-from phase_memory.cli._output import fields, print_json, print_jsonl, say, short, table, when
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.options import JsonDocument, JsonLines
+from phase_memory.cli.output import fields, print_json, print_jsonl, say, short, table, when
 from phase_memory.models import MemoryNode, NodeState
 from phase_memory.runtime import PhaseMemoryRuntime
 

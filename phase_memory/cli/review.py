@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from phase_memory.cli._context import open_memory
-from phase_memory.cli._output import fields, print_json, print_jsonl, say, short, table, when
+from phase_memory.cli.context import open_memory
+from phase_memory.cli.output import fields, print_json, print_jsonl, say, short, table, when
 from phase_memory.runtime.review_queue import Proposal
 
 app = typer.Typer(help="The review queue: proposals agents made, for a person to decide.",

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from phase_memory import __version__
-from phase_memory.cli._context import open_memory, state_of
-from phase_memory.cli._options import JsonDocument
-from phase_memory.cli._output import fields, print_json, say, table
+from phase_memory.cli.context import open_memory, state_of
+from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.output import fields, print_json, say, table
 from phase_memory.models import Profile, utc_now
 from phase_memory.runtime import PhaseMemoryRuntime
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 import phase_memory as pm
-from phase_memory.cli._errors import CliError
+from phase_memory.cli.errors import CliError
 
 DEFAULT_DB = "phase-memory.db"
 """The database used when neither ``--db`` nor ``PHASE_MEMORY_DB`` names one."""

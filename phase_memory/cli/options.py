@@ -1,6 +1,6 @@
 """Options shared by several commands, each defined once.
 
-``--json`` has two forms (see :mod:`phase_memory.cli._output`): one JSON
+``--json`` has two forms (see :mod:`phase_memory.cli.output`): one JSON
 document for a single object or report, JSON Lines for listings.
 """
 
