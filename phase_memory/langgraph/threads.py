@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from phase_memory.models.ids import check_identifier
 
@@ -33,6 +34,7 @@ def _digest(*parts: str, size: int = 20) -> str:
     return hashlib.blake2b(joined, digest_size=size).hexdigest()
 
 
+@lru_cache(maxsize=4096)  # thread ids repeat on every call of the saver
 def _readable(value: str) -> str:
     """``value`` when it is a short plain identifier, else a hash of it."""
     if len(value) <= _READABLE_LENGTH and "/" not in value:
