@@ -34,17 +34,17 @@ THREAD = "bench-thread"
 ROOT = "lg:" + THREAD
 PROFILE = "langgraph"
 CHECKPOINT_KIND = "langgraph.checkpoint"
+REPLACED_KIND = "langgraph.checkpoint.replaced"
 WRITES_KIND = "langgraph.writes"
 
 # The statements PhaseMemorySaver runs on SQLite (as its trace shows them).
-_EVENT_COLUMNS = ("event_id, kind, profile_id, path_id, occurred_at, payload, schema_version, "
-                  "actor, causation_id, position")
+_SHORT_COLUMNS = "position, event_id, kind, path_id, payload"  # events.payloads
 _PATH_COLUMNS = ("id, profile_id, parent_path_id, fork_event_id, root_path_id, status, active, "
                  "merged_into_path_id, merge_event_id, abandoned_reason, compaction_status, "
                  "summary_node_id, created_at, updated_at")
 _RAW_LATER_CHECKPOINT = (  # put: is the parent still the newest checkpoint of its path?
-    f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? AND path_id = ? "
-    "ORDER BY position LIMIT 1")
+    f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? AND path_id = ? "
+    "ORDER BY position LIMIT 1 OFFSET 0")
 _RAW_INSERT = (  # put: the event row, positioned, unless its id is stored
     "INSERT INTO events (position, event_id, kind, profile_id, path_id, occurred_at, payload, "
     "schema_version, actor, causation_id) SELECT (SELECT coalesce(max(position), 0) + 1 "
@@ -54,12 +54,12 @@ _RAW_PROFILE = ("SELECT id, name, description, policy, attributes, created_at, u
                 "FROM profiles WHERE id = ?")  # put: the recorder's write checks
 _RAW_PATH = f"SELECT {_PATH_COLUMNS} FROM paths WHERE id = ?"
 _RAW_TREE = f"SELECT {_PATH_COLUMNS} FROM paths WHERE tree_id = ? ORDER BY id"
-_RAW_NEWEST = (f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind IN (?) AND path_id = ? "
-               "ORDER BY position DESC LIMIT 1")
-_RAW_WRITES_AFTER = (f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? "
+_RAW_NEWEST = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?) AND path_id = ? "
+               "ORDER BY position DESC LIMIT 1 OFFSET 0")
+_RAW_WRITES_AFTER = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? "
                      "AND path_id = ? ORDER BY position")
-_RAW_PATH_EVENTS = (f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind IN (?, ?) AND path_id = ? "
-                    "ORDER BY position")
+_RAW_PATH_EVENTS = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?, ?) "
+                    "AND path_id = ? ORDER BY position")
 
 
 def _missing(name: str, title: str) -> Row:
@@ -331,16 +331,17 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
         for path in execute(_RAW_TREE, (ROOT,)).fetchall():
             if path[0] != ROOT and not path[0].startswith(ROOT + "/fork:"):
                 continue
-            row = execute(_RAW_NEWEST, (CHECKPOINT_KIND, path[0])).fetchone()
+            row = execute(_RAW_NEWEST, (CHECKPOINT_KIND, REPLACED_KIND, path[0])).fetchone()
             if row is None:
                 continue
-            payload = orjson.loads(row[5])
+            payload = orjson.loads(row[4])
+            assert row[2] == CHECKPOINT_KIND  # (no re-put in this thread)
             if "redacted" not in payload and (
                     best is None or payload["checkpoint_id"] > best[1]["checkpoint_id"]):
                 best = (row, payload)
         row, payload = best
-        writes = [orjson.loads(w[5]) for w in execute(
-            _RAW_WRITES_AFTER, (WRITES_KIND, row[9], row[3])).fetchall()]
+        writes = [orjson.loads(w[4]) for w in execute(
+            _RAW_WRITES_AFTER, (WRITES_KIND, row[0], row[3])).fetchall()]
         mine = [w for w in writes
                 if "redacted" not in w and w["checkpoint_id"] == payload["checkpoint_id"]]
         return _raw_tuple(payload, mine)
@@ -380,16 +381,17 @@ def list_thread(ctx: Context, sizes: dict[str, Any]) -> Row:
     def raw_list(execute: Any) -> list[Any]:
         found: list[Any] = []
         for path in execute(_RAW_TREE, (ROOT,)).fetchall():
-            found.extend(execute(_RAW_PATH_EVENTS, (CHECKPOINT_KIND, WRITES_KIND, path[0])))
-        found.sort(key=lambda row: row[9])
+            found.extend(execute(_RAW_PATH_EVENTS,
+                                 (CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND, path[0])))
+        found.sort(key=lambda row: row[0])
         checkpoints_by: dict[Any, Any] = {}
         writes_by: dict[Any, list[Any]] = {}
         for row in found:
-            payload = orjson.loads(row[5])
+            payload = orjson.loads(row[4])
             if "redacted" in payload:
                 continue
             group = (payload["thread_id"], payload["checkpoint_ns"], payload["checkpoint_id"])
-            if row[1] == CHECKPOINT_KIND:
+            if row[2] != WRITES_KIND:  # a checkpoint, or a re-put of one (the newest wins)
                 checkpoints_by[group] = payload
             else:
                 writes_by.setdefault(group, []).append(payload)

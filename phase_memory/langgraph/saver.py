@@ -29,10 +29,11 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from phase_memory.langgraph.checkpoint_log import CheckpointLog, StoredCheckpoint, events_of
-from phase_memory.langgraph.encoding import decode, encode
+from phase_memory.langgraph.encoding import TAG, decode, encode
 from phase_memory.langgraph.threads import ThreadKey, root_path_id
 from phase_memory.langgraph.worker import in_worker
-from phase_memory.models import JsonObject, MemoryEvent, new_id
+from phase_memory.models import JsonObject, new_id
+from phase_memory.protocols import EventPayload
 from phase_memory.runtime import PhaseMemoryRuntime
 from phase_memory.runtime import open as open_memory
 
@@ -229,7 +230,7 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
             raise ValueError(
                 f"unknown prune strategy {strategy!r}; use one of {', '.join(PRUNE_STRATEGIES)}"
             )
-        victims: builtins.list[MemoryEvent] = []
+        victims: builtins.list[EventPayload] = []
         for thread_id in thread_ids:
             if strategy == "delete":
                 victims.extend(self.log.thread_events(thread_id))
@@ -319,7 +320,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         return encoded
 
     def _decoded(self, stored: Any) -> dict[str, Any]:
-        return {k: decode(self.serde, v) for k, v in stored.items()}
+        # Plain JSON values are stored as themselves: only a tagged one needs decoding.
+        for value in stored.values():
+            if type(value) is dict and TAG in value:
+                return {k: decode(self.serde, v) for k, v in stored.items()}
+        return dict(stored)
 
     def _matches(self, payload: JsonObject, wanted: dict[str, Any]) -> bool:
         metadata = payload.get("metadata")
@@ -331,23 +336,26 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         )
 
     def _tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
+        # Runs for every checkpoint read (a list of a long thread: thousands).
         p = stored.payload
         thread_id, ns = str(p["thread_id"]), str(p["checkpoint_ns"])
+        checkpoint_id = str(p["checkpoint_id"])
         stored_checkpoint: Any = p["checkpoint"]
         checkpoint: Any = self._decoded(stored_checkpoint)
         checkpoint["channel_values"] = self._decoded(stored_checkpoint["channel_values"])
         parent_id = p.get("parent_checkpoint_id")
-        metadata: Any = self._decoded(p["metadata"])
         return CheckpointTuple(
-            config=_config(thread_id, ns, stored.checkpoint_id),
-            checkpoint=checkpoint,
-            metadata=metadata,
-            parent_config=_config(thread_id, ns, str(parent_id)) if parent_id else None,
-            pending_writes=self._pending_writes(stored.writes),
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                              "checkpoint_id": checkpoint_id}},
+            checkpoint,
+            self._decoded(p["metadata"]),  # type: ignore[arg-type]
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                              "checkpoint_id": str(parent_id)}} if parent_id else None,
+            self._pending_writes(stored.writes) if stored.writes else [],
         )
 
     def _pending_writes(
-        self, events: Sequence[MemoryEvent]
+        self, events: Sequence[EventPayload]
     ) -> builtins.list[tuple[str, str, Any]]:
         # Regular writes: the first stored for (task, idx) stands; special ones: the last.
         chosen: dict[tuple[str, int], tuple[str, str, int, str, Any]] = {}

@@ -25,6 +25,8 @@ CHECKPOINT_KIND = "langgraph.checkpoint"
 """Event kind of a stored checkpoint."""
 WRITES_KIND = "langgraph.writes"
 """Event kind of the pending writes of one ``put_writes`` call."""
+REPLACED_KIND = "langgraph.checkpoint.replaced"
+"""Event kind of a checkpoint put again with other content (a checkpoint reads as its newest)."""
 
 _READABLE_LENGTH = 100
 
@@ -79,6 +81,10 @@ class ThreadKey:
         """The id of the event holding checkpoint ``checkpoint_id``."""
         return "lgc-" + _digest(self.thread_id, self.checkpoint_ns, checkpoint_id)
 
+    def replaced_event_id(self, checkpoint_id: str, number: int) -> str:
+        """The id of the ``number``-th (1, 2, ...) re-put of checkpoint ``checkpoint_id``."""
+        return f"{self.checkpoint_event_id(checkpoint_id)}.{number}"
+
     def writes_event_id(
         self, checkpoint_id: str, task_id: str, indexes: tuple[int, ...], salt: str = ""
     ) -> str:
@@ -96,4 +102,4 @@ def root_path_id(thread_id: str) -> str:
     return f"lg:{_readable(thread_id)}"
 
 
-__all__ = ["CHECKPOINT_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]
+__all__ = ["CHECKPOINT_KIND", "REPLACED_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]

@@ -73,7 +73,9 @@ _LAST_AND_SEEN = select(
     select(func.max(_events.c.position)).scalar_subquery(),
     exists().where(_events.c.event_id == bindparam("id_")),
 )
-_GET = select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_"))
+_GET = DirectStatement(  # by id: a LangGraph saver reads checkpoints this way
+    select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_"))
+)
 _SEEN = select(_events.c.event_id).where(
     _events.c.event_id.in_(bindparam("ids_", expanding=True)),
     _events.c.position <= bindparam("last_"),
@@ -183,10 +185,10 @@ class SqlEventLog:
     def get(self, event_id: str) -> MemoryEvent:
         """The event with this id (position set)."""
         with self._db.read("get") as conn:
-            row = conn.execute(_GET, {"id_": event_id}).first()
-            if row is None:
-                raise NotFoundError(f"event {event_id!r} does not exist")
-            return rows.event_of(row)
+            found = _GET.all(conn, {"id_": event_id})
+        if not found:
+            raise NotFoundError(f"event {event_id!r} does not exist")
+        return rows.event_of(found[0])
 
     def list(
         self,
