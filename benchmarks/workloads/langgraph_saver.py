@@ -17,7 +17,8 @@ figure against SqliteSaver beside it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,62 +121,102 @@ def _fill(saver: Any, checkpoints: list[dict[str, Any]]) -> Any:
     return config
 
 
-def _pm_side(ctx: Context, name: str, work: Callable[[Any], int]) -> Callable[[int], float]:
-    from phase_memory.langgraph import PhaseMemorySaver
-
-    def side(i: int) -> float:
-        path = ctx.fresh_db(f"{name}-pm-{i}")
-        with pm.open(path, synchronous="normal") as mem:
-            done, seconds = _timed(work, PhaseMemorySaver(mem))
-        dbfiles.remove_db(path)
-        return done / seconds
-
-    return side
+Chunks = Iterator[tuple[int, float]]
+"""A side of a row: set up at the first ``next``, then (count, seconds) of each timed chunk."""
 
 
-def _peer_side(ctx: Context, name: str, work: Callable[[Any], int]) -> Callable[[int], float]:
-    def side(i: int) -> float:
-        path = ctx.workdir / f"{name}-peer-{i}.db"
-        saver = _peer(path)
-        done, seconds = _timed(work, saver)
-        saver.conn.close()
-        dbfiles.remove_db(path)
-        return done / seconds
+def _interleaved(repeat: int, chunks: int, *sides: Callable[[int], Chunks]) -> list[list[float]]:
+    """Rates of every chunk of every side, the sides' chunks in turns (a, b, c, a, b, ...).
 
-    return side
-
-
-def _timed(work: Callable[[Any], Any], saver: Any) -> tuple[int, float]:
-    # ``work`` does its own set-up and returns (count, Timer) of the timed part.
-    count, timer = work(saver)
-    return count, timer.seconds
-
-
-def _raw_side(ctx: Context, name: str, build: Callable[[Any], None],
-              work: Callable[[Any], Any]) -> Callable[[int], float]:
-    """Plain sqlite3 on a database phase-memory made: ``build`` fills it, ``work`` is timed."""
-    from phase_memory.langgraph import PhaseMemorySaver
-
-    def side(i: int) -> float:
-        path = ctx.fresh_db(f"{name}-raw-{i}")
-        with pm.open(path, synchronous="normal") as mem:
-            build(PhaseMemorySaver(mem))
-        conn = dbfiles.raw_connect(path)
-        count, timer = work(conn)
-        conn.close()
-        dbfiles.remove_db(path)
-        return count / timer.seconds
-
-    return side
-
-
-def _in_turns(repeat: int, *sides: Callable[[int], float]) -> list[list[float]]:
-    """Run the sides in turns (a, b, c, a, b, c, ...) so drift hits them alike."""
+    Load from other processes drifts over seconds; sides taking turns every few
+    milliseconds see the same drift, which whole runs one after the other do not.
+    """
     rates: list[list[float]] = [[] for _ in sides]
     for i in range(repeat):
-        for found, side in zip(rates, sides, strict=True):
-            found.append(side(i))
+        runs = [side(i) for side in sides]
+        try:
+            for _ in range(chunks):
+                for found, run in zip(rates, runs, strict=True):
+                    count, seconds = next(run)
+                    found.append(count / seconds)
+        finally:
+            for run in runs:
+                run.close()
     return rates
+
+
+@contextmanager
+def _pm_saver(ctx: Context, name: str, i: int, fill: list[dict[str, Any]]) -> Iterator[Any]:
+    """A PhaseMemorySaver on a fresh database, the thread ``fill`` put first."""
+    from phase_memory.langgraph import PhaseMemorySaver
+
+    path = ctx.fresh_db(f"{name}-pm-{i}")
+    try:
+        with pm.open(path, synchronous="normal") as mem:
+            saver = PhaseMemorySaver(mem)
+            _fill(saver, fill)
+            yield saver
+    finally:
+        dbfiles.remove_db(path)
+
+
+@contextmanager
+def _peer_saver(ctx: Context, name: str, i: int, fill: list[dict[str, Any]]) -> Iterator[Any]:
+    """LangGraph's SqliteSaver on a fresh database, the thread ``fill`` put first."""
+    path = ctx.workdir / f"{name}-peer-{i}.db"
+    saver = _peer(path)
+    try:
+        _fill(saver, fill)
+        yield saver
+    finally:
+        saver.conn.close()
+        dbfiles.remove_db(path)
+
+
+@contextmanager
+def _raw_conn(ctx: Context, name: str, i: int, build: Callable[[Any], None]) -> Iterator[Any]:
+    """Plain sqlite3 on a database phase-memory made (``build`` fills it through the saver)."""
+    from phase_memory.langgraph import PhaseMemorySaver
+
+    path = ctx.fresh_db(f"{name}-raw-{i}")
+    with pm.open(path, synchronous="normal") as mem:
+        build(PhaseMemorySaver(mem))
+    conn = dbfiles.raw_connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        dbfiles.remove_db(path)
+
+
+Chunk = Callable[[Any], int]
+"""One timed chunk of work on a saver (or a raw connection): returns how many it did."""
+
+
+def _side(opened: Callable[[int], AbstractContextManager[Any]],
+          chunk_maker: Callable[[], Chunk]) -> Callable[[int], Chunks]:
+    """A side: ``opened(i)`` gives its saver or connection, ``chunk_maker()`` its chunks."""
+    def side(i: int) -> Chunks:
+        chunk = chunk_maker()
+        with opened(i) as target:
+            while True:
+                with Timer() as t:
+                    count = chunk(target)
+                yield count, t.seconds
+
+    return side
+
+
+def _three_sides(ctx: Context, name: str, fill: list[dict[str, Any]],
+                 saver_chunk: Callable[[], Chunk], build: Callable[[Any], None],
+                 raw_chunk: Callable[[], Chunk], chunks: int) -> list[list[float]]:
+    """PhaseMemorySaver, SqliteSaver and raw sqlite3, ``chunks`` chunks each, in turns."""
+    return _interleaved(
+        ctx.repeat, chunks,
+        _side(lambda i: _pm_saver(ctx, name, i, fill), saver_chunk),
+        _side(lambda i: _peer_saver(ctx, name, i, fill), saver_chunk),
+        _side(lambda i: _raw_conn(ctx, name, i, build), raw_chunk),
+    )
 
 
 def judge(pm_rate: float, peer_rate: float, raw_rate: float) -> tuple[float | None, str, bool]:
@@ -195,8 +236,7 @@ def judge(pm_rate: float, peer_rate: float, raw_rate: float) -> tuple[float | No
         raw_ratio >= REACH)
 
 
-def _row(name: str, title: str, n: str, unit: str,
-         rates: list[list[float]]) -> Row:
+def _row(name: str, title: str, n: str, unit: str, rates: list[list[float]]) -> Row:
     pm_rates, peer_rates, raw_rates = rates
     pm_rate, peer_rate, raw_rate = median(pm_rates), median(peer_rates), median(raw_rates)
     ratio, target, met = judge(pm_rate, peer_rate, raw_rate)
@@ -205,19 +245,14 @@ def _row(name: str, title: str, n: str, unit: str,
     raw_vs_peer = ratio_of(raw_rate, peer_rate) or 0.0
     note = (f"SqliteSaver {rate(peer_rate, unit)}, raw sqlite3 on phase-memory's tables "
             f"{rate(raw_rate, unit)} (= {raw_vs_peer:.2f}x SqliteSaver); PhaseMemorySaver = "
-            f"{peer_ratio:.2f}x SqliteSaver, {raw_ratio:.2f}x raw")
+            f"{peer_ratio:.2f}x SqliteSaver, {raw_ratio:.2f}x raw (medians of "
+            f"{len(pm_rates)} chunks per side, sides in turns)")
     return Row(name=name, title=title, n=n, pm=rate(pm_rate, unit),
                raw=f"raw {rate(raw_rate, unit)}; SqliteSaver {rate(peer_rate, unit)}",
                ratio=ratio, target=target, met=met, note=note,
                figures={"pm_per_s": pm_rates, "peer_per_s": peer_rates, "raw_per_s": raw_rates,
                         "pm_vs_peer": peer_ratio, "pm_vs_raw": raw_ratio,
                         "raw_vs_peer": raw_vs_peer})
-
-
-def _sides(ctx: Context, name: str, work: Callable[[Any], Any], build: Callable[[Any], None],
-           raw_work: Callable[[Any], Any]) -> list[list[float]]:
-    return _in_turns(ctx.repeat, _pm_side(ctx, name, work), _peer_side(ctx, name, work),
-                     _raw_side(ctx, name, build, raw_work))
 
 
 # --- raw sqlite3 building what the saver returns ------------------------------------------
@@ -251,6 +286,9 @@ def _raw_tuple(payload: dict[str, Any], writes: list[Any]) -> Any:
 
 # --- put ---------------------------------------------------------------------------------
 
+CHUNKS = 20
+"""Timed chunks per side and repeat (puts and gets); a list is one chunk."""
+
 
 def put(ctx: Context, sizes: dict[str, Any]) -> Row:
     """``put`` of checkpoint-sized states, each the child of the one before, one commit each."""
@@ -261,22 +299,34 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
 
     checkpoints = _checkpoints(sizes["puts"])
     n = len(checkpoints)
+    per = max(1, n // CHUNKS)
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        with Timer() as t:
-            _fill(saver, checkpoints)
-        return n, t
+    def saver_chunk() -> Chunk:
+        state: Any = {"config": {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}},
+                      "k": 0}
+
+        def chunk(saver: Any) -> int:
+            config, k = state["config"], state["k"]
+            for checkpoint in checkpoints[k:k + per]:
+                config = saver.put(config, checkpoint, {"source": "loop", "step": k}, {})
+                k += 1
+            state["config"], state["k"] = config, k
+            return per
+
+        return chunk
 
     def build(saver: Any) -> None:
         saver.mem.paths.open(PROFILE, path_id=ROOT)  # the first put opens it (not timed here)
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        execute = conn.execute
-        parent: str | None = None
-        parent_position: int | None = None
-        config: Any = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
-        with Timer() as t:
-            for k, checkpoint in enumerate(checkpoints):
+    def raw_chunk() -> Chunk:
+        state: Any = {"parent": None, "position": None, "k": 0}
+
+        def chunk(conn: Any) -> int:
+            execute = conn.execute
+            parent, parent_position, k = state["parent"], state["position"], state["k"]
+            for checkpoint in checkpoints[k:k + per]:
+                config = (_config(THREAD, "", parent) if parent else
+                          {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}})
                 metadata = get_serializable_checkpoint_metadata(
                     config, {"source": "loop", "step": k})  # type: ignore[typeddict-item]
                 stored = {key: value for key, value in checkpoint.items()
@@ -297,11 +347,13 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
                 execute(_RAW_PROFILE, (PROFILE,)).fetchall()
                 execute(_RAW_PATH, (ROOT,)).fetchall()
                 execute("COMMIT")
-                parent, parent_position = checkpoint["id"], position
-                config = _config(THREAD, "", checkpoint["id"])
-        return n, t
+                parent, parent_position, k = checkpoint["id"], position, k + 1
+            state["parent"], state["position"], state["k"] = parent, parent_position, k
+            return per
 
-    rates = _sides(ctx, name, work, build, raw_work)
+        return chunk
+
+    rates = _three_sides(ctx, name, [], saver_chunk, build, raw_chunk, n // per)
     return _row(name, title, f"{n:,}", "puts/s", rates)
 
 
@@ -315,16 +367,18 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
         return _missing(name, title)
     checkpoints = _checkpoints(sizes["thread"])
     lookups = sizes["lookups"]
+    per = max(1, lookups // CHUNKS)
     latest: Any = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
     newest_id = checkpoints[-1]["id"]
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        _fill(saver, checkpoints)
-        get = saver.get_tuple
-        with Timer() as t:
-            for _ in range(lookups):
+    def saver_chunk() -> Chunk:
+        def chunk(saver: Any) -> int:
+            get = saver.get_tuple
+            for _ in range(per):
                 assert get(latest).checkpoint["id"] == newest_id
-        return lookups, t
+            return per
+
+        return chunk
 
     def raw_get(execute: Any) -> Any:
         best: Any = None
@@ -346,14 +400,17 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
                 if "redacted" not in w and w["checkpoint_id"] == payload["checkpoint_id"]]
         return _raw_tuple(payload, mine)
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        execute = conn.execute
-        with Timer() as t:
-            for _ in range(lookups):
+    def raw_chunk() -> Chunk:
+        def chunk(conn: Any) -> int:
+            execute = conn.execute
+            for _ in range(per):
                 assert raw_get(execute).checkpoint["id"] == newest_id
-        return lookups, t
+            return per
 
-    rates = _sides(ctx, name, work, lambda s: _fill(s, checkpoints), raw_work)
+        return chunk
+
+    rates = _three_sides(ctx, name, checkpoints, saver_chunk, lambda s: _fill(s, checkpoints),
+                         raw_chunk, lookups // per)
     n = f"{lookups:,} on {len(checkpoints):,}"
     return _row(name, title, n, "gets/s", rates)
 
@@ -371,12 +428,12 @@ def list_thread(ctx: Context, sizes: dict[str, Any]) -> Row:
     thread: Any = {"configurable": {"thread_id": THREAD}}
     size = len(checkpoints)
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        _fill(saver, checkpoints)
-        with Timer() as t:
-            for _ in range(lists):
-                assert sum(1 for _ in saver.list(thread)) == size
-        return lists * size, t
+    def saver_chunk() -> Chunk:
+        def chunk(saver: Any) -> int:
+            assert sum(1 for _ in saver.list(thread)) == size
+            return size
+
+        return chunk
 
     def raw_list(execute: Any) -> list[Any]:
         found: list[Any] = []
@@ -398,13 +455,14 @@ def list_thread(ctx: Context, sizes: dict[str, Any]) -> Row:
         ordered = sorted(checkpoints_by.items(), key=lambda item: item[0][2], reverse=True)
         return [_raw_tuple(payload, writes_by.get(group, [])) for group, payload in ordered]
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        execute = conn.execute
-        with Timer() as t:
-            for _ in range(lists):
-                assert len(raw_list(execute)) == size
-        return lists * size, t
+    def raw_chunk() -> Chunk:
+        def chunk(conn: Any) -> int:
+            assert len(raw_list(conn.execute)) == size
+            return size
 
-    rates = _sides(ctx, name, work, lambda s: _fill(s, checkpoints), raw_work)
+        return chunk
+
+    rates = _three_sides(ctx, name, checkpoints, saver_chunk, lambda s: _fill(s, checkpoints),
+                         raw_chunk, lists)
     n = f"{lists:,} x {size:,}"
     return _row(name, title, n, "tuples/s", rates)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
@@ -57,17 +56,27 @@ def _payload_of(event: MemoryEvent) -> EventPayload:
                         event.payload)
 
 
-@dataclass(frozen=True)
 class StoredCheckpoint:
     """A checkpoint: its first event, its newest (the content), and its writes events."""
 
-    first: EventPayload
-    """The event that placed the checkpoint (its path and position)."""
-    event: EventPayload
-    """The newest event of the checkpoint (``first`` unless it was put again)."""
-    writes: list[EventPayload]
-    replaced: list[EventPayload]
-    """Events of re-puts before ``event`` (and ``first`` when it is not ``event``)."""
+    # A plain class with slots: one is built for every checkpoint listed.
+    __slots__ = ("event", "first", "replaced", "writes")
+
+    def __init__(
+        self,
+        first: EventPayload,
+        event: EventPayload,
+        writes: list[EventPayload],
+        replaced: list[EventPayload],
+    ) -> None:
+        self.first = first
+        """The event that placed the checkpoint (its path and position)."""
+        self.event = event
+        """The newest event of the checkpoint (``first`` unless it was put again)."""
+        self.writes = writes
+        """Its live writes events, in position order."""
+        self.replaced = replaced
+        """The events of the checkpoint before ``event`` (re-puts), oldest first."""
 
     @property
     def payload(self) -> JsonObject:

@@ -242,17 +242,17 @@ class SqlEventLog:
         }
         filters = (value is not None for value in given.values())
         if kinds is None:
-            listing = _listing(short, *filters, None, newest_first)
+            listing = _listing(self._dialect, short, *filters, None, newest_first)
         else:
             wanted = builtins.list(dict.fromkeys(kinds))
             if len(wanted) <= _KINDS_BOUND:
                 # A few kinds (the usual case) are separate parameters: the
                 # statement runs on the driver's cursor, compiled once.
                 params.update({f"kind_{i}": kind for i, kind in enumerate(wanted)})
-                listing = _listing(short, *filters, len(wanted), newest_first)
+                listing = _listing(self._dialect, short, *filters, len(wanted), newest_first)
             else:
                 params["kinds_"] = wanted
-                listing = _listing(short, *filters, -1, newest_first)
+                listing = _listing(self._dialect, short, *filters, -1, newest_first)
         with self._db.read("list") as conn:
             if isinstance(listing, DirectStatement):
                 return listing.all(conn, params)
@@ -345,6 +345,7 @@ _KINDS_BOUND = 4
 
 @cache
 def _listing(
+    dialect_name: str,
     short: bool,
     profile: bool,
     path: bool,
@@ -353,12 +354,16 @@ def _listing(
     kinds: int | None,
     newest_first: bool,
 ) -> DirectStatement | Select[Any]:
-    """``list`` (``short``: ``payloads``) for one set of filters (parameters ``<filter>_``).
+    """``list`` (``short``: ``payloads``) on a dialect, for one set of filters (``<filter>_``).
 
     ``kinds``: None (any kind), a count (parameters ``kind_0``, ``kind_1``, ...;
     the statement runs on the driver's cursor) or -1 (``kinds_``, expanding).
     """
-    stmt = select(*(rows.PAYLOAD_COLUMNS if short else rows.EVENT_COLUMNS))
+    if short:  # the payload as its JSON text: rows.event_payload_of parses it
+        payload = dialect.json_text(dialect_name, _events.c.payload).label("payload")
+        stmt = select(*rows.PAYLOAD_COLUMNS[:-1], payload)
+    else:
+        stmt = select(*rows.EVENT_COLUMNS)
     if kinds == -1:
         stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
     elif kinds is not None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Column
 
+from phase_memory import json_codec
 from phase_memory.errors import IntegrityError
 from phase_memory.models import (
     ActivationItem,
@@ -238,14 +239,14 @@ def event_of(row: Sequence[Any]) -> MemoryEvent:
 
 
 def event_payload_of(row: Sequence[Any]) -> EventPayload:
-    """An :class:`EventPayload` from a row of :data:`PAYLOAD_COLUMNS`.
+    """An :class:`EventPayload` from a row of :data:`PAYLOAD_COLUMNS`, the payload as JSON text.
 
-    The payload comes out of a JSON column, so it is JSON by construction;
-    only an object is a payload.
+    Only a JSON object is a payload (a row edited by hand may hold something else).
     """
-    if type(row[4]) is not dict:
+    payload = json_codec.loads(row[4]) if isinstance(row[4], str | bytes) else row[4]
+    if type(payload) is not dict:
         raise IntegrityError(f"event {row[1]!r}: its stored payload is not a JSON object")
-    return EventPayload(*row)
+    return EventPayload(row[0], row[1], row[2], row[3], payload)
 
 
 def audit_of(row: Sequence[Any]) -> AuditRecord:
