@@ -143,3 +143,22 @@ def test_a_thread_put_again_after_deletion_is_live_and_the_erased_events_stay_er
     saver.delete_thread(THREAD)
     assert saver.get_tuple(LATEST) is None
     assert list(saver.list({"configurable": {"thread_id": THREAD}})) == []
+
+
+def test_only_a_checkpoint_of_plain_values_is_marked_plain(saver: PhaseMemorySaver) -> None:
+    from langchain_core.messages import HumanMessage
+
+    plain = _checkpoint(1, "plain")
+    _put(saver, plain)
+    tagged = _checkpoint(2, "tagged")
+    tagged["channel_values"]["messages"] = [HumanMessage("hi", id="m1")]
+    _put(saver, tagged, parent=plain["id"])
+
+    stored = {e.payload["checkpoint_id"]: e.payload for e in _events(saver, CHECKPOINT_KIND)}
+    assert stored[plain["id"]].get("plain") is True
+    assert "plain" not in stored[tagged["id"]]
+    got = saver.get_tuple(_by_id(tagged["id"]))
+    assert got is not None
+    assert got.checkpoint["channel_values"]["messages"] == [HumanMessage("hi", id="m1")]
+    again = saver.get_tuple(_by_id(plain["id"]))
+    assert again is not None and again.checkpoint["channel_values"] == {"step": 1, "note": "plain"}

@@ -334,7 +334,7 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
                 stored["channel_values"] = checkpoint["channel_values"]
                 payload = {"thread_id": THREAD, "checkpoint_ns": "",
                            "checkpoint_id": checkpoint["id"], "parent_checkpoint_id": parent,
-                           "checkpoint": stored, "metadata": metadata}
+                           "checkpoint": stored, "metadata": metadata, "plain": True}
                 event_id = _event_id(THREAD, "", checkpoint["id"])
                 occurred = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
                 execute("BEGIN IMMEDIATE")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
+from operator import itemgetter
 from typing import Any
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
@@ -44,6 +45,7 @@ from phase_memory.runtime import PhaseMemoryRuntime
 _ALL_KINDS = [CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND]
 _CHECKPOINT_KINDS = [CHECKPOINT_KIND, REPLACED_KIND]
 _PLACEMENTS_KEPT = 10_000
+_POSITION = itemgetter(0)  # of an EventPayload
 
 
 def is_erased(event: EventPayload | MemoryEvent) -> bool:
@@ -60,7 +62,7 @@ class StoredCheckpoint:
     """A checkpoint: its first event, its newest (the content), and its writes events."""
 
     # A plain class with slots: one is built for every checkpoint listed.
-    __slots__ = ("event", "first", "replaced", "writes")
+    __slots__ = ("checkpoint_id", "event", "first", "replaced", "writes")
 
     def __init__(
         self,
@@ -77,16 +79,13 @@ class StoredCheckpoint:
         """Its live writes events, in position order."""
         self.replaced = replaced
         """The events of the checkpoint before ``event`` (re-puts), oldest first."""
+        self.checkpoint_id = str(event.payload["checkpoint_id"])
+        """The checkpoint's id."""
 
     @property
     def payload(self) -> JsonObject:
         """The checkpoint as stored last."""
         return self.event.payload
-
-    @property
-    def checkpoint_id(self) -> str:
-        """The checkpoint's id."""
-        return str(self.event.payload["checkpoint_id"])
 
 
 class CheckpointLog:
@@ -405,24 +404,27 @@ def _run_id(payload: JsonObject) -> Any:
 def _grouped(events: Iterable[EventPayload]) -> list[StoredCheckpoint]:
     """Live checkpoints (the newest event of each) with their live writes, in position order."""
     firsts: dict[tuple[Any, Any, Any], EventPayload] = {}
-    replaced: dict[tuple[Any, Any, Any], list[EventPayload]] = {}
+    newest: dict[tuple[Any, Any, Any], EventPayload] = {}
+    earlier: dict[tuple[Any, Any, Any], list[EventPayload]] = {}
     writes: dict[tuple[Any, Any, Any], list[EventPayload]] = {}
-    for event in sorted(events, key=lambda e: e.position):
+    for event in sorted(events, key=_POSITION):
         p = event.payload
         if REDACTION_KEY in p:
             continue  # erasing takes every event of a checkpoint: a later put is live again
         group = (p.get("thread_id"), p.get("checkpoint_ns"), p.get("checkpoint_id"))
-        if event.kind == CHECKPOINT_KIND:
-            firsts[group] = event
-            replaced[group] = [event]
-        elif event.kind == REPLACED_KIND:
-            replaced.setdefault(group, []).append(event)
-            firsts.setdefault(group, event)
+        kind = event.kind
+        if kind == CHECKPOINT_KIND:
+            firsts[group] = newest[group] = event
+        elif kind == REPLACED_KIND:
+            if group in newest:
+                earlier.setdefault(group, []).append(newest[group])
+            else:
+                firsts[group] = event
+            newest[group] = event
         else:
             writes.setdefault(group, []).append(event)
     return [
-        StoredCheckpoint(first, replaced[group][-1], writes.get(group, []),
-                         replaced[group][:-1])
+        StoredCheckpoint(first, newest[group], writes.get(group) or [], earlier.get(group) or [])
         for group, first in firsts.items()
     ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -40,6 +41,9 @@ from phase_memory.runtime import open as open_memory
 DEFAULT_PROFILE = "langgraph"
 """The profile the saver keeps its threads in unless told otherwise."""
 PRUNE_STRATEGIES = ("keep_latest", "delete")
+PLAIN = "plain"
+_CHECKPOINT_ID = attrgetter("checkpoint_id")
+"""Payload key of a checkpoint whose values are all stored as themselves (no tag to decode)."""
 
 
 class PhaseMemorySaver(BaseCheckpointSaver[int]):
@@ -81,14 +85,19 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         """Store a checkpoint on its thread's path (a new branch when it forks)."""
         key = _key(config)
         parent_id = get_checkpoint_id(config)
+        stored_checkpoint = self._encoded_checkpoint(checkpoint)
+        stored_metadata = self._encoded(get_serializable_checkpoint_metadata(config, metadata))
         payload: JsonObject = {
             "thread_id": key.thread_id,
             "checkpoint_ns": key.checkpoint_ns,
             "checkpoint_id": checkpoint["id"],
             "parent_checkpoint_id": parent_id,
-            "checkpoint": self._encoded_checkpoint(checkpoint),
-            "metadata": self._encoded(get_serializable_checkpoint_metadata(config, metadata)),
+            "checkpoint": stored_checkpoint,
+            "metadata": stored_metadata,
         }
+        if not (_tagged(stored_checkpoint) or _tagged(stored_checkpoint["channel_values"])
+                or _tagged(stored_metadata)):
+            payload[PLAIN] = True  # every value is stored as itself: reading decodes nothing
         self.log.put_checkpoint(key, checkpoint["id"], parent_id, payload)
         return _config(key.thread_id, key.checkpoint_ns, checkpoint["id"])
 
@@ -165,7 +174,7 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
             stored = [s for s in stored if s.checkpoint_id == wanted_id]
         if before_id:
             stored = [s for s in stored if s.checkpoint_id < before_id]
-        stored.sort(key=lambda s: s.checkpoint_id, reverse=True)
+        stored.sort(key=_CHECKPOINT_ID, reverse=True)
         count = 0
         for item in stored:
             if limit is not None and count >= limit:
@@ -341,14 +350,15 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         thread_id, ns = str(p["thread_id"]), str(p["checkpoint_ns"])
         checkpoint_id = str(p["checkpoint_id"])
         stored_checkpoint: Any = p["checkpoint"]
-        checkpoint: Any = self._decoded(stored_checkpoint)
-        checkpoint["channel_values"] = self._decoded(stored_checkpoint["channel_values"])
+        decoded: Any = dict if p.get(PLAIN) is True else self._decoded
+        checkpoint: Any = decoded(stored_checkpoint)
+        checkpoint["channel_values"] = decoded(stored_checkpoint["channel_values"])
         parent_id = p.get("parent_checkpoint_id")
         return CheckpointTuple(
             {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                               "checkpoint_id": checkpoint_id}},
             checkpoint,
-            self._decoded(p["metadata"]),  # type: ignore[arg-type]
+            decoded(p["metadata"]),
             {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                               "checkpoint_id": str(parent_id)}} if parent_id else None,
             self._pending_writes(stored.writes) if stored.writes else [],
@@ -371,6 +381,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         ordered = sorted(chosen.values(), key=lambda w: writes_sort_key(w[0], w[1], w[2]))
         return [(task_id, channel, decode(self.serde, value))
                 for _, task_id, _, channel, value in ordered]
+
+
+def _tagged(encoded: Any) -> bool:
+    """Whether a mapping :func:`encode` made holds a tagged (non-plain) value."""
+    return any(type(value) is dict and TAG in value for value in encoded.values())
 
 
 def _strings(values: Sequence[object]) -> builtins.list[Any]:
