@@ -42,8 +42,8 @@ DEFAULT_PROFILE = "langgraph"
 """The profile the saver keeps its threads in unless told otherwise."""
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 PLAIN = "plain"
-_CHECKPOINT_ID = attrgetter("checkpoint_id")
 """Payload key of a checkpoint whose values are all stored as themselves (no tag to decode)."""
+_CHECKPOINT_ID = attrgetter("checkpoint_id")
 
 
 class PhaseMemorySaver(BaseCheckpointSaver[int]):
