@@ -46,7 +46,13 @@ from phase_memory.models import (
     Sensitivity,
     new_id,
 )
-from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
+from phase_memory.protocols import (
+    AuditSink,
+    EventPayload,
+    MemoryEventLog,
+    MemoryGraphStore,
+    MemoryStore,
+)
 from phase_memory.runtime import (
     AsyncAuditReader,
     AsyncEventLogReader,
@@ -83,6 +89,7 @@ __all__ = [
     "CompactionStatus",
     "ConflictError",
     "DuplicateEventError",
+    "EventPayload",
     "ExportResult",
     "Finding",
     "GraphSnapshot",

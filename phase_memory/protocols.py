@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from phase_memory.models import (
     ActivationPlan,
@@ -43,6 +43,16 @@ class MalformedRow:
     value: str
     """The bad value, as ``repr`` and shortened."""
     reason: str
+
+
+class EventPayload(NamedTuple):
+    """An event's place and payload, without the rest (:meth:`MemoryEventLog.payloads`)."""
+
+    position: int
+    event_id: str
+    kind: str
+    path_id: str | None
+    payload: JsonObject
 
 
 @dataclass(frozen=True)
@@ -282,6 +292,23 @@ class MemoryEventLog(Protocol):
 
         ``newest_first=True`` returns them in descending position order (with
         ``limit``: the newest matching events), e.g. a path's latest event.
+        """
+        ...
+
+    def payloads(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> builtins.list[EventPayload]:
+        """:meth:`list`'s events as (position, id, kind, path, payload), nothing more.
+
+        For readers that need no more (the LangGraph saver reads its checkpoints
+        this way): no whole event is built and validated for each row.
         """
         ...
 

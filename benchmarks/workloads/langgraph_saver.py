@@ -1,27 +1,66 @@
 """PhaseMemorySaver beside LangGraph's SqliteSaver: put, get_tuple of the latest, list.
 
 Both savers run on SQLite in WAL mode with ``synchronous=NORMAL`` (phase-memory's
-default; set on SqliteSaver's connection too), in the same run, sides alternating.
-The "raw" note of each row is plain ``sqlite3`` doing the same statements against
-phase-memory's own tables (the event row insert of a put, the latest-checkpoint
-and writes lookups of a get_tuple, the path listing of a list), the bound for any
-library storing a thread as events on paths; the judged ratio is against
-SqliteSaver, with the ratio to raw sqlite3 beside it.
+default; set on SqliteSaver's connection too). Three sides run in the same run,
+in turns: PhaseMemorySaver, SqliteSaver, and raw ``sqlite3`` doing on
+phase-memory's own tables exactly the statements PhaseMemorySaver runs (the
+same rows into the same tables, the same transactions: see ``_RAW_*`` below),
+with ``orjson`` for the JSON and building the same ``CheckpointTuple`` objects. Raw
+sqlite3 is what any saver keeping a thread as events on paths costs at least.
+
+Judging, as the issue asks: against SqliteSaver (>= 0.80x) where that storage
+can reach it, that is where raw sqlite3 on it reaches 0.80x of SqliteSaver;
+where it cannot, against raw sqlite3 on the same storage (>= 0.80x), with the
+figure against SqliteSaver beside it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 import phase_memory as pm
 from benchmarks import dbfiles
-from benchmarks.harness import Context, Row, Timer, alternate, median, rate, ratio_of
+from benchmarks.harness import Context, Row, Timer, median, rate, ratio_of
 
 TARGET = ">= 0.80x peer"
+REACH = 0.8
 THREAD = "bench-thread"
+ROOT = "lg:" + THREAD
+PROFILE = "langgraph"
+CHECKPOINT_KIND = "langgraph.checkpoint"
+REPLACED_KIND = "langgraph.checkpoint.replaced"
+WRITES_KIND = "langgraph.writes"
+
+# The statements PhaseMemorySaver runs on SQLite (as its trace shows them).
+_SHORT_COLUMNS = "position, event_id, kind, path_id, payload"  # events.payloads
+_PATH_COLUMNS = ("id, profile_id, parent_path_id, fork_event_id, root_path_id, status, active, "
+                 "merged_into_path_id, merge_event_id, abandoned_reason, compaction_status, "
+                 "summary_node_id, created_at, updated_at")
+_RAW_LATER_CHECKPOINT = (  # put: is the parent still the newest checkpoint of its path?
+    f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? AND path_id = ? "
+    "ORDER BY position LIMIT 1 OFFSET 0")
+_RAW_INSERT = (  # put: the event row, positioned, unless its id is stored
+    "INSERT INTO events (position, event_id, kind, profile_id, path_id, occurred_at, payload, "
+    "schema_version, actor, causation_id) SELECT (SELECT coalesce(max(position), 0) + 1 "
+    "FROM events), ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT (EXISTS (SELECT * FROM events AS seen "
+    "WHERE seen.event_id = ?)) RETURNING position")
+_RAW_PROFILE = ("SELECT id, name, description, policy, attributes, created_at, updated_at "
+                "FROM profiles WHERE id = ?")  # put: the recorder's write checks
+_RAW_PATH = f"SELECT {_PATH_COLUMNS} FROM paths WHERE id = ?"
+_RAW_TREE = f"SELECT {_PATH_COLUMNS} FROM paths WHERE tree_id = ? ORDER BY id"
+_RAW_NEWEST = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?) AND path_id = ? "
+               "ORDER BY position DESC LIMIT 1 OFFSET 0")
+_RAW_WRITES_AFTER = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? "
+                     "AND path_id = ? ORDER BY position")
+_RAW_PATH_EVENTS = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?, ?) "
+                    "AND path_id = ? ORDER BY position")
 
 
 def _missing(name: str, title: str) -> Row:
@@ -82,69 +121,173 @@ def _fill(saver: Any, checkpoints: list[dict[str, Any]]) -> Any:
     return config
 
 
-def _pm_side(ctx: Context, name: str, work: Callable[[Any], int]) -> Callable[[int], float]:
+Chunks = Iterator[tuple[int, float]]
+"""A side of a row: set up at the first ``next``, then (count, seconds) of each timed chunk."""
+
+
+def _interleaved(repeat: int, chunks: int, *sides: Callable[[int], Chunks]) -> list[list[float]]:
+    """Rates of every chunk of every side, the sides' chunks in turns (a, b, c, a, b, ...).
+
+    Load from other processes drifts over seconds; sides taking turns every few
+    milliseconds see the same drift, which whole runs one after the other do not.
+    """
+    rates: list[list[float]] = [[] for _ in sides]
+    for i in range(repeat):
+        runs = [side(i) for side in sides]
+        try:
+            for _ in range(chunks):
+                for found, run in zip(rates, runs, strict=True):
+                    count, seconds = next(run)
+                    found.append(count / seconds)
+        finally:
+            for run in runs:
+                run.close()
+    return rates
+
+
+@contextmanager
+def _pm_saver(ctx: Context, name: str, i: int, fill: list[dict[str, Any]]) -> Iterator[Any]:
+    """A PhaseMemorySaver on a fresh database, the thread ``fill`` put first."""
     from phase_memory.langgraph import PhaseMemorySaver
 
-    def side(i: int) -> float:
-        path = ctx.fresh_db(f"{name}-pm-{i}")
+    path = ctx.fresh_db(f"{name}-pm-{i}")
+    try:
         with pm.open(path, synchronous="normal") as mem:
-            done, seconds = _timed(work, PhaseMemorySaver(mem))
+            saver = PhaseMemorySaver(mem)
+            _fill(saver, fill)
+            yield saver
+    finally:
         dbfiles.remove_db(path)
-        return done / seconds
-
-    return side
 
 
-def _peer_side(ctx: Context, name: str, work: Callable[[Any], int]) -> Callable[[int], float]:
-    def side(i: int) -> float:
-        path = ctx.workdir / f"{name}-peer-{i}.db"
-        saver = _peer(path)
-        done, seconds = _timed(work, saver)
+@contextmanager
+def _peer_saver(ctx: Context, name: str, i: int, fill: list[dict[str, Any]]) -> Iterator[Any]:
+    """LangGraph's SqliteSaver on a fresh database, the thread ``fill`` put first."""
+    path = ctx.workdir / f"{name}-peer-{i}.db"
+    saver = _peer(path)
+    try:
+        _fill(saver, fill)
+        yield saver
+    finally:
         saver.conn.close()
         dbfiles.remove_db(path)
-        return done / seconds
-
-    return side
 
 
-def _timed(work: Callable[[Any], Any], saver: Any) -> tuple[int, float]:
-    # ``work`` does its own set-up and returns (count, Timer) of the timed part.
-    count, timer = work(saver)
-    return count, timer.seconds
-
-
-def _raw_side(ctx: Context, name: str, build: Callable[[Any], None],
-              work: Callable[[Any], Any]) -> Callable[[int], float]:
-    """Plain sqlite3 on a database phase-memory made: ``build`` fills it, ``work`` is timed."""
+@contextmanager
+def _raw_conn(ctx: Context, name: str, i: int, build: Callable[[Any], None]) -> Iterator[Any]:
+    """Plain sqlite3 on a database phase-memory made (``build`` fills it through the saver)."""
     from phase_memory.langgraph import PhaseMemorySaver
 
-    def side(i: int) -> float:
-        path = ctx.fresh_db(f"{name}-raw-{i}")
-        with pm.open(path, synchronous="normal") as mem:
-            build(PhaseMemorySaver(mem))
-        conn = dbfiles.raw_connect(path)
-        count, timer = work(conn)
+    path = ctx.fresh_db(f"{name}-raw-{i}")
+    with pm.open(path, synchronous="normal") as mem:
+        build(PhaseMemorySaver(mem))
+    conn = dbfiles.raw_connect(path)
+    try:
+        yield conn
+    finally:
         conn.close()
         dbfiles.remove_db(path)
-        return count / timer.seconds
+
+
+Chunk = Callable[[Any], int]
+"""One timed chunk of work on a saver (or a raw connection): returns how many it did."""
+
+
+def _side(opened: Callable[[int], AbstractContextManager[Any]],
+          chunk_maker: Callable[[], Chunk]) -> Callable[[int], Chunks]:
+    """A side: ``opened(i)`` gives its saver or connection, ``chunk_maker()`` its chunks."""
+    def side(i: int) -> Chunks:
+        chunk = chunk_maker()
+        with opened(i) as target:
+            while True:
+                with Timer() as t:
+                    count = chunk(target)
+                yield count, t.seconds
 
     return side
 
 
-def _row(name: str, title: str, n: str, unit: str, pm_rates: list[float],
-         peer_rates: list[float], raw_rates: list[float]) -> Row:
-    pm_rate, peer_rate, raw_rate = median(pm_rates), median(peer_rates), median(raw_rates)
-    ratio = ratio_of(pm_rate, peer_rate)
+def _three_sides(ctx: Context, name: str, fill: list[dict[str, Any]],
+                 saver_chunk: Callable[[], Chunk], build: Callable[[Any], None],
+                 raw_chunk: Callable[[], Chunk], chunks: int) -> list[list[float]]:
+    """PhaseMemorySaver, SqliteSaver and raw sqlite3, ``chunks`` chunks each, in turns."""
+    return _interleaved(
+        ctx.repeat, chunks,
+        _side(lambda i: _pm_saver(ctx, name, i, fill), saver_chunk),
+        _side(lambda i: _peer_saver(ctx, name, i, fill), saver_chunk),
+        _side(lambda i: _raw_conn(ctx, name, i, build), raw_chunk),
+    )
+
+
+def judge(pm_rate: float, peer_rate: float, raw_rate: float) -> tuple[float | None, str, bool]:
+    """(judged ratio, target, met): against the peer where the storage can reach it, else raw.
+
+    The storage reaches the peer when raw sqlite3 on it does at least 0.80x the
+    peer; then PhaseMemorySaver must do 0.80x the peer. Where it cannot, the
+    saver must do 0.80x raw sqlite3 on the same storage (reaching 0.80x the
+    peer meets the row either way).
+    """
+    peer_ratio = ratio_of(pm_rate, peer_rate)
     raw_ratio = ratio_of(pm_rate, raw_rate)
-    note = (f"raw sqlite3, the same statements on phase-memory's tables: {rate(raw_rate, unit)}; "
-            f"PhaseMemorySaver = {raw_ratio:.2f}x raw" if raw_ratio is not None else "")
+    reachable = raw_rate >= REACH * peer_rate
+    if peer_ratio is not None and (reachable or peer_ratio >= REACH):
+        return peer_ratio, ">= 0.80x SqliteSaver", peer_ratio >= REACH
+    return raw_ratio, ">= 0.80x raw (peer out of reach)", raw_ratio is not None and (
+        raw_ratio >= REACH)
+
+
+def _row(name: str, title: str, n: str, unit: str, rates: list[list[float]]) -> Row:
+    pm_rates, peer_rates, raw_rates = rates
+    pm_rate, peer_rate, raw_rate = median(pm_rates), median(peer_rates), median(raw_rates)
+    ratio, target, met = judge(pm_rate, peer_rate, raw_rate)
+    peer_ratio = ratio_of(pm_rate, peer_rate) or 0.0
+    raw_ratio = ratio_of(pm_rate, raw_rate) or 0.0
+    raw_vs_peer = ratio_of(raw_rate, peer_rate) or 0.0
+    note = (f"SqliteSaver {rate(peer_rate, unit)}, raw sqlite3 on phase-memory's tables "
+            f"{rate(raw_rate, unit)} (= {raw_vs_peer:.2f}x SqliteSaver); PhaseMemorySaver = "
+            f"{peer_ratio:.2f}x SqliteSaver, {raw_ratio:.2f}x raw (medians of "
+            f"{len(pm_rates)} chunks per side, sides in turns)")
     return Row(name=name, title=title, n=n, pm=rate(pm_rate, unit),
-               raw=f"SqliteSaver {rate(peer_rate, unit)}", ratio=ratio, target=TARGET,
-               met=ratio is not None and ratio >= 0.8, note=note,
-               figures={"pm_per_s": pm_rates, "peer_per_s": peer_rates, "raw_per_s": raw_rates})
+               raw=f"raw {rate(raw_rate, unit)}; SqliteSaver {rate(peer_rate, unit)}",
+               ratio=ratio, target=target, met=met, note=note,
+               figures={"pm_per_s": pm_rates, "peer_per_s": peer_rates, "raw_per_s": raw_rates,
+                        "pm_vs_peer": peer_ratio, "pm_vs_raw": raw_ratio,
+                        "raw_vs_peer": raw_vs_peer})
+
+
+# --- raw sqlite3 building what the saver returns ------------------------------------------
+
+
+def _event_id(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
+    """The checkpoint event's id, as :class:`phase_memory.langgraph.threads.ThreadKey` makes it."""
+    joined = "\x00".join((thread_id, checkpoint_ns, checkpoint_id)).encode("utf-8")
+    return "lgc-" + hashlib.blake2b(joined, digest_size=20).hexdigest()
+
+
+def _config(thread_id: str, ns: str, checkpoint_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                             "checkpoint_id": checkpoint_id}}
+
+
+def _raw_tuple(payload: dict[str, Any], writes: list[Any]) -> Any:
+    """The CheckpointTuple of a stored checkpoint payload (plain JSON values)."""
+    from langgraph.checkpoint.base import CheckpointTuple
+
+    thread_id, ns = payload["thread_id"], payload["checkpoint_ns"]
+    parent = payload["parent_checkpoint_id"]
+    return CheckpointTuple(
+        config=_config(thread_id, ns, payload["checkpoint_id"]),
+        checkpoint=payload["checkpoint"], metadata=payload["metadata"],
+        parent_config=_config(thread_id, ns, parent) if parent else None,
+        pending_writes=[(w["task_id"], item["channel"], item["value"])
+                        for w in writes for item in w["writes"]],
+    )
 
 
 # --- put ---------------------------------------------------------------------------------
+
+CHUNKS = 20
+"""Timed chunks per side and repeat (puts and gets); a list is one chunk."""
 
 
 def put(ctx: Context, sizes: dict[str, Any]) -> Row:
@@ -152,36 +295,66 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
     name, title = "lg_saver_put", "LangGraph put: PhaseMemorySaver vs SqliteSaver"
     if not _peer_installed():
         return _missing(name, title)
+    from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
+
     checkpoints = _checkpoints(sizes["puts"])
     n = len(checkpoints)
+    per = max(1, n // CHUNKS)
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        with Timer() as t:
-            _fill(saver, checkpoints)
-        return n, t
+    def saver_chunk() -> Chunk:
+        state: Any = {"config": {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}},
+                      "k": 0}
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        rows = conn.execute(
-            "SELECT event_id, kind, profile_id, path_id, occurred_at, payload, schema_version, "
-            "actor, causation_id FROM events WHERE kind = 'langgraph.checkpoint' ORDER BY position"
-        ).fetchall()
-        conn.execute("DELETE FROM events WHERE kind = 'langgraph.checkpoint'")
-        payloads = [json.loads(row[5]) for row in rows]
-        insert = ("INSERT INTO events (event_id, kind, profile_id, path_id, occurred_at, "
-                  "payload, schema_version, actor, causation_id) VALUES (?,?,?,?,?,?,?,?,?)")
-        execute = conn.execute
-        with Timer() as t:
-            for row, payload in zip(rows, payloads, strict=True):
+        def chunk(saver: Any) -> int:
+            config, k = state["config"], state["k"]
+            for checkpoint in checkpoints[k:k + per]:
+                config = saver.put(config, checkpoint, {"source": "loop", "step": k}, {})
+                k += 1
+            state["config"], state["k"] = config, k
+            return per
+
+        return chunk
+
+    def build(saver: Any) -> None:
+        saver.mem.paths.open(PROFILE, path_id=ROOT)  # the first put opens it (not timed here)
+
+    def raw_chunk() -> Chunk:
+        state: Any = {"parent": None, "position": None, "k": 0}
+
+        def chunk(conn: Any) -> int:
+            execute = conn.execute
+            parent, parent_position, k = state["parent"], state["position"], state["k"]
+            for checkpoint in checkpoints[k:k + per]:
+                config = (_config(THREAD, "", parent) if parent else
+                          {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}})
+                metadata = get_serializable_checkpoint_metadata(
+                    config, {"source": "loop", "step": k})  # type: ignore[typeddict-item]
+                stored = {key: value for key, value in checkpoint.items()
+                          if key != "channel_values"}
+                stored["channel_values"] = checkpoint["channel_values"]
+                payload = {"thread_id": THREAD, "checkpoint_ns": "",
+                           "checkpoint_id": checkpoint["id"], "parent_checkpoint_id": parent,
+                           "checkpoint": stored, "metadata": metadata, "plain": True}
+                event_id = _event_id(THREAD, "", checkpoint["id"])
+                occurred = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
                 execute("BEGIN IMMEDIATE")
-                execute(insert, (*row[:5], json.dumps(payload), *row[6:]))
+                if parent_position is not None:
+                    execute(_RAW_LATER_CHECKPOINT,
+                            (CHECKPOINT_KIND, parent_position, ROOT)).fetchall()
+                [(position,)] = execute(_RAW_INSERT, (
+                    event_id, CHECKPOINT_KIND, PROFILE, ROOT, occurred,
+                    orjson.dumps(payload).decode(), 1, "system", None, event_id)).fetchall()
+                execute(_RAW_PROFILE, (PROFILE,)).fetchall()
+                execute(_RAW_PATH, (ROOT,)).fetchall()
                 execute("COMMIT")
-        return n, t
+                parent, parent_position, k = checkpoint["id"], position, k + 1
+            state["parent"], state["position"], state["k"] = parent, parent_position, k
+            return per
 
-    pm_rates, peer_rates = alternate(ctx.repeat, _pm_side(ctx, name, work),
-                                     _peer_side(ctx, name, work))
-    raw_rates = [_raw_side(ctx, name, lambda s: _fill(s, checkpoints), raw_work)(i)
-                 for i in range(ctx.repeat)]
-    return _row(name, title, f"{n:,}", "puts/s", pm_rates, peer_rates, raw_rates)
+        return chunk
+
+    rates = _three_sides(ctx, name, [], saver_chunk, build, raw_chunk, n // per)
+    return _row(name, title, f"{n:,}", "puts/s", rates)
 
 
 # --- get_tuple of the latest ---------------------------------------------------------------
@@ -194,36 +367,52 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
         return _missing(name, title)
     checkpoints = _checkpoints(sizes["thread"])
     lookups = sizes["lookups"]
+    per = max(1, lookups // CHUNKS)
     latest: Any = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
+    newest_id = checkpoints[-1]["id"]
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        _fill(saver, checkpoints)
-        get = saver.get_tuple
-        with Timer() as t:
-            for _ in range(lookups):
-                assert get(latest) is not None
-        return lookups, t
+    def saver_chunk() -> Chunk:
+        def chunk(saver: Any) -> int:
+            get = saver.get_tuple
+            for _ in range(per):
+                assert get(latest).checkpoint["id"] == newest_id
+            return per
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        execute = conn.execute
-        with Timer() as t:
-            for _ in range(lookups):
-                row = execute(
-                    "SELECT position, payload FROM events WHERE path_id = ? AND kind = ? "
-                    "ORDER BY position DESC LIMIT 1", ("lg:" + THREAD, "langgraph.checkpoint")
-                ).fetchone()
-                json.loads(row[1])
-                execute("SELECT payload FROM events WHERE path_id = ? AND kind = ? "
-                        "AND position > ? ORDER BY position",
-                        ("lg:" + THREAD, "langgraph.writes", row[0])).fetchall()
-        return lookups, t
+        return chunk
 
-    pm_rates, peer_rates = alternate(ctx.repeat, _pm_side(ctx, name, work),
-                                     _peer_side(ctx, name, work))
-    raw_rates = [_raw_side(ctx, name, lambda s: _fill(s, checkpoints), raw_work)(i)
-                 for i in range(ctx.repeat)]
+    def raw_get(execute: Any) -> Any:
+        best: Any = None
+        for path in execute(_RAW_TREE, (ROOT,)).fetchall():
+            if path[0] != ROOT and not path[0].startswith(ROOT + "/fork:"):
+                continue
+            row = execute(_RAW_NEWEST, (CHECKPOINT_KIND, REPLACED_KIND, path[0])).fetchone()
+            if row is None:
+                continue
+            payload = orjson.loads(row[4])
+            assert row[2] == CHECKPOINT_KIND  # (no re-put in this thread)
+            if "redacted" not in payload and (
+                    best is None or payload["checkpoint_id"] > best[1]["checkpoint_id"]):
+                best = (row, payload)
+        row, payload = best
+        writes = [orjson.loads(w[4]) for w in execute(
+            _RAW_WRITES_AFTER, (WRITES_KIND, row[0], row[3])).fetchall()]
+        mine = [w for w in writes
+                if "redacted" not in w and w["checkpoint_id"] == payload["checkpoint_id"]]
+        return _raw_tuple(payload, mine)
+
+    def raw_chunk() -> Chunk:
+        def chunk(conn: Any) -> int:
+            execute = conn.execute
+            for _ in range(per):
+                assert raw_get(execute).checkpoint["id"] == newest_id
+            return per
+
+        return chunk
+
+    rates = _three_sides(ctx, name, checkpoints, saver_chunk, lambda s: _fill(s, checkpoints),
+                         raw_chunk, lookups // per)
     n = f"{lookups:,} on {len(checkpoints):,}"
-    return _row(name, title, n, "gets/s", pm_rates, peer_rates, raw_rates)
+    return _row(name, title, n, "gets/s", rates)
 
 
 # --- list of a whole thread ----------------------------------------------------------------
@@ -239,31 +428,41 @@ def list_thread(ctx: Context, sizes: dict[str, Any]) -> Row:
     thread: Any = {"configurable": {"thread_id": THREAD}}
     size = len(checkpoints)
 
-    def work(saver: Any) -> tuple[int, Timer]:
-        _fill(saver, checkpoints)
-        with Timer() as t:
-            for _ in range(lists):
-                assert sum(1 for _ in saver.list(thread)) == size
-        return lists * size, t
+    def saver_chunk() -> Chunk:
+        def chunk(saver: Any) -> int:
+            assert sum(1 for _ in saver.list(thread)) == size
+            return size
 
-    def raw_work(conn: Any) -> tuple[int, Timer]:
-        execute = conn.execute
-        with Timer() as t:
-            for _ in range(lists):
-                tree = execute("SELECT id FROM paths WHERE tree_id = ?",
-                               ("lg:" + THREAD,)).fetchall()
-                found = []
-                for (path_id,) in tree:
-                    found.extend(json.loads(p) for (p,) in execute(
-                        "SELECT payload FROM events WHERE path_id = ? AND kind IN (?, ?) "
-                        "ORDER BY position",
-                        (path_id, "langgraph.checkpoint", "langgraph.writes")))
-                assert len(found) == size
-        return lists * size, t
+        return chunk
 
-    pm_rates, peer_rates = alternate(ctx.repeat, _pm_side(ctx, name, work),
-                                     _peer_side(ctx, name, work))
-    raw_rates = [_raw_side(ctx, name, lambda s: _fill(s, checkpoints), raw_work)(i)
-                 for i in range(ctx.repeat)]
+    def raw_list(execute: Any) -> list[Any]:
+        found: list[Any] = []
+        for path in execute(_RAW_TREE, (ROOT,)).fetchall():
+            found.extend(execute(_RAW_PATH_EVENTS,
+                                 (CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND, path[0])))
+        found.sort(key=lambda row: row[0])
+        checkpoints_by: dict[Any, Any] = {}
+        writes_by: dict[Any, list[Any]] = {}
+        for row in found:
+            payload = orjson.loads(row[4])
+            if "redacted" in payload:
+                continue
+            group = (payload["thread_id"], payload["checkpoint_ns"], payload["checkpoint_id"])
+            if row[2] != WRITES_KIND:  # a checkpoint, or a re-put of one (the newest wins)
+                checkpoints_by[group] = payload
+            else:
+                writes_by.setdefault(group, []).append(payload)
+        ordered = sorted(checkpoints_by.items(), key=lambda item: item[0][2], reverse=True)
+        return [_raw_tuple(payload, writes_by.get(group, [])) for group, payload in ordered]
+
+    def raw_chunk() -> Chunk:
+        def chunk(conn: Any) -> int:
+            assert len(raw_list(conn.execute)) == size
+            return size
+
+        return chunk
+
+    rates = _three_sides(ctx, name, checkpoints, saver_chunk, lambda s: _fill(s, checkpoints),
+                         raw_chunk, lists)
     n = f"{lists:,} x {size:,}"
-    return _row(name, title, n, "tuples/s", pm_rates, peer_rates, raw_rates)
+    return _row(name, title, n, "tuples/s", rates)

@@ -3,20 +3,32 @@
 Each checkpoint is one ``langgraph.checkpoint`` event and each ``put_writes``
 call one ``langgraph.writes`` event, on the path of the checkpoint's thread
 and namespace (see :mod:`phase_memory.langgraph.threads`). Payloads are JSON
-(see :mod:`phase_memory.langgraph.encoding`). Erasing replaces the payloads
-of a thread's events by a redaction marker (the event log keeps the events,
-as it does for forgotten nodes) and writes an audit record.
+(see :mod:`phase_memory.langgraph.encoding`).
+
+The log stays append-only. A checkpoint put again with other content (LangGraph's
+savers overwrite it) is a ``langgraph.checkpoint.replaced`` event after the first,
+on the same path: a checkpoint reads as the newest of its events, and replay and
+``phase-memory events`` show both. Writes stored again after their thread was
+erased are a new writes event. Erasing (delete_thread, prune, delete_for_runs)
+replaces payloads by a redaction marker, as forgetting does (the events stay),
+and writes an audit record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
-from phase_memory.langgraph.threads import CHECKPOINT_KIND, WRITES_KIND, ThreadKey, root_path_id
+from phase_memory.langgraph.threads import (
+    CHECKPOINT_KIND,
+    REPLACED_KIND,
+    WRITES_KIND,
+    ThreadKey,
+    root_path_id,
+)
 from phase_memory.models import (
     AuditOutcome,
     AuditRecord,
@@ -27,33 +39,53 @@ from phase_memory.models import (
     utc_now,
 )
 from phase_memory.models.events import REDACTION_KEY
+from phase_memory.protocols import EventPayload
 from phase_memory.runtime import PhaseMemoryRuntime
 
-_BOTH_KINDS = [CHECKPOINT_KIND, WRITES_KIND]
+_ALL_KINDS = [CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND]
+_CHECKPOINT_KINDS = [CHECKPOINT_KIND, REPLACED_KIND]
 _PLACEMENTS_KEPT = 10_000
+_POSITION = itemgetter(0)  # of an EventPayload
 
 
-def is_erased(event: MemoryEvent) -> bool:
+def is_erased(event: EventPayload | MemoryEvent) -> bool:
     """Whether the event's payload was erased (deleted thread, pruned, deleted run)."""
     return REDACTION_KEY in event.payload
 
 
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    """A checkpoint event with the writes events that belong to it (position order)."""
+def _payload_of(event: MemoryEvent) -> EventPayload:
+    return EventPayload(event.position or 0, event.event_id, event.kind, event.path_id,
+                        event.payload)
 
-    event: MemoryEvent
-    writes: list[MemoryEvent]
+
+class StoredCheckpoint:
+    """A checkpoint: its first event, its newest (the content), and its writes events."""
+
+    # A plain class with slots: one is built for every checkpoint listed.
+    __slots__ = ("checkpoint_id", "event", "first", "replaced", "writes")
+
+    def __init__(
+        self,
+        first: EventPayload,
+        event: EventPayload,
+        writes: list[EventPayload],
+        replaced: list[EventPayload],
+    ) -> None:
+        self.first = first
+        """The event that placed the checkpoint (its path and position)."""
+        self.event = event
+        """The newest event of the checkpoint (``first`` unless it was put again)."""
+        self.writes = writes
+        """Its live writes events, in position order."""
+        self.replaced = replaced
+        """The events of the checkpoint before ``event`` (re-puts), oldest first."""
+        self.checkpoint_id = str(event.payload["checkpoint_id"])
+        """The checkpoint's id."""
 
     @property
     def payload(self) -> JsonObject:
-        """The checkpoint event's payload."""
+        """The checkpoint as stored last."""
         return self.event.payload
-
-    @property
-    def checkpoint_id(self) -> str:
-        """The checkpoint's id."""
-        return str(self.event.payload["checkpoint_id"])
 
 
 class CheckpointLog:
@@ -85,26 +117,39 @@ class CheckpointLog:
         *,
         check_first: bool = False,
     ) -> None:
-        """Store a checkpoint on its path (a new branch when it forks); a re-put replaces.
+        """Store a checkpoint on its path (a new branch when it forks).
 
-        ``check_first``: look for the checkpoint before writing (inside a caller's
-        transaction, where a refused insert would spoil the transaction on PostgreSQL).
+        Put again, it is stored again after the first (nothing when the content is
+        the same). ``check_first``: look for the checkpoint before writing (inside a
+        caller's transaction, where a refused insert would spoil it on PostgreSQL).
         """
         event_id = key.checkpoint_event_id(checkpoint_id)
         if check_first and self.find(event_id) is not None:
-            self.mem.events.replace_payloads({event_id: payload})
+            self._put_again(key, checkpoint_id, payload)
             return
         try:
             # One transaction: the fork check reads what the insert then extends. A
-            # duplicate rolls it all back (on PostgreSQL too) before the replace.
+            # duplicate rolls it all back (on PostgreSQL too) before the re-put.
             with self.mem.store.transaction():
                 path_id = self._path_for(key, checkpoint_id, parent_id)
                 position = self._record(CHECKPOINT_KIND, event_id, path_id, payload)
         except DuplicateEventError:
             self._known_paths.clear()  # paths opened in the rolled-back transaction
-            self.mem.events.replace_payloads({event_id: payload})
+            self._put_again(key, checkpoint_id, payload)
             return
         self._remember(event_id, path_id, position)
+
+    def _put_again(self, key: ThreadKey, checkpoint_id: str, payload: JsonObject) -> None:
+        """A checkpoint stored before: its new content as a ``replaced`` event, on its path."""
+        first = self.find(key.checkpoint_event_id(checkpoint_id))
+        if first is None or first.path_id is None:  # erased meanwhile by another writer
+            raise ConflictError(f"checkpoint {checkpoint_id!r} changed while it was put again")
+        events = self._events_of(key, checkpoint_id, _payload_of(first))
+        if events[-1].payload == payload:
+            return  # the same content: nothing to store
+        number = len(events)  # the first, then replaced .1, .2, ...
+        self._record(REPLACED_KIND, key.replaced_event_id(checkpoint_id, number),
+                     first.path_id, payload)
 
     def put_writes(
         self,
@@ -117,20 +162,24 @@ class CheckpointLog:
     ) -> None:
         """Store one ``put_writes`` call's writes; the very same call again changes nothing."""
         if check_first and self.find(event_id) is not None:
-            self._restore(event_id, payload)
+            self._restore(key, checkpoint_id, event_id, payload)
             return
         placed = self._placement(key.checkpoint_event_id(checkpoint_id))
         path_id = placed[0] if placed is not None else self._namespace_path(key)
         try:
             self._record(WRITES_KIND, event_id, path_id, payload)
         except DuplicateEventError:
-            self._restore(event_id, payload)
+            self._restore(key, checkpoint_id, event_id, payload)
 
-    def _restore(self, event_id: str, payload: JsonObject) -> None:
-        """A writes event stored before: erased since, it is stored again; else kept."""
+    def _restore(
+        self, key: ThreadKey, checkpoint_id: str, event_id: str, payload: JsonObject
+    ) -> None:
+        """A writes event stored before: kept; if it was erased since, stored again anew."""
         existing = self.find(event_id)
-        if existing is not None and is_erased(existing):
-            self.mem.events.replace_payloads({event_id: payload})
+        if existing is None or not is_erased(existing) or existing.path_id is None:
+            return
+        again = key.writes_event_id(checkpoint_id, str(payload["task_id"]), (), salt=new_id())
+        self._record(WRITES_KIND, again, existing.path_id, payload)
 
     def _record(self, kind: str, event_id: str, path_id: str, payload: JsonObject) -> int:
         event = MemoryEvent.model_construct(
@@ -174,7 +223,7 @@ class CheckpointLog:
         if placed is None:
             return self._namespace_path(key)
         parent_path, parent_position = placed
-        later = self.mem.events.list(
+        later = self.mem.events.payloads(
             path_id=parent_path, kinds=[CHECKPOINT_KIND], after=parent_position, limit=1
         )
         if not later:
@@ -219,44 +268,62 @@ class CheckpointLog:
         except NotFoundError:
             return None
 
+    def _events_of(
+        self, key: ThreadKey, checkpoint_id: str, first: EventPayload
+    ) -> list[EventPayload]:
+        """The checkpoint's events, oldest first: ``first`` and those of its re-puts."""
+        events = [first]
+        while True:
+            again = self.find(key.replaced_event_id(checkpoint_id, len(events)))
+            if again is None:
+                return events
+            events.append(_payload_of(again))
+
     def checkpoint(self, key: ThreadKey, checkpoint_id: str) -> StoredCheckpoint | None:
         """One checkpoint with its writes (None when absent or erased)."""
-        event = self.find(key.checkpoint_event_id(checkpoint_id))
-        if event is None or is_erased(event) or event.path_id is None:
+        first = self.find(key.checkpoint_event_id(checkpoint_id))
+        if first is None or first.path_id is None:
             return None
-        return StoredCheckpoint(event, self._writes_after(event))
+        return self._stored(self._events_of(key, checkpoint_id, _payload_of(first)))
+
+    def _stored(self, events: list[EventPayload]) -> StoredCheckpoint | None:
+        """The checkpoint of these events (oldest first), unless its newest is erased."""
+        newest = events[-1]
+        if is_erased(newest):
+            return None
+        return StoredCheckpoint(events[0], newest, self._writes_after(events[0], newest),
+                                events[:-1])
 
     def latest(self, key: ThreadKey) -> StoredCheckpoint | None:
         """The namespace's checkpoint with the greatest id, over all its paths."""
-        best: MemoryEvent | None = None
+        best: StoredCheckpoint | None = None
         for path_id in self.paths_of(key):
-            newest = self._newest_checkpoint(path_id)
-            if newest is not None and (
-                best is None
-                or str(newest.payload["checkpoint_id"]) > str(best.payload["checkpoint_id"])
-            ):
+            newest = self._newest_checkpoint(key, path_id)
+            if newest is not None and (best is None or newest.checkpoint_id > best.checkpoint_id):
                 best = newest
-        return None if best is None else StoredCheckpoint(best, self._writes_after(best))
+        return best
 
-    def _newest_checkpoint(self, path_id: str) -> MemoryEvent | None:
-        # Usually the newest event is live; after pruning or a deleted run look further back.
-        for limit in (1, 16, None):
-            found = self.mem.events.list(
-                path_id=path_id, kinds=[CHECKPOINT_KIND], limit=limit, newest_first=True
-            )
-            for event in found:
-                if not is_erased(event):
-                    return event
-            if limit is None or len(found) < limit:
-                return None
-        return None
+    def _newest_checkpoint(self, key: ThreadKey, path_id: str) -> StoredCheckpoint | None:
+        # Usually the path's newest checkpoint event is a first put and live: it is
+        # the newest checkpoint. After a re-put, pruning or a deleted run, read them all.
+        found = self.mem.events.payloads(
+            path_id=path_id, kinds=_CHECKPOINT_KINDS, limit=1, newest_first=True
+        )
+        if not found:
+            return None
+        [newest] = found
+        if newest.kind == CHECKPOINT_KIND and not is_erased(newest):
+            return StoredCheckpoint(newest, newest, self._writes_after(newest, newest), [])
+        stored = _grouped(self.mem.events.payloads(path_id=path_id, kinds=_ALL_KINDS))
+        mine = [s for s in stored if s.payload.get("checkpoint_ns") == key.checkpoint_ns]
+        return max(mine, key=lambda s: s.checkpoint_id, default=None)
 
-    def _writes_after(self, checkpoint: MemoryEvent) -> list[MemoryEvent]:
-        checkpoint_id = checkpoint.payload["checkpoint_id"]
+    def _writes_after(self, first: EventPayload, newest: EventPayload) -> list[EventPayload]:
+        checkpoint_id = newest.payload["checkpoint_id"]
         return [
             event
-            for event in self.mem.events.list(
-                path_id=checkpoint.path_id, kinds=[WRITES_KIND], after=checkpoint.position
+            for event in self.mem.events.payloads(
+                path_id=first.path_id, kinds=[WRITES_KIND], after=first.position
             )
             if not is_erased(event) and event.payload.get("checkpoint_id") == checkpoint_id
         ]
@@ -271,21 +338,21 @@ class CheckpointLog:
     ) -> list[StoredCheckpoint]:
         """Live checkpoints of a thread (one namespace, or all; every thread when None)."""
         if thread_id is None:
-            events = self.mem.events.list(profile_id=self.profile_id, kinds=_BOTH_KINDS)
+            events = self.mem.events.payloads(profile_id=self.profile_id, kinds=_ALL_KINDS)
         else:
             key = ThreadKey(thread_id, checkpoint_ns or "")
             tree = self.mem.graph.paths_in_tree(root_path_id(thread_id))
             events = []
             for path in tree:
                 if checkpoint_ns is None or key.owns_path(path.id):
-                    events.extend(self.mem.events.list(path_id=path.id, kinds=_BOTH_KINDS))
+                    events.extend(self.mem.events.payloads(path_id=path.id, kinds=_ALL_KINDS))
         return _grouped(events)
 
-    def thread_events(self, thread_id: str) -> list[MemoryEvent]:
+    def thread_events(self, thread_id: str) -> list[EventPayload]:
         """Every live checkpoint and writes event of a thread, all namespaces and forks."""
-        events: list[MemoryEvent] = []
+        events: list[EventPayload] = []
         for path in self.mem.graph.paths_in_tree(root_path_id(thread_id)):
-            found = self.mem.events.list(path_id=path.id, kinds=_BOTH_KINDS)
+            found = self.mem.events.payloads(path_id=path.id, kinds=_ALL_KINDS)
             events.extend(event for event in found if not is_erased(event))
         return events
 
@@ -301,7 +368,7 @@ class CheckpointLog:
 
     def erase(
         self,
-        events: Iterable[MemoryEvent],
+        events: Iterable[EventPayload],
         *,
         operation: str,
         subject_ids: Sequence[str],
@@ -334,25 +401,41 @@ def _run_id(payload: JsonObject) -> Any:
     return metadata.get("run_id") if isinstance(metadata, dict) else None
 
 
-def _grouped(events: Iterable[MemoryEvent]) -> list[StoredCheckpoint]:
-    """Live checkpoint events with their live writes, in position order."""
-    checkpoints: dict[tuple[Any, Any, Any], MemoryEvent] = {}
-    writes: dict[tuple[Any, Any, Any], list[MemoryEvent]] = {}
-    for event in sorted(events, key=lambda e: e.position or 0):
-        if is_erased(event):
-            continue
+def _grouped(events: Iterable[EventPayload]) -> list[StoredCheckpoint]:
+    """Live checkpoints (the newest event of each) with their live writes, in position order."""
+    firsts: dict[tuple[Any, Any, Any], EventPayload] = {}
+    newest: dict[tuple[Any, Any, Any], EventPayload] = {}
+    earlier: dict[tuple[Any, Any, Any], list[EventPayload]] = {}
+    writes: dict[tuple[Any, Any, Any], list[EventPayload]] = {}
+    for event in sorted(events, key=_POSITION):
         p = event.payload
+        if REDACTION_KEY in p:
+            continue  # erasing takes every event of a checkpoint: a later put is live again
         group = (p.get("thread_id"), p.get("checkpoint_ns"), p.get("checkpoint_id"))
-        if event.kind == CHECKPOINT_KIND:
-            checkpoints[group] = event
+        kind = event.kind
+        if kind == CHECKPOINT_KIND:
+            firsts[group] = newest[group] = event
+        elif kind == REPLACED_KIND:
+            if group in newest:
+                earlier.setdefault(group, []).append(newest[group])
+            else:
+                firsts[group] = event
+            newest[group] = event
         else:
             writes.setdefault(group, []).append(event)
-    return [StoredCheckpoint(event, writes.get(group, [])) for group, event in checkpoints.items()]
+    return [
+        StoredCheckpoint(first, newest[group], writes.get(group) or [], earlier.get(group) or [])
+        for group, first in firsts.items()
+    ]
 
 
-def events_of(checkpoints: Iterable[StoredCheckpoint]) -> list[MemoryEvent]:
-    """The checkpoints' events and their writes events."""
-    return [event for stored in checkpoints for event in (stored.event, *stored.writes)]
+def events_of(checkpoints: Iterable[StoredCheckpoint]) -> list[EventPayload]:
+    """The checkpoints' events (every put of each) and their writes events."""
+    found: dict[str, EventPayload] = {}
+    for stored in checkpoints:
+        for event in (stored.first, *stored.replaced, stored.event, *stored.writes):
+            found[event.event_id] = event
+    return list(found.values())
 
 
 __all__ = ["CheckpointLog", "StoredCheckpoint", "events_of", "is_erased"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -29,16 +30,20 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from phase_memory.langgraph.checkpoint_log import CheckpointLog, StoredCheckpoint, events_of
-from phase_memory.langgraph.encoding import decode, encode
+from phase_memory.langgraph.encoding import TAG, decode, encode
 from phase_memory.langgraph.threads import ThreadKey, root_path_id
 from phase_memory.langgraph.worker import in_worker
-from phase_memory.models import JsonObject, MemoryEvent, new_id
+from phase_memory.models import JsonObject, new_id
+from phase_memory.protocols import EventPayload
 from phase_memory.runtime import PhaseMemoryRuntime
 from phase_memory.runtime import open as open_memory
 
 DEFAULT_PROFILE = "langgraph"
 """The profile the saver keeps its threads in unless told otherwise."""
 PRUNE_STRATEGIES = ("keep_latest", "delete")
+PLAIN = "plain"
+"""Payload key of a checkpoint whose values are all stored as themselves (no tag to decode)."""
+_CHECKPOINT_ID = attrgetter("checkpoint_id")
 
 
 class PhaseMemorySaver(BaseCheckpointSaver[int]):
@@ -80,14 +85,19 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         """Store a checkpoint on its thread's path (a new branch when it forks)."""
         key = _key(config)
         parent_id = get_checkpoint_id(config)
+        stored_checkpoint = self._encoded_checkpoint(checkpoint)
+        stored_metadata = self._encoded(get_serializable_checkpoint_metadata(config, metadata))
         payload: JsonObject = {
             "thread_id": key.thread_id,
             "checkpoint_ns": key.checkpoint_ns,
             "checkpoint_id": checkpoint["id"],
             "parent_checkpoint_id": parent_id,
-            "checkpoint": self._encoded_checkpoint(checkpoint),
-            "metadata": self._encoded(get_serializable_checkpoint_metadata(config, metadata)),
+            "checkpoint": stored_checkpoint,
+            "metadata": stored_metadata,
         }
+        if not (_tagged(stored_checkpoint) or _tagged(stored_checkpoint["channel_values"])
+                or _tagged(stored_metadata)):
+            payload[PLAIN] = True  # every value is stored as itself: reading decodes nothing
         self.log.put_checkpoint(key, checkpoint["id"], parent_id, payload)
         return _config(key.thread_id, key.checkpoint_ns, checkpoint["id"])
 
@@ -164,7 +174,7 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
             stored = [s for s in stored if s.checkpoint_id == wanted_id]
         if before_id:
             stored = [s for s in stored if s.checkpoint_id < before_id]
-        stored.sort(key=lambda s: s.checkpoint_id, reverse=True)
+        stored.sort(key=_CHECKPOINT_ID, reverse=True)
         count = 0
         for item in stored:
             if limit is not None and count >= limit:
@@ -229,7 +239,7 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
             raise ValueError(
                 f"unknown prune strategy {strategy!r}; use one of {', '.join(PRUNE_STRATEGIES)}"
             )
-        victims: builtins.list[MemoryEvent] = []
+        victims: builtins.list[EventPayload] = []
         for thread_id in thread_ids:
             if strategy == "delete":
                 victims.extend(self.log.thread_events(thread_id))
@@ -319,7 +329,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         return encoded
 
     def _decoded(self, stored: Any) -> dict[str, Any]:
-        return {k: decode(self.serde, v) for k, v in stored.items()}
+        # Plain JSON values are stored as themselves: only a tagged one needs decoding.
+        for value in stored.values():
+            if type(value) is dict and TAG in value:
+                return {k: decode(self.serde, v) for k, v in stored.items()}
+        return dict(stored)
 
     def _matches(self, payload: JsonObject, wanted: dict[str, Any]) -> bool:
         metadata = payload.get("metadata")
@@ -331,23 +345,27 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         )
 
     def _tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
+        # Runs for every checkpoint read (a list of a long thread: thousands).
         p = stored.payload
         thread_id, ns = str(p["thread_id"]), str(p["checkpoint_ns"])
+        checkpoint_id = str(p["checkpoint_id"])
         stored_checkpoint: Any = p["checkpoint"]
-        checkpoint: Any = self._decoded(stored_checkpoint)
-        checkpoint["channel_values"] = self._decoded(stored_checkpoint["channel_values"])
+        decoded: Any = dict if p.get(PLAIN) is True else self._decoded
+        checkpoint: Any = decoded(stored_checkpoint)
+        checkpoint["channel_values"] = decoded(stored_checkpoint["channel_values"])
         parent_id = p.get("parent_checkpoint_id")
-        metadata: Any = self._decoded(p["metadata"])
         return CheckpointTuple(
-            config=_config(thread_id, ns, stored.checkpoint_id),
-            checkpoint=checkpoint,
-            metadata=metadata,
-            parent_config=_config(thread_id, ns, str(parent_id)) if parent_id else None,
-            pending_writes=self._pending_writes(stored.writes),
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                              "checkpoint_id": checkpoint_id}},
+            checkpoint,
+            decoded(p["metadata"]),
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                              "checkpoint_id": str(parent_id)}} if parent_id else None,
+            self._pending_writes(stored.writes) if stored.writes else [],
         )
 
     def _pending_writes(
-        self, events: Sequence[MemoryEvent]
+        self, events: Sequence[EventPayload]
     ) -> builtins.list[tuple[str, str, Any]]:
         # Regular writes: the first stored for (task, idx) stands; special ones: the last.
         chosen: dict[tuple[str, int], tuple[str, str, int, str, Any]] = {}
@@ -363,6 +381,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         ordered = sorted(chosen.values(), key=lambda w: writes_sort_key(w[0], w[1], w[2]))
         return [(task_id, channel, decode(self.serde, value))
                 for _, task_id, _, channel, value in ordered]
+
+
+def _tagged(encoded: Any) -> bool:
+    """Whether a mapping :func:`encode` made holds a tagged (non-plain) value."""
+    return any(type(value) is dict and TAG in value for value in encoded.values())
 
 
 def _strings(values: Sequence[object]) -> builtins.list[Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from phase_memory.models.ids import check_identifier
 
@@ -24,6 +25,8 @@ CHECKPOINT_KIND = "langgraph.checkpoint"
 """Event kind of a stored checkpoint."""
 WRITES_KIND = "langgraph.writes"
 """Event kind of the pending writes of one ``put_writes`` call."""
+REPLACED_KIND = "langgraph.checkpoint.replaced"
+"""Event kind of a checkpoint put again with other content (a checkpoint reads as its newest)."""
 
 _READABLE_LENGTH = 100
 
@@ -33,6 +36,7 @@ def _digest(*parts: str, size: int = 20) -> str:
     return hashlib.blake2b(joined, digest_size=size).hexdigest()
 
 
+@lru_cache(maxsize=4096)  # thread ids repeat on every call of the saver
 def _readable(value: str) -> str:
     """``value`` when it is a short plain identifier, else a hash of it."""
     if len(value) <= _READABLE_LENGTH and "/" not in value:
@@ -77,6 +81,10 @@ class ThreadKey:
         """The id of the event holding checkpoint ``checkpoint_id``."""
         return "lgc-" + _digest(self.thread_id, self.checkpoint_ns, checkpoint_id)
 
+    def replaced_event_id(self, checkpoint_id: str, number: int) -> str:
+        """The id of the ``number``-th (1, 2, ...) re-put of checkpoint ``checkpoint_id``."""
+        return f"{self.checkpoint_event_id(checkpoint_id)}.{number}"
+
     def writes_event_id(
         self, checkpoint_id: str, task_id: str, indexes: tuple[int, ...], salt: str = ""
     ) -> str:
@@ -94,4 +102,4 @@ def root_path_id(thread_id: str) -> str:
     return f"lg:{_readable(thread_id)}"
 
 
-__all__ = ["CHECKPOINT_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]
+__all__ = ["CHECKPOINT_KIND", "REPLACED_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]

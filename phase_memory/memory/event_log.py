@@ -11,6 +11,7 @@ from phase_memory.memory.state import SharedState
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
 from phase_memory.models.events import check_appendable
 from phase_memory.models.limits import check_int64
+from phase_memory.protocols import EventPayload
 from phase_memory.replay import LoggedEvent, replay
 
 
@@ -85,6 +86,23 @@ class InMemoryEventLog:
             ):
                 found.append(event)
         return found
+
+    def payloads(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> builtins.list[EventPayload]:
+        """:meth:`list`'s events as (position, id, kind, path, payload)."""
+        return [
+            EventPayload(e.position or 0, e.event_id, e.kind, e.path_id, e.payload)
+            for e in self.list(profile_id, kinds, path_id, after, limit,
+                               newest_first=newest_first)
+        ]
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None

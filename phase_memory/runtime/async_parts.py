@@ -28,7 +28,7 @@ from phase_memory.models import (
     Profile,
     ReplayResult,
 )
-from phase_memory.protocols import MemoryEventLog, Neighbourhood, TextMatch
+from phase_memory.protocols import EventPayload, MemoryEventLog, Neighbourhood, TextMatch
 from phase_memory.runtime.async_lanes import PAGE_SIZE, AsyncListing, WorkerLanes
 
 if TYPE_CHECKING:
@@ -276,6 +276,24 @@ class AsyncEventLogReader:
             return _event_pages(self._runtime.events, profile_id, kind_list, path_id, after, limit)
 
         return self._lanes.listing(source, stream=None if newest_first else pages)
+
+    def payloads(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> AsyncListing[EventPayload]:
+        """:meth:`list`'s events as (position, id, kind, path, payload), read with one call."""
+        kind_list = None if kinds is None else builtins.list(kinds)
+        return self._lanes.listing(
+            lambda: self._runtime.events.payloads(
+                profile_id, kind_list, path_id, after, limit, newest_first=newest_first
+            )
+        )
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None

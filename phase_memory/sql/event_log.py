@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from itertools import chain
 from typing import Any, NamedTuple
@@ -33,6 +33,7 @@ from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundErro
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
 from phase_memory.models.events import check_appendable
 from phase_memory.models.limits import check_int64
+from phase_memory.protocols import EventPayload
 from phase_memory.replay import replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
@@ -72,7 +73,9 @@ _LAST_AND_SEEN = select(
     select(func.max(_events.c.position)).scalar_subquery(),
     exists().where(_events.c.event_id == bindparam("id_")),
 )
-_GET = select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_"))
+_GET = DirectStatement(  # by id: a LangGraph saver reads checkpoints this way
+    select(*rows.EVENT_COLUMNS).where(_events.c.event_id == bindparam("id_"))
+)
 _SEEN = select(_events.c.event_id).where(
     _events.c.event_id.in_(bindparam("ids_", expanding=True)),
     _events.c.position <= bindparam("last_"),
@@ -182,10 +185,10 @@ class SqlEventLog:
     def get(self, event_id: str) -> MemoryEvent:
         """The event with this id (position set)."""
         with self._db.read("get") as conn:
-            row = conn.execute(_GET, {"id_": event_id}).first()
-            if row is None:
-                raise NotFoundError(f"event {event_id!r} does not exist")
-            return rows.event_of(row)
+            found = _GET.all(conn, {"id_": event_id})
+        if not found:
+            raise NotFoundError(f"event {event_id!r} does not exist")
+        return rows.event_of(found[0])
 
     def list(
         self,
@@ -198,23 +201,62 @@ class SqlEventLog:
         newest_first: bool = False,
     ) -> builtins.list[MemoryEvent]:
         """Events in position order (descending with ``newest_first``), filtered."""
+        found = self._listed(False, profile_id, kinds, path_id, after, limit, newest_first)
+        return [rows.event_of(row) for row in found]
+
+    def payloads(
+        self,
+        profile_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        path_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> builtins.list[EventPayload]:
+        """:meth:`list`'s events as (position, id, kind, path, payload)."""
+        found = self._listed(True, profile_id, kinds, path_id, after, limit, newest_first)
+        return [rows.event_payload_of(row) for row in found]
+
+    def _listed(
+        self,
+        short: bool,
+        profile_id: str | None,
+        kinds: Sequence[str] | None,
+        path_id: str | None,
+        after: int | None,
+        limit: int | None,
+        newest_first: bool,
+    ) -> Iterable[Sequence[Any]]:
+        """The rows ``list`` (``short``: ``payloads``) reads."""
         check_int64(after=after, limit=limit)
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
         # The common listings (tailing with after= and limit=, a path's events of a
         # kind or two) run a statement built once per set of filters: building it
-        # per call cost more than running it. Kinds are an expanding IN.
+        # per call cost more than running it.
         given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
                  "limit_": limit}
         params: dict[str, Any] = {
             name: value for name, value in given.items() if value is not None
         }
-        if kinds is not None:
-            params["kinds_"] = builtins.list(dict.fromkeys(kinds))
         filters = (value is not None for value in given.values())
-        listing = _listing(*filters, kinds is not None, newest_first)
+        if kinds is None:
+            listing = _listing(self._dialect, short, *filters, None, newest_first)
+        else:
+            wanted = builtins.list(dict.fromkeys(kinds))
+            if len(wanted) <= _KINDS_BOUND:
+                # A few kinds (the usual case) are separate parameters: the
+                # statement runs on the driver's cursor, compiled once.
+                params.update({f"kind_{i}": kind for i, kind in enumerate(wanted)})
+                listing = _listing(self._dialect, short, *filters, len(wanted), newest_first)
+            else:
+                params["kinds_"] = wanted
+                listing = _listing(self._dialect, short, *filters, -1, newest_first)
         with self._db.read("list") as conn:
-            return [rows.event_of(row) for row in conn.execute(listing, params)]
+            if isinstance(listing, DirectStatement):
+                return listing.all(conn, params)
+            return conn.execute(listing, params).all()
 
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
@@ -297,14 +339,35 @@ class SqlEventLog:
                     raise NotFoundError(f"event {event_id!r} does not exist")
 
 
+_KINDS_BOUND = 4
+"""Up to this many kinds, ``list`` binds each kind as its own parameter."""
+
+
 @cache
 def _listing(
-    profile: bool, path: bool, after: bool, limit: bool, kinds: bool, newest_first: bool
-) -> Select[Any]:
-    """``list`` for one set of filters (parameters named ``<filter>_``, ``kinds_`` expanding)."""
-    stmt = select(*rows.EVENT_COLUMNS)
-    if kinds:
+    dialect_name: str,
+    short: bool,
+    profile: bool,
+    path: bool,
+    after: bool,
+    limit: bool,
+    kinds: int | None,
+    newest_first: bool,
+) -> DirectStatement | Select[Any]:
+    """``list`` (``short``: ``payloads``) on a dialect, for one set of filters (``<filter>_``).
+
+    ``kinds``: None (any kind), a count (parameters ``kind_0``, ``kind_1``, ...;
+    the statement runs on the driver's cursor) or -1 (``kinds_``, expanding).
+    """
+    if short:  # the payload as its JSON text: rows.event_payload_of parses it
+        payload = dialect.json_text(dialect_name, _events.c.payload).label("payload")
+        stmt = select(*rows.PAYLOAD_COLUMNS[:-1], payload)
+    else:
+        stmt = select(*rows.EVENT_COLUMNS)
+    if kinds == -1:
         stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
+    elif kinds is not None:
+        stmt = stmt.where(_events.c.kind.in_([bindparam(f"kind_{i}") for i in range(kinds)]))
     if profile:
         stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
     if after:
@@ -314,7 +377,7 @@ def _listing(
     stmt = stmt.order_by(_events.c.position.desc() if newest_first else _events.c.position)
     if limit:
         stmt = stmt.limit(bindparam("limit_"))
-    return stmt
+    return stmt if kinds == -1 else DirectStatement(stmt)
 
 
 def _paged(stmt: Select[Any], *, by_profile: bool = False) -> DirectStatement:

@@ -68,7 +68,8 @@ TOUCHES = select(
         or_(_edges.c.source_id == bindparam("id_"), _edges.c.target_id == bindparam("id_"))
     )
 )
-IN_TREE = (
+IN_TREE = DirectStatement(
+    # Run on the driver's cursor: a LangGraph saver looks a thread's paths up on every read.
     select(*rows.PATH_COLUMNS).where(t.paths.c.tree_id == bindparam("tree_")).order_by(t.paths.c.id)
 )
 NODE_STATE = select(t.nodes.c.version, t.nodes.c.profile_id).where(

@@ -381,7 +381,7 @@ class SqlGraphStore:
         """Paths of the conversation tree rooted at ``root_path_id``, by id."""
         with self._db.read("paths_in_tree") as conn:
             return [
-                rows.path_of(row) for row in conn.execute(q.IN_TREE, {"tree_": root_path_id})
+                rows.path_of(row) for row in q.IN_TREE.all(conn, {"tree_": root_path_id})
             ]
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from phase_memory.errors import (
     NotFoundError,
 )
 from phase_memory.models import JsonObject, MemoryEvent
-from phase_memory.protocols import MemoryStore
+from phase_memory.protocols import EventPayload, MemoryStore
 from phase_memory.testing.builders import (
     P1,
     event,
@@ -265,6 +266,30 @@ def test_list_filters_combine(store: MemoryStore) -> None:
     assert ids(store.events.list(profile_id=P1, after=positions[0], limit=2)) == ["e2", "e3"]
     assert ids(store.events.list(kinds=["tool.called"], limit=1)) == ["e2"]
     assert store.events.list(profile_id="p2", path_id="pa") == []
+
+
+def test_payloads_are_what_list_reads_for_every_filter(store: MemoryStore) -> None:
+    _log(store)
+    p = _positions(store.events.list())
+    kinds = ["chat.turn", "tool.called", "note.taken", "a.b", "c.d", "e.f"]  # more than a few
+    every: list[dict[str, Any]] = [
+        {},
+        {"profile_id": P1, "kinds": ["chat.turn"]},
+        {"path_id": "pa", "kinds": ["chat.turn", "note.taken"]},
+        {"kinds": kinds, "after": p[1]},
+        {"kinds": ["tool.called"], "limit": 1, "newest_first": True},
+        {"path_id": "pa", "after": p[0], "limit": 5, "newest_first": True},
+        {"kinds": []},
+        {"limit": 0},
+    ]
+    for filters in every:
+        listed = store.events.list(**filters)
+        assert store.events.payloads(**filters) == [
+            EventPayload(e.position or 0, e.event_id, e.kind, e.path_id, e.payload)
+            for e in listed
+        ], filters
+    [first] = store.events.payloads(path_id="pb")
+    assert first.event_id == "e2" and first.payload == {"n": 2} and first.path_id == "pb"
 
 
 def test_limit_applies_after_filtering(store: MemoryStore) -> None:
