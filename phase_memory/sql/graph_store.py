@@ -274,8 +274,8 @@ class SqlGraphStore:
         params = {f"{name}_": given[name] for name in filters}
         params["profile_id_"] = profile_id
         with self._db.read("list_edges") as conn:
-            found = conn.execute(q.edges_of_profile(filters), params)
-            return [rows.edge_of(row) for row in found]
+            found = q.edges_of_profile(filters).all(conn, params)
+        return [rows.edge_of(row) for row in found]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""
