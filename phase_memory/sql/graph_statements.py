@@ -10,7 +10,6 @@ driver's cursor (:mod:`phase_memory.sql.direct`).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, delete, exists, or_, select
 
