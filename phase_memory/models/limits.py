@@ -192,6 +192,19 @@ def version_problem(name: str, value: object) -> str | None:
     return None
 
 
+def next_version(name: str, version: int) -> int:
+    """``version + 1``: the version a change of a record at ``version`` gives it.
+
+    Raises :class:`~phase_memory.errors.LimitExceededError` naming ``name`` when
+    that is past :data:`MAX_VERSION` (every increment of a node's version goes
+    through here, so none stores a version its readers refuse).
+    """
+    problem = version_problem(name, version + 1)
+    if problem is not None:
+        raise LimitExceededError(problem)
+    return version + 1
+
+
 def check_int64(**values: object) -> None:
     """Refuse any of ``values`` (by name) outside the 64-bit range, naming it.
 
@@ -231,5 +244,6 @@ __all__ = [
     "check_int64",
     "int64_problem",
     "json_problem",
+    "next_version",
     "version_problem",
 ]

@@ -30,6 +30,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
 )
+from phase_memory.models.limits import next_version
 from phase_memory.protocols import Neighbourhood, TextMatch
 from phase_memory.replay import (
     Effect,
@@ -144,7 +145,9 @@ class SqlGraphStore:
                 raise ConflictError(
                     f"node {node.id!r} is at version {current_version}, expected {expected_version}"
                 )
-            stored = node.model_copy(update={"version": current_version + 1})
+            stored = node.model_copy(update={
+                "version": next_version(f"node {node.id!r}'s next version", current_version)
+            })
             self._upsert(conn, t.nodes, [rows.node_row(stored)])
             if stored.state == NodeState.FORGOTTEN:
                 dialect.optimize_search_index(conn)  # see apply
