@@ -20,6 +20,7 @@ which it refuses): :func:`loads` gives that text to :func:`json.loads`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -36,11 +37,9 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
     Raises ``ValueError`` for NaN and the infinities, ``TypeError`` for a value
     that is not JSON.
     """
-    if not _standard_only(value):
-        try:
-            return orjson.dumps(value, option=_SORTED if sort_keys else None).decode()
-        except TypeError:  # orjson.JSONEncodeError: big integers, surrogates, odd keys
-            pass
+    encoded = _orjson(value, _SORTED if sort_keys else None)
+    if encoded is not None:
+        return encoded
     return json.dumps(
         value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False
     )
@@ -51,12 +50,50 @@ def dumps_indented(value: Any) -> str:
 
     The bytes of ``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)``.
     """
-    if not _standard_only(value):
-        try:
-            return orjson.dumps(value, option=_SORTED_INDENTED).decode()
-        except TypeError:
-            pass
+    encoded = _orjson(value, _SORTED_INDENTED)
+    if encoded is not None:
+        return encoded
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+
+
+def _orjson(value: Any, option: int | None) -> str | None:
+    """orjson's text of ``value``, or None where the standard encoder must write it.
+
+    orjson first, and the walk over ``value`` (:func:`_standard_only`) only when
+    its bytes could hold a float spelled the other way: every event appended
+    is encoded here, and the walk cost more than the encoding.
+    """
+    try:
+        data = orjson.dumps(value, option=option)
+    except TypeError:  # orjson.JSONEncodeError: big integers, surrogates, odd keys
+        return None
+    if _maybe_nonstandard(data) and _standard_only(value):
+        return None
+    return data.decode()
+
+
+def _maybe_nonstandard(data: bytes) -> bool:
+    """Whether orjson's ``data`` may hold a float the standard encoder spells otherwise.
+
+    orjson writes the standard spelling of every float but those below 1e-4
+    (``1e-7`` for ``1e-07``, ``0.00001`` for ``1e-05``) and NaN or the
+    infinities, which it writes as ``null``; the bytes are searched for those
+    spellings (a match inside a string only costs the walk). With an orjson
+    that spells large floats otherwise too (``1e22``), always walk.
+    """
+    if not _ORJSON_SPELLS_LARGE_FLOATS:
+        return True
+    return (
+        b"null" in data
+        or b"0.0000" in data
+        or (b"e-" in data and _SHORT_NEGATIVE_EXPONENT.search(data) is not None)
+    )
+
+
+_SHORT_NEGATIVE_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+_ORJSON_SPELLS_LARGE_FLOATS = all(
+    orjson.dumps(f) == json.dumps(f).encode() for f in (1e16, 1e22, -1.5e300, 1e-4, 1e-10)
+)
 
 
 def loads(text: str | bytes, *, strict: bool = False) -> Any:

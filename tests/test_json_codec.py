@@ -7,6 +7,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from phase_memory import json_codec
 
@@ -58,3 +60,17 @@ def test_malformed_text_says_where() -> None:
     with pytest.raises(json.JSONDecodeError) as caught:
         json_codec.loads('{"a": 1,\n "b": }')
     assert (caught.value.lineno, caught.value.colno) == (2, 7)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=4))
+def test_any_float_is_spelled_as_json_dumps_spells_it(values: list[float]) -> None:
+    # orjson writes the bytes first; only a spelling it may write otherwise sends the
+    # value to the standard encoder, so every float must come out the standard way.
+    value = {"id": "0190c00e-7a00-8000-0000-00000000000e", "values": values}
+    assert json_codec.dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_float_spelling_inside_a_string_is_kept() -> None:
+    # The text looks like the spellings orjson and json write differently.
+    value = {"s": "1e-7 0.00001 null NaN", "f": 0.5}
+    assert json_codec.dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

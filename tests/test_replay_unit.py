@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from phase_memory.models import MemoryEvent
+from phase_memory.models import MemoryEvent, MemoryNode
 from phase_memory.replay import GraphState, LoggedEvent, effective_history, effects_of, replay
 from phase_memory.testing.builders import (
+    edge,
+    edge_saved,
     event,
     node,
     node_saved,
@@ -290,3 +292,39 @@ def test_replay_counts_every_event_once() -> None:
     assert report.applied == 2
     assert report.not_replayable == {"chat.turn": 1, "tool.called": 1}
     assert [(p.event_id, p.position) for p in report.problems] == [("bad", 3)]
+
+
+def test_replayed_records_keep_their_fields_set_apart() -> None:
+    # Replay lets records read from JSON text share one fields-set (fewer objects
+    # for the collector): each still reports every field set, and copying one
+    # with changes leaves the others as they were.
+    log = [
+        LoggedEvent.of(e, position)._replace(payload=json.dumps(e.payload))
+        for position, e in enumerate(
+            [
+                profile_saved(profile("p1")),
+                node_saved(node("a", profile_id="p1")),
+                node_saved(node("b", profile_id="p1")),
+                edge_saved(edge("e1", "a", "b", profile_id="p1")),
+                edge_saved(edge("e2", "b", "a", profile_id="p1")),
+            ],
+            start=1,
+        )
+    ]
+    # A payload that leaves fields out keeps its own (smaller) fields-set.
+    partial = node_saved(node("c", profile_id="p1"))
+    payload = {"node": {k: v for k, v in partial.payload["node"].items() if k != "content"}}
+    log.append(LoggedEvent.of(partial, len(log) + 1)._replace(payload=json.dumps(payload)))
+    snapshot = replay(log).snapshot
+    assert snapshot.nodes["c"].model_fields_set == set(MemoryNode.model_fields) - {"content"}
+    a, b = snapshot.nodes["a"], snapshot.nodes["b"]
+    assert a.model_fields_set == b.model_fields_set == set(type(a).model_fields)
+    changed = a.model_copy(update={"label": "changed"})
+    assert changed.label == "changed" and a.label != "changed"
+    assert b.model_fields_set == set(type(b).model_fields)
+    e1, e2 = snapshot.edges["e1"], snapshot.edges["e2"]
+    assert e1.model_fields_set == e2.model_fields_set == set(type(e1).model_fields)
+    assert e1.model_copy(update={"weight": 0.25}).weight == 0.25
+    assert e2.weight == e1.weight
+    parsed = [e._replace(payload=json.loads(e.payload)) for e in log]
+    assert snapshot.same_records(replay(parsed).snapshot)

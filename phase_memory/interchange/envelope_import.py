@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic_core import to_json
+
 from phase_memory.interchange.common import EventWriter, graph_imported_event
 from phase_memory.interchange.envelope_scan import ARRAY_MODELS, EnvelopeScan
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
@@ -38,11 +40,16 @@ from phase_memory.models import (
     Profile,
 )
 from phase_memory.models.effects import Effect
+from phase_memory.models.limits import MAX_PAYLOAD_BYTES
 from phase_memory.protocols import MemoryGraphStore
 from phase_memory.recorder import Recorder
 from phase_memory.replay import GraphView, LoggedEvent, graph_imported_effects, kind_refusal
 
 _RECORDS_PER_WRITE = 5 * RECORDS_PER_IMPORT_EVENT
+_BYTES_PER_IMPORT_EVENT = MAX_PAYLOAD_BYTES // 2
+"""JSON bytes of the records one ``graph.imported`` event carries, at most (unless one
+record alone is more): far under the payload limit every appended event is checked
+against, so big records make more events instead of one refused."""
 
 
 # --- the second pass: references, then writing ------------------------------------------
@@ -129,6 +136,8 @@ class _Writer:
         self._events = EventWriter(recorder, scan.file, progress, folded=_imported_effects,
                                    view=self.view, max_records=_RECORDS_PER_WRITE)
         self._chunks: dict[str, tuple[list[Any], list[Any]]] = {}
+        self._sizes: dict[str, int] = {}
+        """JSON bytes of the records of each profile's chunk."""
         # What model_dump(mode="json") calls, without its wrapper (once per record).
         self._dump = {key: model.__pydantic_serializer__.to_python
                       for key, model in ARRAY_MODELS.items()}
@@ -137,11 +146,19 @@ class _Writer:
     def add(self, key: str, record: Any, line: int) -> None:
         """Queue one checked record of array ``key`` (found at ``line``)."""
         profile_id: str = record.profile_id
+        dumped = self._dump[key](record, mode="json")
+        size = len(to_json(dumped))
         chunk = self._chunks.get(profile_id)
+        if chunk is not None and self._sizes[profile_id] + size > _BYTES_PER_IMPORT_EVENT:
+            del self._chunks[profile_id]
+            self._event(profile_id, key, chunk, line)
+            chunk = None
         if chunk is None:
             chunk = self._chunks[profile_id] = ([], [])
-        chunk[0].append(self._dump[key](record, mode="json"))
+            self._sizes[profile_id] = 0
+        chunk[0].append(dumped)
         chunk[1].append(record)
+        self._sizes[profile_id] += size
         if len(chunk[0]) >= RECORDS_PER_IMPORT_EVENT:
             del self._chunks[profile_id]
             self._event(profile_id, key, chunk, line)

@@ -16,6 +16,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
 )
+from phase_memory.models.limits import next_version
 from phase_memory.protocols import Neighbourhood, TextMatch
 from phase_memory.replay import (
     Effect,
@@ -111,7 +112,9 @@ class InMemoryGraphStore:
                     f"node {node.id!r} is at version {current_version}, "
                     f"expected {expected_version}"
                 )
-            stored = node.model_copy(update={"version": current_version + 1})
+            stored = node.model_copy(update={
+                "version": next_version(f"node {node.id!r}'s next version", current_version)
+            })
             self._shared.apply([PutNode(stored)])
             return stored
 

@@ -23,6 +23,7 @@ from phase_memory.models.lifecycle import LifecycleAction
 from phase_memory.models.limits import (
     MAX_ID_LENGTH,
     MAX_INTEGER,
+    MAX_PAYLOAD_BYTES,
     MAX_PAYLOAD_DEPTH,
     MAX_VERSION,
     MIN_INTEGER,
@@ -222,7 +223,7 @@ def check_appendable(
         raise LimitExceededError(problem)
     for event in events:
         problem = version_problem("schema_version", event.schema_version) or json_problem(
-            event.payload, max_depth=MAX_PAYLOAD_DEPTH
+            event.payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES
         )
         if problem is not None:
             if not problem.startswith("schema_version"):

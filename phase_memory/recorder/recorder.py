@@ -45,10 +45,17 @@ from phase_memory.models.events import (
     SUPPORTED_SCHEMA_VERSIONS,
     payload_of,
 )
-from phase_memory.models.limits import version_problem
+from phase_memory.models.limits import next_version
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore, MemoryStore
 from phase_memory.recorder.checks import EventView, check_writable
-from phase_memory.replay import GraphView, LoggedEvent, MalformedEvent, ReplayConflict, effects_of
+from phase_memory.replay import (
+    GraphView,
+    LimitReached,
+    LoggedEvent,
+    MalformedEvent,
+    ReplayConflict,
+    effects_of,
+)
 
 REFUSED_OPERATION = "lifecycle.record"
 """The audit operation of an event ``record`` refused at the review gate."""
@@ -194,6 +201,8 @@ class Recorder(StoreParts):
             logged = LoggedEvent.of(event, position, payload)
             try:
                 effects.extend(effects_of_event(logged, payload, view))
+            except LimitReached as exc:
+                raise LimitExceededError(f"{event.kind} {event.event_id}: {exc}") from None
             except MalformedEvent as exc:
                 raise ValidationError(f"{event.kind} {event.event_id}: {exc}") from None
             except ReplayConflict as exc:
@@ -254,12 +263,9 @@ class Recorder(StoreParts):
                 raise ConflictError(
                     f"node {node.id!r} is at version {version}, expected {expected_version}"
                 )
-            problem = version_problem(f"node {node.id!r}'s next version", version + 1)
-            if problem is not None:
-                raise LimitExceededError(problem)
             stored = node.model_copy(
                 update={
-                    "version": version + 1,
+                    "version": next_version(f"node {node.id!r}'s next version", version),
                     "created_at": current.created_at if current else node.created_at,
                     "updated_at": utc_now() if current else node.updated_at,
                 }
@@ -316,6 +322,8 @@ def fold(event: LoggedEvent, view: GraphView) -> list[Effect]:
     """The effects of one event, with the fold's conflicts as public errors."""
     try:
         return effects_of(event, view)
+    except LimitReached as exc:
+        raise LimitExceededError(f"{event.kind} {event.event_id}: {exc}") from None
     except MalformedEvent as exc:
         raise ValidationError(f"{event.kind} {event.event_id}: {exc}") from None
     except ReplayConflict as exc:

@@ -21,6 +21,7 @@ The package, one module per part:
 from phase_memory.replay.effects import (
     Effect,
     GraphView,
+    LimitReached,
     MalformedEvent,
     PutActivationPlan,
     PutEdge,
@@ -48,6 +49,7 @@ __all__ = [
     "Effect",
     "GraphState",
     "GraphView",
+    "LimitReached",
     "LoggedEvent",
     "MalformedEvent",
     "PutActivationPlan",

@@ -37,6 +37,13 @@ class MalformedEvent(ReplayConflict):
     """
 
 
+class LimitReached(MalformedEvent):
+    """The event would take a record past an input limit (a node's version past MAX_VERSION).
+
+    The runtime turns it into LimitExceededError; replay reports it as a problem.
+    """
+
+
 # --- the read-only view the fold needs ---------------------------------------
 
 
@@ -61,6 +68,7 @@ class GraphView(Protocol):
 __all__ = [
     "Effect",
     "GraphView",
+    "LimitReached",
     "MalformedEvent",
     "PutActivationPlan",
     "PutEdge",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from phase_memory.errors import LimitExceededError
 from phase_memory.models import (
     ActivationPlan,
     ActivationPlanned,
@@ -37,9 +38,11 @@ from phase_memory.models import (
 )
 from phase_memory.models.base import CompactionStatus
 from phase_memory.models.events import PAYLOAD_MODELS, SUPPORTED_SCHEMA_VERSIONS
+from phase_memory.models.limits import next_version
 from phase_memory.replay.effects import (
     Effect,
     GraphView,
+    LimitReached,
     MalformedEvent,
     PutActivationPlan,
     PutEdge,
@@ -72,6 +75,14 @@ def effects_of(event: LoggedEvent, view: GraphView) -> list[Effect]:
 def unknown_version(event: LoggedEvent) -> str:
     """Why an event of a schema version this version does not know is refused."""
     return f"unknown schema_version {event.schema_version} for {event.kind}"
+
+
+def _next_version(node: MemoryNode) -> int:
+    """The node's version plus one, refused (LimitReached) past MAX_VERSION."""
+    try:
+        return next_version(f"node {node.id!r}'s next version", node.version)
+    except LimitExceededError as exc:
+        raise LimitReached(str(exc)) from None
 
 
 def _need_profile(view: GraphView, profile_id: str) -> None:
@@ -144,7 +155,7 @@ def _node_state_changed(event: LoggedEvent, view: GraphView) -> list[Effect]:
     if change.state is NodeState.FORGOTTEN and node.state is not NodeState.FORGOTTEN:
         # A state change keeps the node's content: only a forget action erases it.
         check_node(node.model_copy(update={"state": change.state}))
-    version = change.version if change.version is not None else node.version + 1
+    version = change.version if change.version is not None else _next_version(node)
     return [
         PutNode(
             node.model_copy(
@@ -201,7 +212,7 @@ def merged_tombstone(node: MemoryNode, survivor_id: str, at: datetime) -> Memory
         update={
             "state": NodeState.ARCHIVED,
             "attributes": {**node.attributes, "merged_into": survivor_id},
-            "version": node.version + 1,
+            "version": _next_version(node),
             "updated_at": at,
         }
     )

@@ -58,6 +58,15 @@ def replay(
     # Stored payloads passed the input limits when written: not walked again.
     node_saved = partial(NodeSaved.__pydantic_validator__.validate_json, context=STORED)
     edge_saved = partial(EdgeSaved.__pydantic_validator__.validate_json, context=STORED)
+    # The snapshot's records are most of what the collector traverses while
+    # the fold runs (the library leaves the collector alone): every record
+    # validated with all its fields set shares one fields-set per model, so it
+    # is two tracked containers (the model and its __dict__), not three. Safe
+    # because the models are frozen: pydantic copies a model's fields-set
+    # before changing it (model_copy) and never changes it in place otherwise.
+    node_fields, edge_fields = set(MemoryNode.model_fields), set(MemoryEdge.model_fields)
+    n_node_fields, n_edge_fields = len(node_fields), len(edge_fields)
+    setattr_ = object.__setattr__
     for row in events:
         if row[_POSITION] > position:
             position = row[_POSITION]
@@ -81,6 +90,8 @@ def replay(
                 if node is not None and node.profile_id in profiles:
                     current = nodes.get(node.id)
                     if current is None or current.profile_id == node.profile_id:
+                        if len(node.__pydantic_fields_set__) == n_node_fields:
+                            setattr_(node, "__pydantic_fields_set__", node_fields)
                         nodes[node.id] = node
                         applied += 1
                         continue
@@ -96,6 +107,8 @@ def replay(
                         and target is not None
                         and source.profile_id == edge.profile_id == target.profile_id
                     ):
+                        if len(edge.__pydantic_fields_set__) == n_edge_fields:
+                            setattr_(edge, "__pydantic_fields_set__", edge_fields)
                         put_edge(edge)
                         applied += 1
                         continue

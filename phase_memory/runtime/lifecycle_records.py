@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from phase_memory.errors import PathStateError, ValidationError
+from phase_memory.errors import LimitExceededError, PathStateError, ValidationError
 from phase_memory.models import (
     LifecycleAction,
     LifecycleApplied,
@@ -26,8 +26,9 @@ from phase_memory.models import (
 )
 from phase_memory.models.base import CompactionStatus
 from phase_memory.models.events import payload_of
+from phase_memory.models.limits import next_version
 from phase_memory.protocols import MemoryGraphStore
-from phase_memory.replay import LoggedEvent, PutEdge, PutNode, RemoveEdge, effects_of
+from phase_memory.replay import LimitReached, LoggedEvent, PutEdge, PutNode, RemoveEdge, effects_of
 
 
 class UnknownTargets(Exception):
@@ -82,7 +83,7 @@ def build(graph: MemoryGraphStore, action: LifecycleAction, now: datetime) -> Li
                     LifecycleKind.RESTORE: NodeState.ACTIVE,
                     LifecycleKind.FORGET: NodeState.FORGOTTEN,
                 }[kind],
-                "version": node.version + 1,
+                "version": next_version(f"node {target!r}'s next version", node.version),
                 "updated_at": now,
             }
             if kind is LifecycleKind.FORGET:
@@ -121,7 +122,11 @@ def _merge(
     nodes: list[MemoryNode] = []
     edges: list[MemoryEdge] = []
     removed: list[str] = []
-    for effect in effects_of(event, graph):
+    try:
+        effects = effects_of(event, graph)
+    except LimitReached as exc:
+        raise LimitExceededError(str(exc)) from None
+    for effect in effects:
         if isinstance(effect, PutNode):
             nodes.append(effect.node)
         elif isinstance(effect, PutEdge):
@@ -146,7 +151,11 @@ def _reweight(
                 raise ValidationError(f"node {target!r} is forgotten; nothing is left to change")
             nodes.append(
                 node.model_copy(
-                    update={"salience": salience, "version": node.version + 1, "updated_at": now}
+                    update={
+                        "salience": salience,
+                        "version": next_version(f"node {target!r}'s next version", node.version),
+                        "updated_at": now,
+                    }
                 )
             )
         else:

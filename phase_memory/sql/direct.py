@@ -1,13 +1,14 @@
 """The few hot statements that run on the driver's cursor, on every dialect.
 
 Everything else goes through ``Connection.execute`` (SQLAlchemy's compiled
-cache, expanding ``IN``, events, ``echo``). Three statements run so often that
+cache, expanding ``IN``, events, ``echo``). A few statements run so often that
 ``Connection.execute``'s own cost (about 20 µs a call on the reference machine,
 more than SQLite needs to insert a row) shows in the benchmarks: the event
 insert (bulk and single appends), the node/edge/profile/path upsert of the
-fold, and the event listing and replay pages. For those, :class:`DirectStatement`
-uses only SQLAlchemy's public API: the statement is compiled once per dialect
-(``Compiled.string``, ``Compiled.params`` for its literal values), its
+fold, the event listing and replay pages, and ``list_edges`` (a latency
+target). For those, :class:`DirectStatement` uses only SQLAlchemy's public
+API: the statement is compiled once per dialect (``Compiled.string``,
+``Compiled.params`` for its literal values), its
 parameters are converted by the bind processors of the columns' types
 (``TypeEngine.dialect_impl(...).bind_processor(...)``: the same timestamp and
 JSON conversions as everywhere else) and its result columns by their result

@@ -2,15 +2,14 @@
 
 They run through ``Connection.execute``: built once, so SQLAlchemy's compiled
 cache always hits; lists of ids are expanding ``IN`` parameters. Parameters
-are named ``<column>_``. Only the upsert of whole rows and the lookups by id
-(on every write of the fold) run on the driver's cursor
-(:mod:`phase_memory.sql.direct`).
+are named ``<column>_``. Only the upsert of whole rows, the lookups by id
+(on every write of the fold) and ``list_edges`` (a latency target) run on the
+driver's cursor (:mod:`phase_memory.sql.direct`).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, delete, exists, or_, select
 
@@ -94,16 +93,18 @@ INSERT_ITEMS = t.activation_items.insert()
 
 
 @cache
-def edges_of_profile(filters: tuple[str, ...]) -> Select[Any]:
+def edges_of_profile(filters: tuple[str, ...]) -> DirectStatement:
     """``list_edges``: a profile's edges, by id, where each column of ``filters`` equals
     its ``:<column>_`` parameter.
 
-    Built once per set of filters: building a select (and its cache key) on every
-    call cost three times what running it through the compiled cache does, and
-    ``list_edges`` has a latency target (docs/performance.md).
+    Built once per set of filters, and run on the driver's cursor: through
+    ``Connection.execute`` (its compiled cache, autobegin, result set-up and the
+    rollback that ends the read) a lookup of a few edges cost three times what
+    it did on the cursor, and ``list_edges`` has a latency target
+    (docs/performance.md).
     """
     edges = t.edges
-    return (
+    return DirectStatement(
         select(*rows.EDGE_COLUMNS)
         .where(
             edges.c.profile_id == bindparam("profile_id_"),

@@ -30,6 +30,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
 )
+from phase_memory.models.limits import next_version
 from phase_memory.protocols import Neighbourhood, TextMatch
 from phase_memory.replay import (
     Effect,
@@ -144,7 +145,9 @@ class SqlGraphStore:
                 raise ConflictError(
                     f"node {node.id!r} is at version {current_version}, expected {expected_version}"
                 )
-            stored = node.model_copy(update={"version": current_version + 1})
+            stored = node.model_copy(update={
+                "version": next_version(f"node {node.id!r}'s next version", current_version)
+            })
             self._upsert(conn, t.nodes, [rows.node_row(stored)])
             if stored.state == NodeState.FORGOTTEN:
                 dialect.optimize_search_index(conn)  # see apply
@@ -274,8 +277,8 @@ class SqlGraphStore:
         params = {f"{name}_": given[name] for name in filters}
         params["profile_id_"] = profile_id
         with self._db.read("list_edges") as conn:
-            found = conn.execute(q.edges_of_profile(filters), params)
-            return [rows.edge_of(row) for row in found]
+            found = q.edges_of_profile(filters).all(conn, params)
+        return [rows.edge_of(row) for row in found]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
         """Stream edges by id (all profiles when ``profile_id`` is None)."""

@@ -23,7 +23,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from phase_memory.errors import ImportValidationError, LimitExceededError, PhaseMemoryError
-from phase_memory.models import MemoryEvent, MemoryNode
+from phase_memory.models import (
+    AuditOutcome,
+    LifecycleAction,
+    LifecycleKind,
+    MemoryEvent,
+    MemoryNode,
+    ProfilePolicy,
+)
 from phase_memory.models.limits import (
     MAX_ACTIVATION_BUDGET,
     MAX_INTEGER,
@@ -34,7 +41,7 @@ from phase_memory.models.limits import (
     MAX_VERSION,
 )
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
-from phase_memory.testing.builders import P1, at, node, profile
+from phase_memory.testing.builders import P1, at, edge, node, profile
 from phase_memory.testing.fixtures import StoreFactory
 from phase_memory.testing.spec_interchange import nothing_written, second_memory
 
@@ -133,6 +140,33 @@ def test_a_payload_over_the_size_limit_is_refused_naming_it() -> None:
         MemoryNode(profile_id=P1, kind="note", label="z" * (MAX_STRING_LENGTH + 1))
 
 
+def test_an_appended_event_over_the_size_limit_is_refused(mem: PhaseMemoryRuntime) -> None:
+    # Made without validation: the log checks the size on append, as record does.
+    big = {"parts": ["y" * 900_000] * (MAX_PAYLOAD_BYTES // 900_000 + 1)}
+    mem.save_profile(profile(P1))
+    with nothing_written(mem), pytest.raises(LimitExceededError, match="MAX_PAYLOAD_BYTES"):
+        mem.events.append([free_event("big", big)])
+
+
+def test_an_envelope_over_one_event_s_size_makes_more_events(
+    mem: PhaseMemoryRuntime, store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    # Twenty nodes of 0.9 MB: more than one event's payload may hold, fewer records
+    # than one event carries. The import splits them by size instead of refusing.
+    mem.save_profile(profile(P1))
+    for number in range(20):
+        mem.save_node(node(f"n{number}", content=f"{number}" + "x" * 900_000))
+    envelope = tmp_path / "graph.json"
+    mem.export_envelope(envelope)
+    with second_memory(store_factory, tmp_path / "other") as other:
+        other.import_envelope(envelope)
+        imported = other.events.list(kinds=["graph.imported"])
+        sizes = [len(json.dumps(e.payload, separators=(",", ":"))) for e in imported]
+        assert len(imported) > 2 and max(sizes) <= MAX_PAYLOAD_BYTES, sizes
+        assert other.graph.snapshot().same_records(mem.graph.snapshot())
+        assert other.events.replay().snapshot.same_records(mem.graph.snapshot())
+
+
 def test_imported_events_over_a_limit_are_problems(mem: PhaseMemoryRuntime,
                                                    tmp_path: Path) -> None:
     mem.save_profile(profile(P1))
@@ -202,6 +236,69 @@ def test_an_envelope_node_version_outside_64_bits_is_a_problem(
     with nothing_written(mem), pytest.raises(ImportValidationError) as refused:
         mem.import_envelope(envelope)
     assert "version" in [p.field for p in refused.value.problems]
+
+
+# --- versions stop at MAX_VERSION ---------------------------------------------------------------
+
+
+def _at_the_last_version(mem: PhaseMemoryRuntime) -> MemoryNode:
+    """Nodes n1 (at MAX_VERSION) and n2 (at 1), joined by an edge; n1 returned.
+
+    No action needs review in the profile: only the limit can refuse them.
+    """
+    mem.save_profile(profile(P1, policy=ProfilePolicy(review_required=set())))
+    mem.save_node(node("n1"))
+    mem.save_node(node("n2"))
+    mem.save_edge(edge("e1", "n1", "n2"))
+    last = mem.graph.get_node("n1").model_copy(update={"version": MAX_VERSION})
+    mem.record(MemoryEvent(kind="node.saved", profile_id=P1, payload={"node": last.to_json_dict()}))
+    stored = mem.graph.get_node("n1")
+    assert stored.version == MAX_VERSION
+    return stored
+
+
+_CHANGES: dict[str, Callable[[PhaseMemoryRuntime, MemoryNode], object]] = {
+    "save": lambda mem, n1: mem.save_node(n1),
+    "archive": lambda mem, n1: mem.apply([LifecycleAction(
+        kind=LifecycleKind.ARCHIVE, profile_id=P1, targets=["n1"])]),
+    "reweight": lambda mem, n1: mem.apply([LifecycleAction(
+        kind=LifecycleKind.REWEIGHT, profile_id=P1, targets=["n1"], params={"salience": 0.9})]),
+    "merge": lambda mem, n1: mem.apply([LifecycleAction(
+        kind=LifecycleKind.MERGE_NODES, profile_id=P1, targets=["n2", "n1"])]),
+    "state event": lambda mem, n1: mem.record(MemoryEvent(
+        kind="node.state_changed", profile_id=P1,
+        payload={"node_id": "n1", "state": "archived"})),
+    "merge event": lambda mem, n1: mem.record(MemoryEvent(
+        kind="nodes.merged", profile_id=P1, payload={"survivor_id": "n2", "merged_ids": ["n1"]})),
+    "store save": lambda mem, n1: mem.store.graph.save_node(n1),
+}
+
+
+@pytest.mark.parametrize("change", sorted(_CHANGES))
+def test_no_change_takes_a_node_past_the_last_version(mem: PhaseMemoryRuntime,
+                                                      change: str) -> None:
+    n1 = _at_the_last_version(mem)
+    position, graph, audit = mem.events.last_position(), mem.graph.snapshot(), mem.audit.list()
+    with pytest.raises(LimitExceededError, match="MAX_VERSION"):
+        _CHANGES[change](mem, n1)
+    assert mem.events.last_position() == position
+    assert mem.graph.snapshot() == graph
+    assert mem.graph.get_node("n1").version == MAX_VERSION
+    # apply() keeps its record of a failed action; nothing else is written.
+    failed = [r for r in mem.audit.list() if r not in audit]
+    assert all(r.outcome is AuditOutcome.FAILED for r in failed)
+    assert len(failed) == (1 if change in ("archive", "merge", "reweight") else 0)
+
+
+def test_replay_reports_a_change_past_the_last_version(mem: PhaseMemoryRuntime) -> None:
+    n1 = _at_the_last_version(mem)
+    # Appended to the log directly (no fold): replay meets the change and reports it.
+    mem.events.append([MemoryEvent(kind="node.state_changed", profile_id=P1,
+                                   payload={"node_id": n1.id, "state": "archived"})])
+    result = mem.events.replay()
+    assert [p.kind for p in result.report.problems] == ["node.state_changed"]
+    assert "MAX_VERSION" in result.report.problems[0].reason
+    assert result.snapshot.nodes["n1"].version == MAX_VERSION
 
 
 # --- paths an envelope brought in ------------------------------------------------------------
