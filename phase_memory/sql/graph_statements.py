@@ -12,7 +12,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
 
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
@@ -93,9 +104,20 @@ INSERT_ITEMS = t.activation_items.insert()
 
 
 @cache
-def edges_of_profile(filters: tuple[str, ...]) -> Select[Any]:
+def holds_at(table: Table, at: Any) -> ColumnElement[bool]:
+    """Rows of ``table`` (nodes or edges) valid at ``at`` (a datetime or a bind parameter).
+
+    ``valid_from`` NULL means from ``created_at``; ``valid_to`` NULL, open-ended.
+    """
+    return and_(
+        func.coalesce(table.c.valid_from, table.c.created_at) <= at,
+        or_(table.c.valid_to.is_(None), table.c.valid_to > at),
+    )
+
+
+def edges_of_profile(filters: tuple[str, ...], valid: bool = False) -> Select[Any]:
     """``list_edges``: a profile's edges, by id, where each column of ``filters`` equals
-    its ``:<column>_`` parameter.
+    its ``:<column>_`` parameter (and, with ``valid``, valid at ``:at_``).
 
     Built once per set of filters: building a select (and its cache key) on every
     call cost three times what running it through the compiled cache does, and
@@ -107,6 +129,7 @@ def edges_of_profile(filters: tuple[str, ...]) -> Select[Any]:
         .where(
             edges.c.profile_id == bindparam("profile_id_"),
             *(edges.c[name] == bindparam(f"{name}_") for name in filters),
+            *((holds_at(edges, bindparam("at_", type_=t.UtcTimestamp())),) if valid else ()),
         )
         .order_by(edges.c.id)
     )
