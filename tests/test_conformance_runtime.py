@@ -5,3 +5,4 @@ from phase_memory.testing.spec_runtime import *  # noqa: F403
 from phase_memory.testing.spec_runtime_properties import *  # noqa: F403
 from phase_memory.testing.spec_write_properties import *  # noqa: F403
 from phase_memory.testing.spec_write_rules import *  # noqa: F403
+from phase_memory.testing.spec_valid_time import *  # noqa: F403

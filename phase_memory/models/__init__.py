@@ -42,6 +42,7 @@ from phase_memory.models.graph import (
     resolve_valid_at,
     valid_at,
 )
+from phase_memory.models.history import FactVersion
 from phase_memory.models.ids import Identifier, new_id, utc_now
 from phase_memory.models.lifecycle import Approval, LifecycleAction
 from phase_memory.models.paths import MemoryPath
@@ -62,6 +63,7 @@ __all__ = [
     "EdgeDeleted",
     "EdgeSaved",
     "EdgeSuperseded",
+    "FactVersion",
     "GraphImported",
     "GraphSnapshot",
     "Identifier",

@@ -36,6 +36,7 @@ from phase_memory.models import (
     NodeSuperseded,
     Profile,
     ProfileSaved,
+    effective_from,
     new_id,
     utc_now,
 )
@@ -315,10 +316,14 @@ class Recorder:
                 and profile.policy.is_single_valued(edge.kind)
                 and stored.valid_to is None
             ):
+                start = effective_from(stored)
                 for other in graph.list_edges(
                     edge.profile_id, source_id=edge.source_id, kind=edge.kind, valid_at="any"
                 ):
-                    if other.id != edge.id and other.valid_to is None:
+                    # The current edges; a correction also ends those it overlaps.
+                    if other.id != edge.id and (
+                        other.valid_to is None or (correction and other.valid_to > start)
+                    ):
                         change = EdgeSuperseded(
                             edge_id=other.id, superseded_by=edge.id, correction=correction
                         )

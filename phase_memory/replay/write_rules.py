@@ -74,11 +74,12 @@ def superseded_until(
     Normally the new fact's start. A new start before the old fact's would
     make the intervals overlap backwards: refused, unless the write is a
     correction (the old fact never held; its interval becomes empty, ending
-    where it starts).
+    where it starts). Superseding only ever shortens: an old fact that
+    already ended earlier keeps its end.
     """
     old_start, new_start = effective_from(old), effective_from(new)
     if new_start >= old_start:
-        return new_start
+        return new_start if old.valid_to is None else min(old.valid_to, new_start)
     if not correction:
         raise MalformedEvent(
             f"{what} {new.id!r} starts at {new_start.isoformat()}, before {what} {old.id!r} "
