@@ -215,7 +215,7 @@ def test_omitted_valid_from_means_from_when_it_was_recorded(mem: PhaseMemoryRunt
 
 def test_a_bad_valid_at_is_refused(mem: PhaseMemoryRuntime) -> None:
     _setup(mem)
-    for bad in ("yesterday", datetime(2020, 1, 1)):  # noqa: DTZ001 - naive on purpose
+    for bad in ("yesterday", datetime(2020, 1, 1)):
         with pytest.raises(ValidationError, match="valid_at"):
             mem.graph.list_nodes(P, valid_at=bad)  # type: ignore[arg-type]
 
