@@ -79,7 +79,7 @@ from phase_memory.models import (
 )
 from phase_memory.protocols import MemoryStore
 from phase_memory.recorder import Recorder
-from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes
+from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, AsyncListing, WorkerLanes
 from phase_memory.runtime.async_parts import (
     AsyncAuditReader,
     AsyncEventLogReader,
@@ -251,9 +251,9 @@ class AsyncPhaseMemoryRuntime:
             valid_at=valid_at, include_superseded=include_superseded,
         )
 
-    async def history(self, record_id: str) -> list[FactVersion]:
+    def history(self, record_id: str) -> AsyncListing[FactVersion]:
         """Every version of node or edge ``record_id``, oldest first, on both time axes."""
-        return await self._lanes.read(self._runtime.history, record_id)
+        return self._lanes.listing(lambda: self._runtime.history(record_id))
 
     # --- diagnostics and interchange (on the writer's lane: one consistent state) ----
 
