@@ -18,7 +18,7 @@ be refused (a supersession backwards without ``correction``). Then:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phase_memory.errors import PhaseMemoryError, ValidationError
-from phase_memory.models import GraphSnapshot, MemoryEdge, ProfilePolicy, effective_from
+from phase_memory.models import GraphSnapshot, ProfilePolicy, effective_from
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 from phase_memory.testing.builders import P1, edge, node, profile
 from phase_memory.testing.fixtures import StoreFactory
@@ -156,7 +156,7 @@ def _apply(mem: PhaseMemoryRuntime, op: Op) -> None:
             assert mem.events.last_position() == before
 
 
-def _ids(records: dict[str, MemoryEdge] | dict[str, object]) -> list[str]:
+def _ids(records: Mapping[str, object]) -> list[str]:
     return sorted(records)
 
 
