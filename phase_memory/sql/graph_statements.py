@@ -103,7 +103,6 @@ DELETE_TOUCHING = delete(_edges).where(
 INSERT_ITEMS = t.activation_items.insert()
 
 
-@cache
 def holds_at(table: Table, at: Any) -> ColumnElement[bool]:
     """Rows of ``table`` (nodes or edges) valid at ``at`` (a datetime or a bind parameter).
 
@@ -115,6 +114,7 @@ def holds_at(table: Table, at: Any) -> ColumnElement[bool]:
     )
 
 
+@cache
 def edges_of_profile(filters: tuple[str, ...], valid: bool = False) -> Select[Any]:
     """``list_edges``: a profile's edges, by id, where each column of ``filters`` equals
     its ``:<column>_`` parameter (and, with ``valid``, valid at ``:at_``).
