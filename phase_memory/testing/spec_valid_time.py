@@ -8,18 +8,11 @@ Acme, then at Globex. ``lives_in`` and ``works_at`` are single-valued.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from phase_memory.errors import (
-    ImportValidationError,
-    NotFoundError,
-    PhaseMemoryError,
-    ValidationError,
-)
+from phase_memory.errors import NotFoundError, ValidationError
 from phase_memory.models import (
     EdgeSaved,
     MemoryEdge,
@@ -29,8 +22,6 @@ from phase_memory.models import (
 )
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
 from phase_memory.testing.builders import T0, edge, node, profile
-from phase_memory.testing.fixtures import StoreFactory
-from phase_memory.testing.spec_interchange import second_memory
 
 P = "ana"
 SINGLE = frozenset({"lives_in", "works_at"})
@@ -41,7 +32,8 @@ def year(y: int, month: int = 1) -> datetime:
     return datetime(y, month, 1, tzinfo=UTC)
 
 
-def _setup(mem: PhaseMemoryRuntime) -> None:
+def ana_story(mem: PhaseMemoryRuntime) -> None:
+    """Ana's profile (``lives_in`` and ``works_at`` single-valued), her cities and employers."""
     mem.save_profile(profile(P, policy=ProfilePolicy(single_valued_edge_kinds=SINGLE)))
     for node_id, kind, label in (
         ("ana", "person", "Ana"),
@@ -54,17 +46,20 @@ def _setup(mem: PhaseMemoryRuntime) -> None:
         mem.save_node(node(node_id, P, kind=kind, label=label, valid_from=year(1990)))
 
 
-def _lives(edge_id: str, city: str, since: datetime, **fields: object) -> MemoryEdge:
+def lives(edge_id: str, city: str, since: datetime, **fields: object) -> MemoryEdge:
+    """Ana ``lives_in`` ``city`` from ``since``."""
     return edge(edge_id, "ana", city, P, kind="lives_in", valid_from=since, **fields)
 
 
-def _moved(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
-    mem.save_edge(_lives("e-lisbon", "lisbon", year(2020)))
-    mem.save_edge(_lives("e-porto", "porto", year(2023)))
+def moved_story(mem: PhaseMemoryRuntime) -> None:
+    """Ana lives in Lisbon from 2020, in Porto from 2023 (the save supersedes Lisbon)."""
+    ana_story(mem)
+    mem.save_edge(lives("e-lisbon", "lisbon", year(2020)))
+    mem.save_edge(lives("e-porto", "porto", year(2023)))
 
 
-def _ids(records: list[MemoryEdge] | list[MemoryNode]) -> list[str]:
+def ids_of(records: list[MemoryEdge] | list[MemoryNode]) -> list[str]:
+    """The records' ids, in order."""
     return [r.id for r in records]
 
 
@@ -74,12 +69,12 @@ def _ids(records: list[MemoryEdge] | list[MemoryNode]) -> list[str]:
 def test_a_single_valued_edge_supersedes_the_current_one_and_deletes_nothing(
     mem: PhaseMemoryRuntime,
 ) -> None:
-    _moved(mem)
+    moved_story(mem)
     old = mem.graph.get_edge("e-lisbon")
     assert old.valid_to == year(2023)  # ends where the new one starts
     assert mem.graph.get_edge("e-porto").valid_to is None
     everything = mem.graph.list_edges(P, source_id="ana", valid_at="any")
-    assert _ids(everything) == ["e-lisbon", "e-porto"]
+    assert ids_of(everything) == ["e-lisbon", "e-porto"]
     superseded = mem.events.list(profile_id=P, kinds=["edge.superseded"])
     assert [e.payload for e in superseded] == [
         {"edge_id": "e-lisbon", "superseded_by": "e-porto", "correction": False}
@@ -89,17 +84,17 @@ def test_a_single_valued_edge_supersedes_the_current_one_and_deletes_nothing(
 
 
 def test_other_kinds_and_other_sources_are_not_superseded(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_edge(edge("v1", "ana", "lisbon", P, kind="visited", valid_from=year(2020)))
     mem.save_edge(edge("v2", "ana", "porto", P, kind="visited", valid_from=year(2021)))
-    mem.save_edge(_lives("e-lisbon", "lisbon", year(2020)))
+    mem.save_edge(lives("e-lisbon", "lisbon", year(2020)))
     mem.save_edge(edge("acme-in", "acme", "porto", P, kind="lives_in", valid_from=year(2021)))
     assert all(e.valid_to is None for e in mem.graph.list_edges(P, valid_at="any"))
     assert mem.events.list(profile_id=P, kinds=["edge.superseded"]) == []
 
 
 def test_saving_the_current_edge_again_does_not_supersede_it(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
+    moved_story(mem)
     current = mem.graph.get_edge("e-porto")
     mem.save_edge(current.model_copy(update={"weight": 0.5}))
     assert mem.graph.get_edge("e-porto").valid_to is None
@@ -108,14 +103,14 @@ def test_saving_the_current_edge_again_does_not_supersede_it(mem: PhaseMemoryRun
 
 
 def test_a_closed_historical_edge_supersedes_nothing(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
-    mem.save_edge(_lives("e-braga", "braga", year(2010), valid_to=year(2015)))
+    moved_story(mem)
+    mem.save_edge(lives("e-braga", "braga", year(2010), valid_to=year(2015)))
     assert mem.graph.get_edge("e-porto").valid_to is None
-    assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=year(2012))) == ["e-braga"]
+    assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=year(2012))) == ["e-braga"]
 
 
 def test_a_node_supersedes_another_explicitly(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_node(node("job1", P, kind="fact", label="Works at Acme", valid_from=year(2018)))
     new = mem.save_node(
         node("job2", P, kind="fact", label="Works at Globex", valid_from=year(2022)),
@@ -129,13 +124,13 @@ def test_a_node_supersedes_another_explicitly(mem: PhaseMemoryRuntime) -> None:
     assert [e.payload for e in change] == [
         {"node_id": "job1", "superseded_by": "job2", "correction": False}
     ]
-    now = _ids(mem.graph.list_nodes(P, kind="fact"))
+    now = ids_of(mem.graph.list_nodes(P, kind="fact"))
     assert now == ["job2"]
-    assert _ids(mem.graph.list_nodes(P, kind="fact", valid_at=year(2020))) == ["job1"]
+    assert ids_of(mem.graph.list_nodes(P, kind="fact", valid_at=year(2020))) == ["job1"]
 
 
 def test_superseding_a_missing_node_writes_nothing(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     before = mem.events.last_position()
     with pytest.raises(Exception) as raised:
         mem.save_node(node("job2", P, kind="fact", label="Globex"), supersedes="nope")
@@ -148,23 +143,23 @@ def test_superseding_a_missing_node_writes_nothing(mem: PhaseMemoryRuntime) -> N
 
 
 def test_a_backward_supersession_is_refused_and_writes_nothing(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
+    moved_story(mem)
     before = mem.events.last_position()
     with pytest.raises(ValidationError, match="correction=True"):
-        mem.save_edge(_lives("e-braga", "braga", year(2021)))
+        mem.save_edge(lives("e-braga", "braga", year(2021)))
     assert mem.events.last_position() == before
     assert mem.graph.find_edge("e-braga") is None
     assert mem.graph.get_edge("e-porto").valid_to is None
 
 
 def test_a_correction_is_accepted_and_recorded_as_such(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
+    moved_story(mem)
     # Ana never lived in Porto: she moved to Braga in 2021.
-    mem.save_edge(_lives("e-braga", "braga", year(2021)), correction=True)
+    mem.save_edge(lives("e-braga", "braga", year(2021)), correction=True)
     porto = mem.graph.get_edge("e-porto")
     assert porto.valid_to == porto.valid_from == year(2023)  # an empty interval: never held
     for at in (year(2022), year(2023), year(2024)):
-        assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=at)) == ["e-braga"]
+        assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=at)) == ["e-braga"]
     corrections = mem.events.list(profile_id=P, kinds=["edge.superseded"])[1:]
     assert [e.payload for e in corrections] == [
         {"edge_id": "e-lisbon", "superseded_by": "e-braga", "correction": True},
@@ -172,13 +167,13 @@ def test_a_correction_is_accepted_and_recorded_as_such(mem: PhaseMemoryRuntime) 
     ]
     # Lisbon, already ended, now ends where Braga starts; before that it still holds.
     assert mem.graph.get_edge("e-lisbon").valid_to == year(2021)
-    assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=year(2020, 6))) == [
+    assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=year(2020, 6))) == [
         "e-lisbon"
     ]
 
 
 def test_a_backward_node_supersession_needs_a_correction(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_node(node("job1", P, kind="fact", label="Acme", valid_from=year(2020)))
     with pytest.raises(ValidationError, match="correction"):
         mem.save_node(node("job2", P, kind="fact", label="Globex", valid_from=year(2019)),
@@ -199,54 +194,54 @@ def test_valid_to_before_valid_from_is_refused() -> None:
 
 
 def test_listings_default_to_what_is_valid_now(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
-    assert _ids(mem.graph.list_edges(P, source_id="ana")) == ["e-porto"]
-    assert _ids(mem.graph.list_edges(P, kind="lives_in")) == ["e-porto"]
-    assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=year(2021))) == ["e-lisbon"]
-    assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=year(2019))) == []
+    moved_story(mem)
+    assert ids_of(mem.graph.list_edges(P, source_id="ana")) == ["e-porto"]
+    assert ids_of(mem.graph.list_edges(P, kind="lives_in")) == ["e-porto"]
+    assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=year(2021))) == ["e-lisbon"]
+    assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=year(2019))) == []
     # The boundary: valid_to is exclusive, valid_from inclusive.
-    assert _ids(mem.graph.list_edges(P, source_id="ana", valid_at=year(2023))) == ["e-porto"]
+    assert ids_of(mem.graph.list_edges(P, source_id="ana", valid_at=year(2023))) == ["e-porto"]
     future = node("plan", P, kind="fact", label="Retire", valid_from=year(2090))
     mem.save_node(future)
-    assert "plan" not in _ids(mem.graph.list_nodes(P))
-    assert "plan" in _ids(mem.graph.list_nodes(P, valid_at=year(2091)))
-    assert "plan" in _ids(mem.graph.list_nodes(P, valid_at="any"))
+    assert "plan" not in ids_of(mem.graph.list_nodes(P))
+    assert "plan" in ids_of(mem.graph.list_nodes(P, valid_at=year(2091)))
+    assert "plan" in ids_of(mem.graph.list_nodes(P, valid_at="any"))
 
 
 def test_omitted_valid_from_means_from_when_it_was_recorded(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_node(node("note", P, created_at=T0))
     assert mem.graph.get_node("note").valid_from is None
-    assert "note" in _ids(mem.graph.list_nodes(P))
-    assert "note" not in _ids(mem.graph.list_nodes(P, valid_at=year(2024)))  # T0 is May 2024
-    assert "note" in _ids(mem.graph.list_nodes(P, valid_at=year(2024, 6)))
+    assert "note" in ids_of(mem.graph.list_nodes(P))
+    assert "note" not in ids_of(mem.graph.list_nodes(P, valid_at=year(2024)))  # T0 is May 2024
+    assert "note" in ids_of(mem.graph.list_nodes(P, valid_at=year(2024, 6)))
 
 
 def test_a_bad_valid_at_is_refused(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     for bad in ("yesterday", datetime(2020, 1, 1)):
         with pytest.raises(ValidationError, match="valid_at"):
             mem.graph.list_nodes(P, valid_at=bad)  # type: ignore[arg-type]
 
 
 def test_the_neighbourhood_walks_only_what_holds(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
+    moved_story(mem)
     mem.save_edge(edge("near", "lisbon", "braga", P, kind="near", valid_from=year(2000)))
     now = mem.graph.neighbourhood("ana", depth=2)
     assert sorted(n.id for n in now.nodes) == ["ana", "porto"]
-    assert _ids(now.edges) == ["e-porto"]
+    assert ids_of(now.edges) == ["e-porto"]
     then = mem.graph.neighbourhood("ana", depth=2, valid_at=year(2021))
     assert sorted(n.id for n in then.nodes) == ["ana", "braga", "lisbon"]
-    assert sorted(_ids(then.edges)) == ["e-lisbon", "near"]
+    assert sorted(ids_of(then.edges)) == ["e-lisbon", "near"]
     every = mem.graph.neighbourhood("ana", depth=1, valid_at="any")
     assert sorted(n.id for n in every.nodes) == ["ana", "lisbon", "porto"]
 
 
 def test_replay_until_combines_with_valid_at(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
-    mem.save_edge(_lives("e-lisbon", "lisbon", year(2020)))
+    ana_story(mem)
+    mem.save_edge(lives("e-lisbon", "lisbon", year(2020)))
     known_then = mem.events.last_position()
-    mem.save_edge(_lives("e-porto", "porto", year(2023)))
+    mem.save_edge(lives("e-porto", "porto", year(2023)))
     # What we knew before the move was recorded, about 2024: still Lisbon.
     before = mem.events.replay(until=known_then).snapshot.valid_at(year(2024))
     assert sorted(before.edges) == ["e-lisbon"]
@@ -259,8 +254,8 @@ def test_replay_until_combines_with_valid_at(mem: PhaseMemoryRuntime) -> None:
 def test_tables_equal_a_replay_after_supersessions_and_corrections(
     mem: PhaseMemoryRuntime,
 ) -> None:
-    _moved(mem)
-    mem.save_edge(_lives("e-braga", "braga", year(2021)), correction=True)
+    moved_story(mem)
+    mem.save_edge(lives("e-braga", "braga", year(2021)), correction=True)
     mem.save_node(node("job1", P, kind="fact", label="Acme", valid_from=year(2018)))
     mem.save_node(node("job2", P, kind="fact", label="Globex", valid_from=year(2022)),
                   supersedes="job1")
@@ -273,7 +268,7 @@ def test_tables_equal_a_replay_after_supersessions_and_corrections(
 
 
 def _jobs(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_node(node("job1", P, kind="fact", label="Ana works at Acme as an engineer",
                        valid_from=year(2018)))
     mem.save_node(node("job2", P, kind="fact", label="Ana works at Globex as an engineer",
@@ -303,7 +298,7 @@ def test_activation_returns_superseded_facts_when_asked_and_says_so(
 
 
 def test_activation_hops_only_along_edges_valid_then(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
+    moved_story(mem)
     mem.save_node(node("ana", P, kind="person", label="Ana the engineer", valid_from=year(1990)))
     plan = mem.activate(P, "Ana engineer")
     ids = [i.node_id for i in plan.items]
@@ -320,11 +315,11 @@ def test_activation_hops_only_along_edges_valid_then(mem: PhaseMemoryRuntime) ->
 def test_diagnose_reports_overlapping_current_facts_with_the_fix(
     mem: PhaseMemoryRuntime,
 ) -> None:
-    _setup(mem)
+    ana_story(mem)
     # Raw events (as an import of another system's log would) bypass supersession.
     for edge_id, city, since in (("e1", "lisbon", 2020), ("e2", "porto", 2023)):
         mem.record(MemoryEvent(kind="edge.saved", profile_id=P, payload=EdgeSaved(
-            edge=_lives(edge_id, city, year(since))).model_dump(mode="json")))
+            edge=lives(edge_id, city, year(since))).model_dump(mode="json")))
     report = mem.diagnose()
     found = [f for f in report.findings if f.code == "edge.overlapping_current"]
     assert len(found) == 1 and found[0].severity == "warning"
@@ -337,8 +332,8 @@ def test_diagnose_reports_overlapping_current_facts_with_the_fix(
 
 
 def test_history_shows_every_version_on_both_axes(mem: PhaseMemoryRuntime) -> None:
-    _moved(mem)
-    mem.save_edge(_lives("e-braga", "braga", year(2024)))
+    moved_story(mem)
+    mem.save_edge(lives("e-braga", "braga", year(2024)))
     versions = mem.history("e-porto")
     assert [v.event_kind for v in versions] == ["edge.saved", "edge.superseded"]
     assert [(v.valid_from, v.valid_to) for v in versions] == [
@@ -352,7 +347,7 @@ def test_history_shows_every_version_on_both_axes(mem: PhaseMemoryRuntime) -> No
 
 
 def test_node_history_includes_a_deleted_version(mem: PhaseMemoryRuntime) -> None:
-    _setup(mem)
+    ana_story(mem)
     mem.save_node(node("n", P, label="first", valid_from=year(2020)))
     mem.save_node(node("n", P, label="second"))
     mem.delete_node("n")
@@ -360,82 +355,3 @@ def test_node_history_includes_a_deleted_version(mem: PhaseMemoryRuntime) -> Non
     assert [v.event_kind for v in versions] == ["node.saved", "node.saved", "node.deleted"]
     assert versions[1].valid_from == year(2020)  # kept: not given on the update
     assert versions[2].removed and versions[2].record is None
-
-
-# --- interchange: the same rules for every importer ---------------------------------------
-
-
-def test_an_events_round_trip_keeps_valid_times_and_supersessions(
-    mem: PhaseMemoryRuntime, store_factory: StoreFactory, tmp_path: Path
-) -> None:
-    _moved(mem)
-    mem.save_edge(_lives("e-braga", "braga", year(2021)), correction=True)
-    mem.export_events(tmp_path / "events.jsonl")
-    with second_memory(store_factory, tmp_path / "other") as other:
-        other.import_events(tmp_path / "events.jsonl")
-        assert other.graph.snapshot().same_records(mem.graph.snapshot())
-        assert other.graph.get_edge("e-porto").valid_to == year(2023)
-        assert [v.correction for v in other.history("e-porto")] == [False, True]
-
-
-def test_an_envelope_round_trip_keeps_valid_times(
-    mem: PhaseMemoryRuntime, store_factory: StoreFactory, tmp_path: Path
-) -> None:
-    _moved(mem)
-    mem.export_envelope(tmp_path / "graph.json")
-    written = json.loads((tmp_path / "graph.json").read_text(encoding="utf-8"))
-    assert written["schema_version"] == 2
-    assert {e["id"]: e["valid_to"] for e in written["edges"]}["e-lisbon"] == (
-        "2023-01-01T00:00:00Z")
-    with second_memory(store_factory, tmp_path / "other") as other:
-        other.import_envelope(tmp_path / "graph.json")
-        assert other.graph.get_edge("e-lisbon") == mem.graph.get_edge("e-lisbon")
-        assert _ids(other.graph.list_edges(P, source_id="ana")) == ["e-porto"]
-
-
-def test_a_version_1_envelope_still_imports(mem: PhaseMemoryRuntime, tmp_path: Path) -> None:
-    envelope = {
-        "envelope": "markitect.graph", "schema_version": 1,
-        "profiles": [{"id": P, "name": "Ana", "created_at": "2024-05-01T12:00:00Z",
-                      "updated_at": "2024-05-01T12:00:00Z"}],
-        "nodes": [{"id": "n1", "profile_id": P, "kind": "fact", "label": "Old fact",
-                   "created_at": "2024-05-01T12:00:00Z", "updated_at": "2024-05-01T12:00:00Z"}],
-    }
-    (tmp_path / "v1.json").write_text(json.dumps(envelope), encoding="utf-8")
-    mem.import_envelope(tmp_path / "v1.json")
-    imported = mem.graph.get_node("n1")
-    assert imported.valid_from is None and imported.valid_to is None
-    assert imported.effective_from == T0  # valid from when it was recorded
-    assert _ids(mem.graph.list_nodes(P)) == ["n1"]
-
-
-def test_an_imported_supersession_of_a_missing_edge_is_a_listed_problem(
-    mem: PhaseMemoryRuntime, tmp_path: Path
-) -> None:
-    _setup(mem)
-    line = MemoryEvent(kind="edge.superseded", profile_id=P,
-                       payload={"edge_id": "ghost", "superseded_by": "ghost-2"})
-    (tmp_path / "events.jsonl").write_text(
-        json.dumps(line.model_dump(mode="json", exclude={"position"})) + "\n", encoding="utf-8")
-    before = mem.events.last_position()
-    with pytest.raises(ImportValidationError) as refused:
-        mem.import_events(tmp_path / "events.jsonl")
-    fields = {p.field for p in refused.value.problems}
-    assert {"payload.edge_id", "payload.superseded_by"} <= fields
-    assert mem.events.last_position() == before
-
-
-def test_an_imported_backward_supersession_is_refused_like_a_save(
-    mem: PhaseMemoryRuntime, tmp_path: Path
-) -> None:
-    _moved(mem)
-    mem.save_edge(_lives("e-braga", "braga", year(2010), valid_to=year(2011)))
-    line = MemoryEvent(kind="edge.superseded", profile_id=P,
-                       payload={"edge_id": "e-porto", "superseded_by": "e-braga"})
-    (tmp_path / "events.jsonl").write_text(
-        json.dumps(line.model_dump(mode="json", exclude={"position"})) + "\n", encoding="utf-8")
-    before = mem.events.last_position()
-    with pytest.raises(PhaseMemoryError, match="correction"):
-        mem.import_events(tmp_path / "events.jsonl")
-    assert mem.events.last_position() == before
-    assert mem.graph.get_edge("e-porto").valid_to is None
