@@ -24,6 +24,7 @@ from phase_memory.models import (
     ActivationPlan,
     AuditOutcome,
     GraphSnapshot,
+    MemoryEdge,
     MemoryNode,
     NodeState,
     PathStatus,
@@ -101,6 +102,7 @@ def diagnose(store: MemoryStore) -> RepairReport:
     snapshot = _graph_snapshot(store, report)
     if snapshot is not None:
         _check_graph(snapshot, report)
+        _check_valid_time(snapshot, report)
         _check_events(store, snapshot, report)
         _check_drift(store, snapshot, report)
         _check_forgotten(store, snapshot, report)
@@ -232,6 +234,38 @@ def _check_graph(snapshot: GraphSnapshot, report: _Report) -> None:
             report.add("error", "path.several_active", f"conversation tree {tree}",
                        f"paths {', '.join(map(repr, sorted(ids)))} are all active; at most one "
                        "may be", "activate the right one with `mem.paths.activate(...)`")
+
+
+def _check_valid_time(snapshot: GraphSnapshot, report: _Report) -> None:
+    """Single-valued kinds: a source holds at most one current (open-ended) edge of each.
+
+    ``save_edge`` keeps to it by superseding; imported data (an envelope, a log
+    of raw events) can break it.
+    """
+    report.checks.append("valid_time")
+    single = {
+        p.id: p.policy.single_valued_edge_kinds
+        for p in snapshot.profiles.values()
+        if p.policy.single_valued_edge_kinds
+    }
+    if not single:
+        return
+    current: dict[tuple[str, str, str], list[MemoryEdge]] = defaultdict(list)
+    for edge in snapshot.edges.values():
+        if edge.valid_to is None and edge.kind in single.get(edge.profile_id, ()):
+            current[(edge.profile_id, edge.source_id, edge.kind)].append(edge)
+    for (profile_id, source_id, kind), edges in sorted(current.items()):
+        if len(edges) < 2:
+            continue
+        ordered = sorted(edges, key=lambda e: (e.effective_from, e.id))
+        newest = ordered[-1]
+        report.add("warning", "edge.overlapping_current", f"node {source_id}",
+                   f"node {source_id!r} has {len(edges)} current {kind!r} edges "
+                   f"({', '.join(repr(e.id) for e in ordered)}), but {kind!r} is single-valued "
+                   f"in profile {profile_id!r}",
+                   f"save the newest again so it supersedes the others: "
+                   f"`mem.save_edge(mem.graph.get_edge({newest.id!r}))` (nothing is deleted; "
+                   "`phase-memory edges history ID` shows each one's versions)")
 
 
 # --- events -----------------------------------------------------------------------------

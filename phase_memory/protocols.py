@@ -28,6 +28,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
     ReplayResult,
+    ValidAt,
 )
 from phase_memory.models.effects import Effect
 
@@ -141,9 +142,18 @@ class MemoryGraphStore(Protocol):
         ...
 
     def list_nodes(
-        self, profile_id: str, kind: str | None = None, state: NodeState | None = None
+        self,
+        profile_id: str,
+        kind: str | None = None,
+        state: NodeState | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryNode]:
-        """Nodes of a profile, optionally of one kind and state."""
+        """Nodes of a profile, optionally of one kind and state.
+
+        ``valid_at``: the nodes valid now (the default), at a datetime, or
+        ``"any"`` (every version, superseded ones included).
+        """
         ...
 
     def iter_nodes(self, profile_id: str | None = None) -> Iterator[MemoryNode]:
@@ -172,8 +182,13 @@ class MemoryGraphStore(Protocol):
         source_id: str | None = None,
         target_id: str | None = None,
         kind: str | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryEdge]:
-        """Edges of a profile, optionally filtered by endpoint and kind."""
+        """Edges of a profile, optionally filtered by endpoint and kind.
+
+        ``valid_at`` as for :meth:`list_nodes`.
+        """
         ...
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
@@ -224,8 +239,14 @@ class MemoryGraphStore(Protocol):
         """Stored plans with an item for ``node_id``, by id (part of the GraphView)."""
         ...
 
-    def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
-        """Nodes reachable from ``node_id`` within ``depth`` hops (either direction)."""
+    def neighbourhood(
+        self, node_id: str, depth: int = 1, *, valid_at: ValidAt = "now"
+    ) -> Neighbourhood:
+        """Nodes reachable from ``node_id`` within ``depth`` hops (either direction).
+
+        Only edges and nodes valid at ``valid_at`` (as for :meth:`list_nodes`)
+        are walked and returned; the centre always is.
+        """
         ...
 
     def counts(self, profile_id: str | None = None) -> dict[str, int]:

@@ -25,7 +25,7 @@ def test_schemas_describe_the_formats() -> None:
     assert envelope["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(envelope["required"]) == {"envelope", "schema_version"}
     assert envelope["properties"]["envelope"]["const"] == "markitect.graph"
-    assert envelope["properties"]["schema_version"]["const"] == 1
+    assert envelope["properties"]["schema_version"]["enum"] == [1, 2]
     assert envelope["additionalProperties"] is False
     assert {"MemoryNode", "MemoryEdge", "MemoryPath", "Profile"} <= set(envelope["$defs"])
     event = json.loads(schema_documents()["event-line.schema.json"])

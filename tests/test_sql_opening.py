@@ -257,7 +257,8 @@ def test_integrity_findings_report_broken_references(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute(
-            "INSERT INTO edges VALUES ('bad', 'p1', 'n1', 'ghost', 'rel', 1.0, '{}', "
+            "INSERT INTO edges (id, profile_id, source_id, target_id, kind, weight, attributes, "
+            "created_at, updated_at) VALUES ('bad', 'p1', 'n1', 'ghost', 'rel', 1.0, '{}', "
             "'2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z')"
         )
     with open_sql_store(db) as store:

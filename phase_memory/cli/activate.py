@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli.context import open_memory
-from phase_memory.cli.options import JsonDocument
+from phase_memory.cli.options import JsonDocument, parse_valid_at
 from phase_memory.cli.output import plain, print_json, say, short, table
+from phase_memory.errors import ValidationError
 from phase_memory.models import ActivationPlan
 
 
@@ -26,15 +27,36 @@ def activate(
         str | None,
         typer.Option("--path", metavar="ID", help="Rank as the conversation on this path."),
     ] = None,
+    valid_at: Annotated[
+        str | None,
+        typer.Option(
+            "--valid-at", metavar="WHEN",
+            help="Rank what held at this ISO 8601 date or time (default: now).",
+        ),
+    ] = None,
+    include_superseded: Annotated[
+        bool,
+        typer.Option(
+            "--include-superseded",
+            help="Let facts not valid then take part (their reasons say so).",
+        ),
+    ] = False,
     as_json: JsonDocument = False,
 ) -> None:
     """Rank a profile's memories for a query and store the plan.
 
-    Nodes at or above the profile's ``redact_at`` sensitivity are listed
-    redacted: their content is withheld.
+    Only facts valid now (or at --valid-at) take part. Nodes at or above the
+    profile's ``redact_at`` sensitivity are listed redacted: their content is withheld.
     """
+    at = parse_valid_at(valid_at) if valid_at is not None else "now"
+    if at == "any":
+        raise ValidationError("--valid-at takes a date or time here; see --include-superseded")
     with open_memory(ctx) as mem:
-        plan = mem.activate(profile, query, budget=budget, path_id=path)
+        plan = mem.activate(
+            profile, query, budget=budget, path_id=path,
+            valid_at=None if at == "now" else at,
+            include_superseded=include_superseded,
+        )
     if as_json:
         print_json(plan)
         return

@@ -24,6 +24,7 @@ from phase_memory.cli import (
     db,
     demo,
     doctor,
+    edges,
     events,
     interchange,
     mcp,
@@ -164,6 +165,7 @@ app.command("export")(interchange.export)
 app.add_typer(events.app, name="events")
 app.add_typer(paths.app, name="paths")
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(edges.app, name="edges")
 app.command("activate")(activate.activate)
 app.command("apply")(apply.apply)
 app.add_typer(review.app, name="review")

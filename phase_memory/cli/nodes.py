@@ -1,4 +1,4 @@
-"""``nodes list | show``: the memory graph's nodes."""
+"""``nodes list | show | history``: the memory graph's nodes."""
 
 from __future__ import annotations
 
@@ -9,23 +9,29 @@ from typing import Annotated
 import typer
 
 from phase_memory.cli.context import open_memory
-from phase_memory.cli.options import JsonDocument, JsonLines
+from phase_memory.cli.history import show_history
+from phase_memory.cli.options import JsonDocument, JsonLines, parse_valid_at
 from phase_memory.cli.output import fields, print_json, print_jsonl, say, short, table, when
-from phase_memory.models import MemoryNode, NodeState
+from phase_memory.errors import NotFoundError
+from phase_memory.models import MemoryEdge, MemoryNode, NodeState, ValidAt
 from phase_memory.runtime import PhaseMemoryRuntime
 
 app = typer.Typer(help="Nodes of the memory graph.", no_args_is_help=True)
 
 
 def _nodes(
-    mem: PhaseMemoryRuntime, profile: str | None, kind: str | None, state: NodeState | None
+    mem: PhaseMemoryRuntime,
+    profile: str | None,
+    kind: str | None,
+    state: NodeState | None,
+    valid_at: ValidAt,
 ) -> Iterator[MemoryNode]:
     if profile is not None:
         mem.graph.get_profile(profile)  # a clear NotFoundError for a mistyped id
-        yield from mem.graph.list_nodes(profile, kind=kind, state=state)
+        yield from mem.graph.list_nodes(profile, kind=kind, state=state, valid_at=valid_at)
         return
     for each in mem.graph.list_profiles():
-        yield from mem.graph.list_nodes(each.id, kind=kind, state=state)
+        yield from mem.graph.list_nodes(each.id, kind=kind, state=state, valid_at=valid_at)
 
 
 @app.command("list")
@@ -40,11 +46,19 @@ def list_(
     state: Annotated[
         NodeState | None, typer.Option("--state", help="Only nodes in this state.")
     ] = None,
+    valid_at: Annotated[
+        str, typer.Option(
+            "--valid-at", metavar="WHEN",
+            help="Nodes valid at this time: 'now' (default), an ISO 8601 date or time "
+            "(UTC unless it says otherwise), or 'any' (superseded ones too).",
+        )
+    ] = "now",
     as_json: JsonLines = False,
 ) -> None:
-    """List nodes (by profile, then id)."""
+    """List nodes valid now or at --valid-at (by profile, then id)."""
+    at = parse_valid_at(valid_at)
     with open_memory(ctx, read_only=True) as mem:
-        found = list(_nodes(mem, profile, kind, state))
+        found = list(_nodes(mem, profile, kind, state, at))
     if as_json:
         print_jsonl(found)
         return
@@ -98,6 +112,8 @@ def show(
             ("version", node.version),
             ("created", when(node.created_at)),
             ("updated", when(node.updated_at)),
+            ("valid from", when(node.effective_from)),
+            ("valid to", when(node.valid_to) if node.valid_to is not None else "open"),
         ]
     )
     say()
@@ -117,3 +133,17 @@ def show(
             for e in edges
         ),
     )
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    node_id: Annotated[str, typer.Argument(metavar="ID", help="The node.")],
+    as_json: JsonLines = False,
+) -> None:
+    """Every version of a node: when it was recorded and when it holds (valid time)."""
+    with open_memory(ctx, read_only=True) as mem:
+        versions = mem.history(node_id)
+    if any(isinstance(v.record, MemoryEdge) for v in versions):
+        raise NotFoundError(f"{node_id!r} is an edge: see `phase-memory edges history {node_id}`")
+    show_history(f"Node {node_id}", versions, as_json)

@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from phase_memory.interchange.formats import (
     ENVELOPE_ARRAYS,
     ENVELOPE_NAME,
-    ENVELOPE_SCHEMA_VERSION,
+    READABLE_ENVELOPE_VERSIONS,
     EnvelopeHeader,
 )
 from phase_memory.interchange.json_stream import (
@@ -259,10 +259,11 @@ def _check_header(scan: EnvelopeScan) -> None:
         problems.add(file, "envelope",
                      f"unknown envelope {header['envelope']!r}; expected {ENVELOPE_NAME!r}",
                      pointer="/envelope")
-    if header["schema_version"] != ENVELOPE_SCHEMA_VERSION:
+    if header["schema_version"] not in READABLE_ENVELOPE_VERSIONS:
+        readable = " and ".join(str(v) for v in sorted(READABLE_ENVELOPE_VERSIONS))
         problems.add(
             file, "schema_version",
             f"unknown envelope schema_version {header['schema_version']!r}; "
-            f"this version of phase-memory reads {ENVELOPE_SCHEMA_VERSION}",
+            f"this version of phase-memory reads {readable}",
             pointer="/schema_version",
         )

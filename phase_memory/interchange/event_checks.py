@@ -219,6 +219,15 @@ class EventChecker:
                 self._add("payload.edge_id", f"edge {payload.edge_id!r} does not exist "
                                              "(neither earlier in this file nor in the database)")
             self._edges[payload.edge_id] = False
+        elif kind == "node.superseded":
+            self._need_node(payload.node_id, "payload.node_id")
+            self._need_node(payload.superseded_by, "payload.superseded_by")
+        elif kind == "edge.superseded":
+            for field, edge_id in (("payload.edge_id", payload.edge_id),
+                                   ("payload.superseded_by", payload.superseded_by)):
+                if not self._edge(edge_id):
+                    self._add(field, f"edge {edge_id!r} does not exist "
+                                     "(neither earlier in this file nor in the database)")
         elif kind in _PATH_KINDS:
             if payload.path.parent_path_id is not None:
                 self._need_path(payload.path.parent_path_id, "payload.path.parent_path_id")

@@ -22,7 +22,10 @@ from phase_memory.models.ids import UtcDatetime, utc_now
 from phase_memory.version import __version__
 
 ENVELOPE_NAME = "markitect.graph"
-ENVELOPE_SCHEMA_VERSION = 1
+ENVELOPE_SCHEMA_VERSION = 2
+"""The version exports write: 2 added ``valid_from`` / ``valid_to`` on nodes and edges."""
+READABLE_ENVELOPE_VERSIONS = frozenset({1, 2})
+"""The versions imports read (a version 1 file has no valid times: all valid from creation)."""
 ENVELOPE_ARRAYS = ("profiles", "nodes", "edges", "paths")
 """The record arrays of an envelope, in the order an import writes them."""
 
@@ -45,7 +48,7 @@ class GraphEnvelope(DomainModel):
     """
 
     envelope: Literal["markitect.graph"]
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     generator: str = ""
     profiles: list[Profile] = Field(default_factory=list)
     nodes: list[MemoryNode] = Field(default_factory=list)

@@ -22,8 +22,9 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMAS: dict[str, tuple[type[DomainModel], str]] = {
     "graph-envelope.schema.json": (
         GraphEnvelope,
-        "A Markitect graph envelope (markitect.graph, schema_version 1) as phase-memory "
-        "writes and reads it.",
+        "A Markitect graph envelope (markitect.graph) as phase-memory writes it "
+        "(schema_version 2: nodes and edges carry valid_from / valid_to) and reads it "
+        "(versions 1 and 2).",
     ),
     "event-line.schema.json": (
         MemoryEvent,

@@ -15,6 +15,8 @@ from phase_memory.models import (
     MemoryPath,
     NodeState,
     Profile,
+    ValidAt,
+    resolve_valid_at,
 )
 from phase_memory.models.limits import next_version
 from phase_memory.protocols import Neighbourhood, TextMatch
@@ -136,9 +138,15 @@ class InMemoryGraphStore:
             return {key: nodes[key] for key in node_ids if key in nodes}
 
     def list_nodes(
-        self, profile_id: str, kind: str | None = None, state: NodeState | None = None
+        self,
+        profile_id: str,
+        kind: str | None = None,
+        state: NodeState | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryNode]:
-        """Nodes of a profile, optionally of one kind and state, by id."""
+        """Nodes of a profile valid at ``valid_at``, optionally of one kind and state, by id."""
+        at = resolve_valid_at(valid_at)
         with self._shared.lock:
             return [
                 n
@@ -146,6 +154,7 @@ class InMemoryGraphStore:
                 if n.profile_id == profile_id
                 and (kind is None or n.kind == kind)
                 and (state is None or n.state == state)
+                and (at is None or n.valid_at(at))
             ]
 
     def iter_nodes(self, profile_id: str | None = None) -> Iterator[MemoryNode]:
@@ -194,8 +203,11 @@ class InMemoryGraphStore:
         source_id: str | None = None,
         target_id: str | None = None,
         kind: str | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryEdge]:
-        """Edges of a profile, filtered by endpoints and kind, by id."""
+        """Edges of a profile valid at ``valid_at``, filtered by endpoints and kind, by id."""
+        at = resolve_valid_at(valid_at)
         with self._shared.lock:
             if source_id is not None or target_id is not None:
                 candidates = self._state.edges_touching(source_id or target_id or "")
@@ -208,6 +220,7 @@ class InMemoryGraphStore:
                 and (source_id is None or e.source_id == source_id)
                 and (target_id is None or e.target_id == target_id)
                 and (kind is None or e.kind == kind)
+                and (at is None or e.valid_at(at))
             ]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
@@ -313,23 +326,41 @@ class InMemoryGraphStore:
             return self._state.plans_mentioning(node_id)
 
     # queries
-    def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
-        """Nodes within ``depth`` hops of ``node_id`` and the edges among them."""
+    def neighbourhood(
+        self, node_id: str, depth: int = 1, *, valid_at: ValidAt = "now"
+    ) -> Neighbourhood:
+        """Nodes within ``depth`` hops of ``node_id`` and the edges among them.
+
+        Only edges and nodes valid at ``valid_at`` are walked and returned (the
+        centre always is).
+        """
+        at = resolve_valid_at(valid_at)
         with self._shared.lock:
             self.get_node(node_id)
+            nodes_by_id = self._state.nodes
+
+            def holds(record: MemoryNode | MemoryEdge) -> bool:
+                return at is None or record.valid_at(at)
+
             seen = {node_id}
             frontier = {node_id}
             for _ in range(max(depth, 0)):
                 reached: set[str] = set()
                 for current in frontier:
                     for edge in self._state.edges_touching(current):
-                        reached.update((edge.source_id, edge.target_id))
+                        if not holds(edge):
+                            continue
+                        reached.update(
+                            end
+                            for end in (edge.source_id, edge.target_id)
+                            if end == node_id or holds(nodes_by_id[end])
+                        )
                 frontier = reached - seen
                 seen |= reached
             edges = [
                 e
                 for _, e in sorted(self._state.edges.items())
-                if e.source_id in seen and e.target_id in seen
+                if e.source_id in seen and e.target_id in seen and holds(e)
             ]
             nodes = [self._state.nodes[n] for n in sorted(seen)]
         return Neighbourhood(centre_id=node_id, nodes=nodes, edges=edges)

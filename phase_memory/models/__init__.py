@@ -18,6 +18,7 @@ from phase_memory.models.events import (
     ActivationPlanned,
     EdgeDeleted,
     EdgeSaved,
+    EdgeSuperseded,
     GraphImported,
     LifecycleApplied,
     MemoryEvent,
@@ -25,6 +26,7 @@ from phase_memory.models.events import (
     NodeSaved,
     NodesMerged,
     NodeStateChanged,
+    NodeSuperseded,
     PathAbandoned,
     PathActivated,
     PathCompacted,
@@ -32,7 +34,15 @@ from phase_memory.models.events import (
     PathOpened,
     ProfileSaved,
 )
-from phase_memory.models.graph import MemoryEdge, MemoryNode
+from phase_memory.models.graph import (
+    MemoryEdge,
+    MemoryNode,
+    ValidAt,
+    effective_from,
+    resolve_valid_at,
+    valid_at,
+)
+from phase_memory.models.history import FactVersion
 from phase_memory.models.ids import Identifier, new_id, utc_now
 from phase_memory.models.lifecycle import Approval, LifecycleAction
 from phase_memory.models.paths import MemoryPath
@@ -52,6 +62,8 @@ __all__ = [
     "DomainModel",
     "EdgeDeleted",
     "EdgeSaved",
+    "EdgeSuperseded",
+    "FactVersion",
     "GraphImported",
     "GraphSnapshot",
     "Identifier",
@@ -67,6 +79,7 @@ __all__ = [
     "NodeSaved",
     "NodeState",
     "NodeStateChanged",
+    "NodeSuperseded",
     "NodesMerged",
     "PathAbandoned",
     "PathActivated",
@@ -81,6 +94,10 @@ __all__ = [
     "ReplayReport",
     "ReplayResult",
     "Sensitivity",
+    "ValidAt",
+    "effective_from",
     "new_id",
+    "resolve_valid_at",
     "utc_now",
+    "valid_at",
 ]

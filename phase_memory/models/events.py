@@ -117,6 +117,32 @@ class EdgeDeleted(DomainModel):
     edge_id: Identifier
 
 
+class NodeSuperseded(DomainModel):
+    """Payload of ``node.superseded``: ``node_id`` stops holding where ``superseded_by`` starts.
+
+    The fold sets the old node's ``valid_to`` to the new one's start (its
+    ``valid_from``, else its ``created_at``). A new start before the old one's
+    is refused unless ``correction`` (the old fact never held: its interval
+    becomes empty). Nothing is deleted.
+    """
+
+    node_id: Identifier
+    superseded_by: Identifier
+    correction: bool = False
+
+
+class EdgeSuperseded(DomainModel):
+    """Payload of ``edge.superseded``: as :class:`NodeSuperseded`, for edges.
+
+    Recorded by ``save_edge`` for a profile's ``single_valued_edge_kinds``:
+    both edges leave the same source with the same kind.
+    """
+
+    edge_id: Identifier
+    superseded_by: Identifier
+    correction: bool = False
+
+
 class PathOpened(DomainModel):
     """Payload of ``path.opened`` and ``path.branched``: the new path."""
 
@@ -189,6 +215,8 @@ PAYLOAD_MODELS: dict[str, type[DomainModel]] = {
     "nodes.merged": NodesMerged,
     "edge.saved": EdgeSaved,
     "edge.deleted": EdgeDeleted,
+    "node.superseded": NodeSuperseded,
+    "edge.superseded": EdgeSuperseded,
     "path.opened": PathOpened,
     "path.branched": PathOpened,
     "path.merged": PathMerged,

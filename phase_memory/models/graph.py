@@ -2,11 +2,71 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import datetime
+from typing import Literal, Protocol, TypeAlias
 
+from pydantic import Field, model_validator
+
+from phase_memory.errors import ValidationError
 from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
 from phase_memory.models.limits import MAX_VERSION, Text
+
+
+class Timed(Protocol):
+    """A record with valid time (a node or an edge)."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def valid_from(self) -> datetime | None: ...
+
+    @property
+    def valid_to(self) -> datetime | None: ...
+
+
+def effective_from(record: Timed) -> datetime:
+    """Where a record's valid time starts: ``valid_from``, else when it was recorded.
+
+    Valid time is half-open, ``effective_from <= t < valid_to``; an omitted
+    ``valid_to`` is open-ended. An empty interval (``valid_to`` equal to the
+    start) is what a correction leaves of a fact that never held.
+    """
+    return record.valid_from if record.valid_from is not None else record.created_at
+
+
+def valid_at(record: Timed, at: datetime) -> bool:
+    """Whether ``record`` holds in the world at ``at``."""
+    return effective_from(record) <= at and (record.valid_to is None or at < record.valid_to)
+
+
+ValidAt: TypeAlias = datetime | Literal["now", "any"]
+"""Which facts a listing returns: those valid ``"now"`` (the default), valid at a
+timezone-aware datetime, or ``"any"`` (every version, superseded ones included)."""
+
+
+def resolve_valid_at(valid_at: ValidAt) -> datetime | None:
+    """The instant a listing filters on (None for ``"any"``); refuses anything else."""
+    if valid_at == "now":
+        return utc_now()
+    if valid_at == "any":
+        return None
+    if isinstance(valid_at, datetime) and valid_at.utcoffset() is not None:
+        return valid_at
+    raise ValidationError(
+        f"valid_at must be 'now', 'any' or a timezone-aware datetime, not {valid_at!r}"
+    )
+
+
+def check_interval(record: Timed) -> None:
+    """Refuse ``valid_to`` before ``valid_from`` (ValueError: a validation error)."""
+    if (
+        record.valid_from is not None
+        and record.valid_to is not None
+        and record.valid_to < record.valid_from
+    ):
+        raise ValueError("valid_to must not be before valid_from")
 
 
 class MemoryNode(DomainModel):
@@ -27,6 +87,24 @@ class MemoryNode(DomainModel):
     created_at: UtcDatetime = Field(default_factory=utc_now)
     updated_at: UtcDatetime = Field(default_factory=utc_now)
     version: int = Field(default=0, ge=0, le=MAX_VERSION)
+    valid_from: UtcDatetime | None = None
+    """When the fact starts to hold in the world; None: from ``created_at``."""
+    valid_to: UtcDatetime | None = None
+    """When it stops holding (exclusive); None: open-ended."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MemoryNode:
+        check_interval(self)
+        return self
+
+    @property
+    def effective_from(self) -> datetime:
+        """Where the node's valid time starts: ``valid_from``, else ``created_at``."""
+        return effective_from(self)
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether the node holds at ``at`` (``effective_from <= at < valid_to``)."""
+        return valid_at(self, at)
 
 
 class MemoryEdge(DomainModel):
@@ -41,3 +119,21 @@ class MemoryEdge(DomainModel):
     attributes: JsonObject = Field(default_factory=dict)
     created_at: UtcDatetime = Field(default_factory=utc_now)
     updated_at: UtcDatetime = Field(default_factory=utc_now)
+    valid_from: UtcDatetime | None = None
+    """When the relation starts to hold in the world; None: from ``created_at``."""
+    valid_to: UtcDatetime | None = None
+    """When it stops holding (exclusive); None: open-ended."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MemoryEdge:
+        check_interval(self)
+        return self
+
+    @property
+    def effective_from(self) -> datetime:
+        """Where the edge's valid time starts: ``valid_from``, else ``created_at``."""
+        return effective_from(self)
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether the edge holds at ``at`` (``effective_from <= at < valid_to``)."""
+        return valid_at(self, at)

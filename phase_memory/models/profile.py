@@ -27,7 +27,11 @@ class ProfilePolicy(DomainModel):
     activation_budget: int = Field(default=20, ge=1, le=MAX_ACTIVATION_BUDGET)
     """Default number of items an activation returns."""
 
-    @field_serializer("review_required", "node_kinds", "edge_kinds")
+    single_valued_edge_kinds: frozenset[Kind] = frozenset()
+    """Edge kinds a source node holds one current edge of (``lives_in``, ``works_at``):
+    saving another supersedes the current one (see ``docs/valid-time.md``)."""
+
+    @field_serializer("review_required", "node_kinds", "edge_kinds", "single_valued_edge_kinds")
     def _sorted(self, value: frozenset[str] | None) -> list[str] | None:
         # Sets serialise sorted so exports are byte-for-byte deterministic.
         return None if value is None else sorted(value)
@@ -39,6 +43,10 @@ class ProfilePolicy(DomainModel):
     def allows_edge_kind(self, kind: str) -> bool:
         """Whether an edge of ``kind`` may be saved under this policy."""
         return self.edge_kinds is None or kind in self.edge_kinds
+
+    def is_single_valued(self, kind: str) -> bool:
+        """Whether a source holds at most one current edge of ``kind``."""
+        return kind in self.single_valued_edge_kinds
 
 
 class Profile(DomainModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from phase_memory.models.activation import ActivationPlan
@@ -34,6 +36,19 @@ class GraphSnapshot(DomainModel):
             and self.edges == other.edges
             and self.paths == other.paths
             and self.activation_plans == other.activation_plans
+        )
+
+    def valid_at(self, at: datetime) -> GraphSnapshot:
+        """The snapshot with only the nodes and edges valid at ``at`` (both time axes).
+
+        ``events.replay(until=position).snapshot.valid_at(t)``: what the memory
+        knew at ``position`` about what held at ``t``.
+        """
+        return self.model_copy(
+            update={
+                "nodes": {k: n for k, n in self.nodes.items() if n.valid_at(at)},
+                "edges": {k: e for k, e in self.edges.items() if e.valid_at(at)},
+            }
         )
 
 

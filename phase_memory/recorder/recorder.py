@@ -27,13 +27,16 @@ from phase_memory.models import (
     AuditRecord,
     EdgeDeleted,
     EdgeSaved,
+    EdgeSuperseded,
     MemoryEdge,
     MemoryEvent,
     MemoryNode,
     NodeDeleted,
     NodeSaved,
+    NodeSuperseded,
     Profile,
     ProfileSaved,
+    effective_from,
     new_id,
     utc_now,
 )
@@ -251,10 +254,17 @@ class Recorder(StoreParts):
         *,
         expected_version: int | None = None,
         path_id: str | None = None,
+        supersedes: str | None = None,
+        correction: bool = False,
     ) -> MemoryNode:
         """Record ``node.saved`` with the next version; return the node as stored.
 
         ``expected_version`` makes the save conditional (0: the node must be new).
+        ``supersedes``: the id of a node this one replaces in the world; a
+        ``node.superseded`` event follows, which ends the old node's valid time
+        where this one's starts (nothing is deleted). A start before the old
+        node's is refused unless ``correction=True`` (recorded on the event).
+        ``valid_from`` / ``valid_to`` left unset on an update keep the stored ones.
         """
         with self.store.transaction():
             current = self.store.graph.find_node(node.id)
@@ -268,27 +278,73 @@ class Recorder(StoreParts):
                     "version": next_version(f"node {node.id!r}'s next version", version),
                     "created_at": current.created_at if current else node.created_at,
                     "updated_at": utc_now() if current else node.updated_at,
+                    **kept_valid_time(node, current),
                 }
             )
             payload = NodeSaved(node=stored)
             event = self.new_event("node.saved", node.profile_id, payload, path_id=path_id)
             # The fold looks the node up again: hand it the one just read, and the payload.
             self.record_events([event], known_nodes={node.id: current}, parsed=payload)
+            if supersedes is not None:
+                change = NodeSuperseded(
+                    node_id=supersedes, superseded_by=stored.id, correction=correction
+                )
+                self.record_events([self.new_event(
+                    "node.superseded", node.profile_id, change, path_id=path_id,
+                    causation_id=event.event_id,
+                )], parsed=change)
         return stored
 
-    def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
-        """Record ``edge.saved``; both endpoints must exist in the edge's profile."""
+    def save_edge(
+        self, edge: MemoryEdge, *, path_id: str | None = None, correction: bool = False
+    ) -> MemoryEdge:
+        """Record ``edge.saved``; both endpoints must exist in the edge's profile.
+
+        For a kind in the profile's ``single_valued_edge_kinds``, an open-ended
+        edge supersedes the current (open-ended) edges of that kind from the
+        same source: an ``edge.superseded`` event each ends their valid time
+        where this one's starts; nothing is deleted. A start before a current
+        edge's is refused unless ``correction=True`` (recorded on the events).
+        ``valid_from`` / ``valid_to`` left unset on an update keep the stored ones.
+        """
         with self.store.transaction():
-            current = self.store.graph.find_edge(edge.id)
+            graph = self.store.graph
+            current = graph.find_edge(edge.id)
             stored = edge.model_copy(
                 update={
                     "created_at": current.created_at if current else edge.created_at,
                     "updated_at": utc_now() if current else edge.updated_at,
+                    **kept_valid_time(edge, current),
                 }
             )
             payload = EdgeSaved(edge=stored)
             saved = self.new_event("edge.saved", edge.profile_id, payload, path_id=path_id)
-            self.record_events([saved], parsed=payload)
+            events = [saved]
+            profile = graph.find_profile(edge.profile_id)
+            if (
+                profile is not None
+                and profile.policy.is_single_valued(edge.kind)
+                and stored.valid_to is None
+            ):
+                start = effective_from(stored)
+                for other in graph.list_edges(
+                    edge.profile_id, source_id=edge.source_id, kind=edge.kind, valid_at="any"
+                ):
+                    # The current edges; a correction also ends those it overlaps.
+                    if other.id != edge.id and (
+                        other.valid_to is None or (correction and other.valid_to > start)
+                    ):
+                        change = EdgeSuperseded(
+                            edge_id=other.id, superseded_by=edge.id, correction=correction
+                        )
+                        events.append(self.new_event(
+                            "edge.superseded", edge.profile_id, change, path_id=path_id,
+                            causation_id=saved.event_id,
+                        ))
+            if len(events) == 1:
+                self.record_events(events, parsed=payload)
+            else:
+                self.record_events(events)
         return stored
 
     def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
@@ -316,6 +372,20 @@ class EffectsOf(Protocol):
     def __call__(
         self, event: LoggedEvent, payload: Any, view: GraphView
     ) -> list[Effect]: ...  # pragma: no cover - a protocol
+
+
+def kept_valid_time(
+    record: MemoryNode | MemoryEdge, current: MemoryNode | MemoryEdge | None
+) -> dict[str, Any]:
+    """The stored valid time an update keeps: the fields the caller left unset."""
+    if current is None:
+        return {}
+    given = record.model_fields_set
+    return {
+        name: getattr(current, name)
+        for name in ("valid_from", "valid_to")
+        if name not in given and getattr(current, name) is not None
+    }
 
 
 def fold(event: LoggedEvent, view: GraphView) -> list[Effect]:
@@ -355,4 +425,12 @@ def complete_payload(event: MemoryEvent) -> MemoryEvent:
     return event if complete == event.payload else event.model_copy(update={"payload": complete})
 
 
-__all__ = ["REFUSED_OPERATION", "EffectsOf", "Recorder", "complete_payload", "fold", "positioned"]
+__all__ = [
+    "REFUSED_OPERATION",
+    "EffectsOf",
+    "Recorder",
+    "complete_payload",
+    "fold",
+    "kept_valid_time",
+    "positioned",
+]

@@ -15,7 +15,8 @@ The package, one module per part:
 - :mod:`~phase_memory.replay.write_rules`: the record rules every writer shares;
 - :mod:`~phase_memory.replay.graph_state`: :class:`GraphState`;
 - :mod:`~phase_memory.replay.log_replay`: :func:`replay`;
-- :mod:`~phase_memory.replay.path_history`: :func:`effective_history`.
+- :mod:`~phase_memory.replay.path_history`: :func:`effective_history`;
+- :mod:`~phase_memory.replay.history`: :func:`fact_history` (a fact's versions on both time axes).
 """
 
 from phase_memory.replay.effects import (
@@ -40,10 +41,11 @@ from phase_memory.replay.fold import (
     redact_plan,
 )
 from phase_memory.replay.graph_state import GraphState
+from phase_memory.replay.history import fact_history
 from phase_memory.replay.log_replay import replay
 from phase_memory.replay.logged_event import LoggedEvent
 from phase_memory.replay.path_history import effective_history
-from phase_memory.replay.write_rules import kind_refusal
+from phase_memory.replay.write_rules import kind_refusal, superseded_until
 
 __all__ = [
     "Effect",
@@ -63,9 +65,11 @@ __all__ = [
     "check_edge_endpoints",
     "effective_history",
     "effects_of",
+    "fact_history",
     "graph_imported_effects",
     "kind_refusal",
     "merged_tombstone",
     "redact_plan",
     "replay",
+    "superseded_until",
 ]

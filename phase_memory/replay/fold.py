@@ -17,6 +17,7 @@ from phase_memory.models import (
     ActivationPlanned,
     EdgeDeleted,
     EdgeSaved,
+    EdgeSuperseded,
     GraphImported,
     LifecycleApplied,
     LifecycleKind,
@@ -28,6 +29,7 @@ from phase_memory.models import (
     NodesMerged,
     NodeState,
     NodeStateChanged,
+    NodeSuperseded,
     PathAbandoned,
     PathActivated,
     PathCompacted,
@@ -54,7 +56,12 @@ from phase_memory.replay.effects import (
     ReplayConflict,
 )
 from phase_memory.replay.logged_event import LoggedEvent, parse_payload
-from phase_memory.replay.write_rules import check_node, check_owner, check_path
+from phase_memory.replay.write_rules import (
+    check_node,
+    check_owner,
+    check_path,
+    superseded_until,
+)
 
 
 def effects_of(event: LoggedEvent, view: GraphView) -> list[Effect]:
@@ -236,6 +243,49 @@ def _edge_deleted(event: LoggedEvent, view: GraphView) -> list[Effect]:
     return [RemoveEdge(edge_id)]
 
 
+def _node_superseded(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    change = parse_payload(event, NodeSuperseded)
+    old = _need_node(view, change.node_id)
+    new = _need_node(view, change.superseded_by)
+    if old.id == new.id:
+        raise MalformedEvent(f"node {old.id!r} cannot supersede itself")
+    check_owner("node", old.id, old.profile_id, event.profile_id)
+    check_owner("node", new.id, new.profile_id, event.profile_id)
+    valid_to = superseded_until("node", old, new, correction=change.correction)
+    return [
+        PutNode(
+            old.model_copy(
+                update={
+                    "valid_to": valid_to,
+                    "version": old.version + 1,
+                    "updated_at": event.occurred_at,
+                }
+            )
+        )
+    ]
+
+
+def _edge_superseded(event: LoggedEvent, view: GraphView) -> list[Effect]:
+    change = parse_payload(event, EdgeSuperseded)
+    old = view.find_edge(change.edge_id)
+    new = view.find_edge(change.superseded_by)
+    for edge_id, edge in ((change.edge_id, old), (change.superseded_by, new)):
+        if edge is None:
+            raise ReplayConflict(f"edge {edge_id!r} does not exist")
+    assert old is not None and new is not None
+    if old.id == new.id:
+        raise MalformedEvent(f"edge {old.id!r} cannot supersede itself")
+    check_owner("edge", old.id, old.profile_id, event.profile_id)
+    check_owner("edge", new.id, new.profile_id, event.profile_id)
+    if (old.source_id, old.kind) != (new.source_id, new.kind):
+        raise MalformedEvent(
+            f"edge {new.id!r} cannot supersede edge {old.id!r}: a superseding edge leaves "
+            "the same source node with the same kind"
+        )
+    valid_to = superseded_until("edge", old, new, correction=change.correction)
+    return [PutEdge(old.model_copy(update={"valid_to": valid_to, "updated_at": event.occurred_at}))]
+
+
 def _path_opened(event: LoggedEvent, view: GraphView) -> list[Effect]:
     path = parse_payload(event, PathOpened).path
     check_owner("path", path.id, path.profile_id, event.profile_id)
@@ -408,6 +458,8 @@ HANDLERS: dict[str, Callable[[LoggedEvent, GraphView], list[Effect]]] = {
     "nodes.merged": _nodes_merged,
     "edge.saved": _edge_saved,
     "edge.deleted": _edge_deleted,
+    "node.superseded": _node_superseded,
+    "edge.superseded": _edge_superseded,
     "path.opened": _path_opened,
     "path.branched": _path_opened,
     "path.merged": _path_merged,

@@ -8,6 +8,8 @@ records, and nothing accepted is what ``diagnose()`` calls broken:
 - a forgotten node holds no label, content or attributes (forgetting erases them);
 - a merged path names the path it was merged into;
 - a path's summary node exists;
+- a superseding fact does not start before the fact it supersedes, unless the
+  write is a correction (:func:`superseded_until`);
 - a profile's kind allow-lists admit its nodes' and edges' kinds
   (:func:`kind_refusal`, which the recorder's checks and every importer's
   pre-checks share).
@@ -16,9 +18,18 @@ records, and nothing accepted is what ``diagnose()`` calls broken:
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
-from phase_memory.models import MemoryNode, MemoryPath, NodeState, PathStatus, Profile
+from phase_memory.models import (
+    MemoryEdge,
+    MemoryNode,
+    MemoryPath,
+    NodeState,
+    PathStatus,
+    Profile,
+    effective_from,
+)
 from phase_memory.replay.effects import MalformedEvent, ReplayConflict
 
 
@@ -51,6 +62,33 @@ def check_path(path: MemoryPath, node_exists: Callable[[str], bool]) -> None:
         )
 
 
+def superseded_until(
+    what: Literal["node", "edge"],
+    old: MemoryNode | MemoryEdge,
+    new: MemoryNode | MemoryEdge,
+    *,
+    correction: bool,
+) -> datetime:
+    """The ``valid_to`` that ``old`` gets when ``new`` supersedes it.
+
+    Normally the new fact's start. A new start before the old fact's would
+    make the intervals overlap backwards: refused, unless the write is a
+    correction (the old fact never held; its interval becomes empty, ending
+    where it starts). Superseding only ever shortens: an old fact that
+    already ended earlier keeps its end.
+    """
+    old_start, new_start = effective_from(old), effective_from(new)
+    if new_start >= old_start:
+        return new_start if old.valid_to is None else min(old.valid_to, new_start)
+    if not correction:
+        raise MalformedEvent(
+            f"{what} {new.id!r} starts at {new_start.isoformat()}, before {what} {old.id!r} "
+            f"it supersedes ({old_start.isoformat()}); if {old.id!r} was wrong from the "
+            "start, record the change as a correction (correction=True)"
+        )
+    return old_start
+
+
 def kind_refusal(profile: Profile, what: Literal["node", "edge"], kind: str) -> str | None:
     """Why ``profile``'s policy refuses a ``what`` of ``kind`` (None when it allows it)."""
     policy = profile.policy
@@ -58,4 +96,4 @@ def kind_refusal(profile: Profile, what: Literal["node", "edge"], kind: str) -> 
     return None if allowed else f"profile {profile.id!r} does not allow {what} kind {kind!r}"
 
 
-__all__ = ["check_node", "check_owner", "check_path", "kind_refusal"]
+__all__ = ["check_node", "check_owner", "check_path", "kind_refusal", "superseded_until"]

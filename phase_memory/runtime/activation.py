@@ -11,6 +11,9 @@ from its text relevance (relative to the best match), its salience and its
 recency. The strongest matches then pull in their direct neighbours along
 edges ("graph hop"). Archived and forgotten nodes never appear; nodes at or
 above the profile's ``redact_at`` sensitivity appear without their content.
+Only facts valid at the time asked about (now, or ``valid_at``) take part:
+nodes and the edges hops follow. ``include_superseded=True`` lets facts not
+valid then take part too, each saying so in its reasons.
 The plan is stored by recording an ``activation.planned`` event.
 """
 
@@ -25,11 +28,13 @@ from phase_memory.models import (
     ActivationItem,
     ActivationPlan,
     ActivationPlanned,
+    MemoryEdge,
     MemoryNode,
     NodeState,
     PathStatus,
     ProfilePolicy,
     new_id,
+    resolve_valid_at,
     utc_now,
 )
 from phase_memory.models.limits import MAX_ACTIVATION_BUDGET
@@ -59,6 +64,25 @@ MAX_STORED_QUERY = 2000
 """Longer queries are stored cut to this many characters."""
 
 
+@dataclass(frozen=True)
+class _When:
+    """The valid time asked about, and whether facts not valid then may take part."""
+
+    at: datetime
+    include_superseded: bool
+
+    def admits(self, record: MemoryNode | MemoryEdge) -> bool:
+        return self.include_superseded or record.valid_at(self.at)
+
+    def note(self, record: MemoryNode | MemoryEdge, what: str) -> list[str]:
+        """The reason to give for a fact returned although not valid then ([] if valid)."""
+        if record.valid_at(self.at):
+            return []
+        if record.valid_to is not None and record.valid_to <= self.at:
+            return [f"superseded {what}: valid until {record.valid_to.isoformat()}"]
+        return [f"{what} not yet valid: from {record.effective_from.isoformat()}"]
+
+
 @dataclass
 class _Scored:
     node: MemoryNode
@@ -73,19 +97,26 @@ def activate(
     *,
     budget: int | None = None,
     path_id: str | None = None,
+    valid_at: datetime | None = None,
+    include_superseded: bool = False,
 ) -> ActivationPlan:
     """Rank the profile's active memories for ``query``, store the plan and return it.
 
     ``budget`` defaults to the profile's ``activation_budget``. With ``path_id``
     only nodes in that path's effective history are eligible. An empty query
-    (no words) gives an empty plan, which is stored too.
+    (no words) gives an empty plan, which is stored too. Only nodes and edges
+    valid at ``valid_at`` (default: now) are used, unless ``include_superseded``:
+    then an item that is not valid then says so in its reasons.
 
     Everything runs in one store transaction: the ranking reads one state of
     the graph, the plan is recorded against that state, and the node lookups
     (one batch for the candidates, one for their neighbours) share its connection.
     """
     with recorder.store.transaction():
-        return _activate(recorder, profile_id, query, budget=budget, path_id=path_id)
+        return _activate(
+            recorder, profile_id, query, budget=budget, path_id=path_id,
+            valid_at=valid_at, include_superseded=include_superseded,
+        )
 
 
 def _activate(
@@ -95,6 +126,8 @@ def _activate(
     *,
     budget: int | None,
     path_id: str | None,
+    valid_at: datetime | None,
+    include_superseded: bool,
 ) -> ActivationPlan:
     store = recorder.store
     graph = store.graph
@@ -124,7 +157,13 @@ def _activate(
             if node.profile_id == profile_id and node.state is NodeState.ACTIVE
         }
     now = utc_now()
-    ranked = _rank(graph, profile_id, query, budget, eligible, now)
+    if valid_at is not None:
+        at = resolve_valid_at(valid_at)
+        assert at is not None
+    else:
+        at = now
+    when = _When(at, include_superseded)
+    ranked = _rank(graph, profile_id, query, budget, eligible, now, when)
     plan = ActivationPlan(
         id=new_id(),
         profile_id=profile_id,
@@ -152,12 +191,15 @@ def _recency(node: MemoryNode, now: datetime) -> float:
     return math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
 
 
-def _usable(node: MemoryNode | None, profile_id: str, eligible: set[str] | None) -> bool:
+def _usable(
+    node: MemoryNode | None, profile_id: str, eligible: set[str] | None, when: _When
+) -> bool:
     return (
         node is not None
         and node.profile_id == profile_id
         and node.state is NodeState.ACTIVE
         and (eligible is None or node.id in eligible)
+        and when.admits(node)
     )
 
 
@@ -168,6 +210,7 @@ def _rank(
     budget: int,
     eligible: set[str] | None,
     now: datetime,
+    when: _When,
 ) -> list[_Scored]:
     terms = query_terms(query)
     needle = query.strip()
@@ -207,26 +250,28 @@ def _rank(
     scored: dict[str, _Scored] = {}
     for match, text, reason in found.values():
         node = candidates.get(match.node_id)
-        if node is None or not _usable(node, profile_id, eligible):
+        if node is None or not _usable(node, profile_id, eligible, when):
             continue
         recency = _recency(node, now)
         score = TEXT_WEIGHT * text + SALIENCE_WEIGHT * node.salience + RECENCY_WEIGHT * recency
         scored[node.id] = _Scored(
             node, score,
-            [f"{reason} {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}"],
+            [f"{reason} {text:.2f}", f"salience {node.salience:.2f}", f"recency {recency:.2f}",
+             *when.note(node, "fact")],
         )
     direct = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
     hops = [
         (source, edge, edge.target_id if edge.source_id == source.node.id else edge.source_id)
         for source in direct[:HOP_SOURCES]
         for edge in graph.edges_touching(source.node.id)
+        if when.admits(edge)
     ]
     neighbours = graph.find_nodes(other_id for _, _, other_id in hops if other_id not in scored)
     for source, edge, other_id in hops:
         if other_id in scored:
             continue
         other = neighbours.get(other_id)
-        if other is None or not _usable(other, profile_id, eligible):
+        if other is None or not _usable(other, profile_id, eligible, when):
             continue
         strength = min(max(edge.weight, 0.0), 1.0)
         score = HOP_DECAY * source.score * strength * (0.5 + 0.5 * other.salience)
@@ -235,7 +280,8 @@ def _rank(
         scored[other_id] = _Scored(
             other, score,
             [f"graph hop from {source.node.id} via {edge.kind}",
-             f"salience {other.salience:.2f}"],
+             f"salience {other.salience:.2f}",
+             *when.note(edge, "relation"), *when.note(other, "fact")],
         )
     ranked = sorted(scored.values(), key=lambda s: (-s.score, s.node.id))
     return ranked[:budget]

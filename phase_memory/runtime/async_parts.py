@@ -27,6 +27,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
     ReplayResult,
+    ValidAt,
 )
 from phase_memory.protocols import EventPayload, MemoryEventLog, Neighbourhood, TextMatch
 from phase_memory.runtime.async_lanes import PAGE_SIZE, AsyncListing, WorkerLanes
@@ -138,11 +139,18 @@ class AsyncGraphReader:
         return await self._lanes.read(lambda: self._runtime.graph.find_nodes(ids))
 
     def list_nodes(
-        self, profile_id: str, kind: str | None = None, state: NodeState | None = None
+        self,
+        profile_id: str,
+        kind: str | None = None,
+        state: NodeState | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> AsyncListing[MemoryNode]:
-        """Nodes of a profile, optionally of one kind and state, by id."""
+        """Nodes of a profile valid at ``valid_at``, optionally of one kind and state, by id."""
         return self._lanes.listing(
-            lambda: self._runtime.graph.list_nodes(profile_id, kind=kind, state=state)
+            lambda: self._runtime.graph.list_nodes(
+                profile_id, kind=kind, state=state, valid_at=valid_at
+            )
         )
 
     def iter_nodes(self, profile_id: str | None = None) -> AsyncListing[MemoryNode]:
@@ -163,11 +171,14 @@ class AsyncGraphReader:
         source_id: str | None = None,
         target_id: str | None = None,
         kind: str | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> AsyncListing[MemoryEdge]:
-        """Edges of a profile, optionally by source, target and kind, by id."""
+        """Edges of a profile valid at ``valid_at``, optionally by source, target and kind."""
         return self._lanes.listing(
             lambda: self._runtime.graph.list_edges(
-                profile_id, source_id=source_id, target_id=target_id, kind=kind
+                profile_id, source_id=source_id, target_id=target_id, kind=kind,
+                valid_at=valid_at,
             )
         )
 
@@ -207,9 +218,13 @@ class AsyncGraphReader:
         """Stored activation plans with an item for this node."""
         return self._lanes.listing(lambda: self._runtime.graph.plans_mentioning(node_id))
 
-    async def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
-        """The nodes and edges within ``depth`` hops of a node."""
-        return await self._lanes.read(lambda: self._runtime.graph.neighbourhood(node_id, depth))
+    async def neighbourhood(
+        self, node_id: str, depth: int = 1, *, valid_at: ValidAt = "now"
+    ) -> Neighbourhood:
+        """The nodes and edges valid at ``valid_at`` within ``depth`` hops of a node."""
+        return await self._lanes.read(
+            lambda: self._runtime.graph.neighbourhood(node_id, depth, valid_at=valid_at)
+        )
 
     async def counts(self, profile_id: str | None = None) -> dict[str, int]:
         """How many profiles, nodes, edges, paths (of one profile, or all)."""

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -69,6 +70,7 @@ from phase_memory.interchange.progress import ProgressCallback
 from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.models import (
     ActivationPlan,
+    FactVersion,
     LifecycleAction,
     MemoryEdge,
     MemoryEvent,
@@ -77,7 +79,7 @@ from phase_memory.models import (
 )
 from phase_memory.protocols import MemoryStore
 from phase_memory.recorder import Recorder
-from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, WorkerLanes
+from phase_memory.runtime.async_lanes import DEFAULT_MAX_READERS, AsyncListing, WorkerLanes
 from phase_memory.runtime.async_parts import (
     AsyncAuditReader,
     AsyncEventLogReader,
@@ -193,15 +195,25 @@ class AsyncPhaseMemoryRuntime:
         *,
         expected_version: int | None = None,
         path_id: str | None = None,
+        supersedes: str | None = None,
+        correction: bool = False,
     ) -> MemoryNode:
-        """Record ``node.saved`` with the next version; return the node as stored."""
+        """Record ``node.saved`` with the next version; return the node as stored.
+
+        ``supersedes`` / ``correction``: as :meth:`PhaseMemoryRuntime.save_node`.
+        """
         return await self._lanes.write(
-            self._runtime.save_node, node, expected_version=expected_version, path_id=path_id
+            self._runtime.save_node, node, expected_version=expected_version, path_id=path_id,
+            supersedes=supersedes, correction=correction,
         )
 
-    async def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
-        """Record ``edge.saved``; both endpoints must exist in the edge's profile."""
-        return await self._lanes.write(self._runtime.save_edge, edge, path_id=path_id)
+    async def save_edge(
+        self, edge: MemoryEdge, *, path_id: str | None = None, correction: bool = False
+    ) -> MemoryEdge:
+        """Record ``edge.saved``; single-valued kinds supersede the source's current edge."""
+        return await self._lanes.write(
+            self._runtime.save_edge, edge, path_id=path_id, correction=correction
+        )
 
     async def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
         """Record ``node.deleted``; the node's edges go with it."""
@@ -230,11 +242,18 @@ class AsyncPhaseMemoryRuntime:
         *,
         budget: int | None = None,
         path_id: str | None = None,
+        valid_at: datetime | None = None,
+        include_superseded: bool = False,
     ) -> ActivationPlan:
-        """Rank the profile's memories for ``query`` and store the plan."""
+        """Rank the profile's memories for ``query`` and store the plan (valid now by default)."""
         return await self._lanes.write(
-            self._runtime.activate, profile_id, query, budget=budget, path_id=path_id
+            self._runtime.activate, profile_id, query, budget=budget, path_id=path_id,
+            valid_at=valid_at, include_superseded=include_superseded,
         )
+
+    def history(self, record_id: str) -> AsyncListing[FactVersion]:
+        """Every version of node or edge ``record_id``, oldest first, on both time axes."""
+        return self._lanes.listing(lambda: self._runtime.history(record_id))
 
     # --- diagnostics and interchange (on the writer's lane: one consistent state) ----
 

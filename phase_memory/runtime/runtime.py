@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 
 from phase_memory.diagnostics import RepairReport, diagnose, verify_forgotten
+from phase_memory.errors import NotFoundError
 from phase_memory.interchange.detect import import_path
 from phase_memory.interchange.envelope import export_envelope, import_envelope
 from phase_memory.interchange.jsonl import export_audit, export_events, import_audit, import_events
@@ -24,6 +26,7 @@ from phase_memory.interchange.results import ExportResult, ImportResult
 from phase_memory.interchange.workspace import export_workspace, import_workspace
 from phase_memory.models import (
     ActivationPlan,
+    FactVersion,
     LifecycleAction,
     MemoryEdge,
     MemoryEvent,
@@ -32,6 +35,7 @@ from phase_memory.models import (
 )
 from phase_memory.protocols import MemoryStore
 from phase_memory.recorder import Recorder, StoreParts
+from phase_memory.replay import LoggedEvent, fact_history
 from phase_memory.runtime.activation import activate
 from phase_memory.runtime.lifecycle import ApplyResult, ReviewPlan, apply_actions, plan_actions
 from phase_memory.runtime.paths import PathsAPI
@@ -111,16 +115,31 @@ class PhaseMemoryRuntime(StoreParts):
         *,
         expected_version: int | None = None,
         path_id: str | None = None,
+        supersedes: str | None = None,
+        correction: bool = False,
     ) -> MemoryNode:
         """Record ``node.saved`` with the next version; return the node as stored.
 
         ``expected_version`` makes the save conditional (0: the node must be new).
+        ``supersedes``: a node this one replaces in the world (a ``node.superseded``
+        event ends its valid time where this one's starts; nothing is deleted).
+        A start before the old node's is refused unless ``correction=True``.
         """
-        return self.recorder.save_node(node, expected_version=expected_version, path_id=path_id)
+        return self.recorder.save_node(
+            node, expected_version=expected_version, path_id=path_id,
+            supersedes=supersedes, correction=correction,
+        )
 
-    def save_edge(self, edge: MemoryEdge, *, path_id: str | None = None) -> MemoryEdge:
-        """Record ``edge.saved``; both endpoints must exist in the edge's profile."""
-        return self.recorder.save_edge(edge, path_id=path_id)
+    def save_edge(
+        self, edge: MemoryEdge, *, path_id: str | None = None, correction: bool = False
+    ) -> MemoryEdge:
+        """Record ``edge.saved``; both endpoints must exist in the edge's profile.
+
+        An edge of one of the profile's ``single_valued_edge_kinds`` supersedes
+        the source's current edge of that kind (``edge.superseded``; nothing is
+        deleted). A start before the current one's is refused unless ``correction=True``.
+        """
+        return self.recorder.save_edge(edge, path_id=path_id, correction=correction)
 
     def delete_node(self, node_id: str, *, path_id: str | None = None) -> None:
         """Record ``node.deleted``; the node's edges go with it."""
@@ -147,9 +166,35 @@ class PhaseMemoryRuntime(StoreParts):
         *,
         budget: int | None = None,
         path_id: str | None = None,
+        valid_at: datetime | None = None,
+        include_superseded: bool = False,
     ) -> ActivationPlan:
-        """Rank the profile's memories for ``query`` and store the plan."""
-        return activate(self.recorder, profile_id, query, budget=budget, path_id=path_id)
+        """Rank the profile's memories for ``query`` and store the plan.
+
+        Only facts valid at ``valid_at`` (default: now) take part, unless
+        ``include_superseded``: then items not valid then say so in their reasons.
+        """
+        return activate(
+            self.recorder, profile_id, query, budget=budget, path_id=path_id,
+            valid_at=valid_at, include_superseded=include_superseded,
+        )
+
+    def history(self, record_id: str) -> list[FactVersion]:
+        """Every version of node or edge ``record_id``, oldest first, on both time axes.
+
+        Folded from the event log (superseded and deleted versions included):
+        when each version was recorded (position, ``recorded_at``) and when it
+        holds (``valid_from`` / ``valid_to``). NotFoundError when the log holds
+        no version of it.
+        """
+        graph = self.store.graph
+        record = graph.find_node(record_id) or graph.find_edge(record_id)
+        profile_id = record.profile_id if record is not None else None
+        events = (LoggedEvent.of(e) for e in self.store.events.iter(profile_id))
+        versions = fact_history(events, record_id)
+        if not versions:
+            raise NotFoundError(f"no node or edge {record_id!r} in the event log")
+        return versions
 
     # --- diagnostics and interchange (see diagnostics.py, interchange/) --------
 

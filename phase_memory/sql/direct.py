@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Dialect, Table
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any]
 _T = TypeVar("_T")
@@ -102,8 +103,9 @@ class DirectStatement:
     ``table``: parameters named after its columns are converted by the
     columns' types (an INSERT or upsert of whole rows; ``column_keys`` fixes
     which columns every row gives, ``converted`` names them when the statement
-    is not such an INSERT). Selected columns are converted by theirs
-    (returned ones are not: return plain values).
+    is not such an INSERT); ``types`` gives the type of any other parameter
+    that needs converting (a timestamp compared with stored ones). Selected
+    columns are converted by theirs (returned ones are not: return plain values).
     """
 
     __slots__ = ("_plans", "bind_types", "column_keys", "result_columns", "statement")
@@ -115,11 +117,15 @@ class DirectStatement:
         table: Table | None = None,
         column_keys: Sequence[str] | None = None,
         converted: Sequence[str] | None = None,
+        types: Mapping[str, TypeEngine[Any]] | None = None,
     ) -> None:
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
         keys = converted if converted is not None else self.column_keys or []
-        self.bind_types = {key: table.c[key].type for key in keys} if table is not None else {}
+        self.bind_types: dict[str, TypeEngine[Any]] = (
+            {key: table.c[key].type for key in keys} if table is not None else {}
+        )
+        self.bind_types.update(types or {})
         selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
         self.result_columns = list(selected)
         self._plans: dict[str, _Plan] = {}

@@ -10,8 +10,20 @@ driver's cursor (:mod:`phase_memory.sql.direct`).
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
 
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
@@ -92,10 +104,21 @@ DELETE_TOUCHING = delete(_edges).where(
 INSERT_ITEMS = t.activation_items.insert()
 
 
+def holds_at(table: Table, at: Any) -> ColumnElement[bool]:
+    """Rows of ``table`` (nodes or edges) valid at ``at`` (a datetime or a bind parameter).
+
+    ``valid_from`` NULL means from ``created_at``; ``valid_to`` NULL, open-ended.
+    """
+    return and_(
+        func.coalesce(table.c.valid_from, table.c.created_at) <= at,
+        or_(table.c.valid_to.is_(None), table.c.valid_to > at),
+    )
+
+
 @cache
-def edges_of_profile(filters: tuple[str, ...]) -> DirectStatement:
+def edges_of_profile(filters: tuple[str, ...], valid: bool = False) -> DirectStatement:
     """``list_edges``: a profile's edges, by id, where each column of ``filters`` equals
-    its ``:<column>_`` parameter.
+    its ``:<column>_`` parameter (and, with ``valid``, valid at ``:at_``).
 
     Built once per set of filters, and run on the driver's cursor: through
     ``Connection.execute`` (its compiled cache, autobegin, result set-up and the
@@ -109,6 +132,8 @@ def edges_of_profile(filters: tuple[str, ...]) -> DirectStatement:
         .where(
             edges.c.profile_id == bindparam("profile_id_"),
             *(edges.c[name] == bindparam(f"{name}_") for name in filters),
+            *((holds_at(edges, bindparam("at_", type_=t.UtcTimestamp())),) if valid else ()),
         )
-        .order_by(edges.c.id)
+        .order_by(edges.c.id),
+        types={"at_": t.UtcTimestamp()} if valid else None,
     )

@@ -29,6 +29,8 @@ from phase_memory.models import (
     MemoryPath,
     NodeState,
     Profile,
+    ValidAt,
+    resolve_valid_at,
 )
 from phase_memory.models.limits import next_version
 from phase_memory.protocols import Neighbourhood, TextMatch
@@ -188,14 +190,22 @@ class SqlGraphStore:
         return {key: found[key] for key in wanted if key in found}
 
     def list_nodes(
-        self, profile_id: str, kind: str | None = None, state: NodeState | None = None
+        self,
+        profile_id: str,
+        kind: str | None = None,
+        state: NodeState | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryNode]:
-        """Nodes of a profile, optionally of one kind and state, by id."""
+        """Nodes of a profile valid at ``valid_at``, optionally of one kind and state, by id."""
+        at = resolve_valid_at(valid_at)
         stmt = select(*rows.NODE_COLUMNS).where(t.nodes.c.profile_id == profile_id)
         if kind is not None:
             stmt = stmt.where(t.nodes.c.kind == kind)
         if state is not None:
             stmt = stmt.where(t.nodes.c.state == NodeState(state).value)
+        if at is not None:
+            stmt = stmt.where(q.holds_at(t.nodes, at))
         with self._db.read("list_nodes") as conn:
             return [rows.node_of(row) for row in conn.execute(stmt.order_by(t.nodes.c.id))]
 
@@ -270,14 +280,19 @@ class SqlGraphStore:
         source_id: str | None = None,
         target_id: str | None = None,
         kind: str | None = None,
+        *,
+        valid_at: ValidAt = "now",
     ) -> list[MemoryEdge]:
-        """Edges of a profile, filtered by endpoints and kind, by id."""
+        """Edges of a profile valid at ``valid_at``, filtered by endpoints and kind, by id."""
+        at = resolve_valid_at(valid_at)
         given = {"source_id": source_id, "target_id": target_id, "kind": kind}
         filters = tuple(name for name, value in given.items() if value is not None)
-        params = {f"{name}_": given[name] for name in filters}
+        params: dict[str, Any] = {f"{name}_": given[name] for name in filters}
         params["profile_id_"] = profile_id
+        if at is not None:
+            params["at_"] = at
         with self._db.read("list_edges") as conn:
-            found = q.edges_of_profile(filters).all(conn, params)
+            found = q.edges_of_profile(filters, at is not None).all(conn, params)
         return [rows.edge_of(row) for row in found]
 
     def iter_edges(self, profile_id: str | None = None) -> Iterator[MemoryEdge]:
@@ -395,9 +410,18 @@ class SqlGraphStore:
 
     # --- queries --------------------------------------------------------------------
 
-    def neighbourhood(self, node_id: str, depth: int = 1) -> Neighbourhood:
-        """Nodes within ``depth`` hops of ``node_id`` (either direction) and their edges."""
-        edges = t.edges
+    def neighbourhood(
+        self, node_id: str, depth: int = 1, *, valid_at: ValidAt = "now"
+    ) -> Neighbourhood:
+        """Nodes within ``depth`` hops of ``node_id`` (either direction) and their edges.
+
+        Only edges and nodes valid at ``valid_at`` are walked and returned (the
+        centre always is).
+        """
+        at = resolve_valid_at(valid_at)
+        edges, nodes = t.edges, t.nodes
+        edge_valid = (q.holds_at(edges, at),) if at is not None else ()
+        node_valid = (q.holds_at(nodes, at),) if at is not None else ()
         with self._db.read("neighbourhood", snapshot=True) as conn:
             if not self._exists(conn, t.nodes, id=node_id):
                 raise _missing("node", node_id)
@@ -408,23 +432,28 @@ class SqlGraphStore:
                     break
                 hops = conn.execute(
                     select(edges.c.source_id, edges.c.target_id).where(
-                        or_(edges.c.source_id.in_(frontier), edges.c.target_id.in_(frontier))
+                        or_(edges.c.source_id.in_(frontier), edges.c.target_id.in_(frontier)),
+                        *edge_valid,
                     )
                 )
-                reached = {end for pair in hops for end in pair}
-                frontier = reached - seen
+                reached = {end for pair in hops for end in pair} - seen
+                if reached and node_valid:
+                    reached = set(conn.execute(
+                        select(nodes.c.id).where(nodes.c.id.in_(reached), *node_valid)
+                    ).scalars())
+                frontier = reached
                 seen |= reached
             node_rows = conn.execute(
                 select(*rows.NODE_COLUMNS).where(t.nodes.c.id.in_(seen)).order_by(t.nodes.c.id)
             )
-            nodes = [rows.node_of(row) for row in node_rows]
+            found_nodes = [rows.node_of(row) for row in node_rows]
             edge_rows = conn.execute(
                 select(*rows.EDGE_COLUMNS)
-                .where(edges.c.source_id.in_(seen), edges.c.target_id.in_(seen))
+                .where(edges.c.source_id.in_(seen), edges.c.target_id.in_(seen), *edge_valid)
                 .order_by(edges.c.id)
             )
             found_edges = [rows.edge_of(row) for row in edge_rows]
-        return Neighbourhood(centre_id=node_id, nodes=nodes, edges=found_edges)
+        return Neighbourhood(centre_id=node_id, nodes=found_nodes, edges=found_edges)
 
     def counts(self, profile_id: str | None = None) -> dict[str, int]:
         """Numbers of profiles, nodes, edges, paths and activation plans."""

@@ -91,6 +91,8 @@ def node_row(node: MemoryNode) -> dict[str, Any]:
         "created_at": node.created_at,
         "updated_at": node.updated_at,
         "version": node.version,
+        "valid_from": node.valid_from,
+        "valid_to": node.valid_to,
     }
 
 
@@ -106,6 +108,8 @@ def edge_row(edge: MemoryEdge) -> dict[str, Any]:
         "attributes": edge.attributes,
         "created_at": edge.created_at,
         "updated_at": edge.updated_at,
+        "valid_from": edge.valid_from,
+        "valid_to": edge.valid_to,
     }
 
 

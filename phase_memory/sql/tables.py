@@ -215,8 +215,13 @@ nodes = Table(
     _ts("created_at"),
     _ts("updated_at"),
     Column("version", Integer, nullable=False),
+    # Valid time (migration 5b1d7e2a9c40): NULL valid_from means "from created_at",
+    # NULL valid_to open-ended; the index finds a profile's current (or ended) facts.
+    Column("valid_from", UtcTimestamp(), nullable=True),
+    Column("valid_to", UtcTimestamp(), nullable=True),
     Index(None, "profile_id", "kind"),
     Index(None, "profile_id", "state"),
+    Index(None, "profile_id", "valid_to"),
 )
 
 edges = Table(
@@ -231,9 +236,13 @@ edges = Table(
     Column("attributes", _json(), nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
+    Column("valid_from", UtcTimestamp(), nullable=True),
+    Column("valid_to", UtcTimestamp(), nullable=True),
     Index(None, "source_id"),
     Index(None, "target_id"),
     Index(None, "profile_id", "kind"),
+    # A source's current edge of a kind (single-valued kinds' supersession).
+    Index(None, "source_id", "kind", "valid_to"),
 )
 
 paths = Table(

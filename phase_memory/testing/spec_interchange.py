@@ -91,7 +91,7 @@ def test_envelope_export_is_canonical_json(mem: PhaseMemoryRuntime, tmp_path: Pa
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert data["envelope"] == "markitect.graph"
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["generator"].startswith("phase-memory ")
     for key in ("profiles", "nodes", "edges", "paths"):
         ids = [record["id"] for record in data[key]]
@@ -224,7 +224,7 @@ def test_envelope_with_unknown_name_or_version_is_refused(
     mem: PhaseMemoryRuntime, tmp_path: Path
 ) -> None:
     (tmp_path / "g.json").write_text(
-        json.dumps({"envelope": "other.graph", "schema_version": 2, "nodes": [], "extra": 1}),
+        json.dumps({"envelope": "other.graph", "schema_version": 3, "nodes": [], "extra": 1}),
         encoding="utf-8",
     )
     with nothing_written(mem), pytest.raises(ImportValidationError) as caught:
