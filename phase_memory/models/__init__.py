@@ -32,7 +32,7 @@ from phase_memory.models.events import (
     PathOpened,
     ProfileSaved,
 )
-from phase_memory.models.graph import MemoryEdge, MemoryNode
+from phase_memory.models.graph import NAME_ATTRIBUTE, MemoryEdge, MemoryNode
 from phase_memory.models.ids import Identifier, new_id, utc_now
 from phase_memory.models.lifecycle import Approval, LifecycleAction
 from phase_memory.models.paths import MemoryPath
@@ -40,6 +40,7 @@ from phase_memory.models.profile import Profile, ProfilePolicy
 from phase_memory.models.snapshot import GraphSnapshot, ReplayProblem, ReplayReport, ReplayResult
 
 __all__ = [
+    "NAME_ATTRIBUTE",
     "PAYLOAD_MODELS",
     "REPLAYABLE_KINDS",
     "ActivationItem",

@@ -289,6 +289,35 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
     return stmt, params
 
 
+# --- nodes by name (the ``mcp_name`` attribute) ------------------------------------------
+
+NAME_EXPRESSIONS = {
+    SQLITE: "CASE WHEN json_valid(nodes.attributes) "
+            "THEN json_extract(nodes.attributes, '$.mcp_name') END",
+    POSTGRESQL: "(nodes.attributes ->> 'mcp_name')",
+}
+"""A node's ``mcp_name`` attribute, as the name index is built on it (see the
+migration ``d5b8e2f4a7c1``); a query must use the same expression to use the
+index. SQLite checks the JSON first, so a malformed row never fails a write."""
+
+
+@cache
+def nodes_by_name(dialect: str) -> Select[Any]:
+    """Nodes of ``:profile_id`` whose name is one of ``:names_``, by name, created_at, id.
+
+    Each row is the node's columns, then the name. Served by ``ix_nodes_name``
+    (a partial index of the nodes that have a name).
+    """
+    nodes = t.nodes
+    name: ColumnElement[Any] = literal_column(NAME_EXPRESSIONS[dialect], Text())
+    return (
+        select(*NODE_COLUMNS, name.label("name_"))
+        .where(nodes.c.profile_id == bindparam("profile_id"))
+        .where(name.in_(bindparam("names_", expanding=True)))
+        .order_by(name, nodes.c.created_at, nodes.c.id)
+    )
+
+
 # --- substring search (trigram index) ---------------------------------------------------
 
 TRIGRAM = 3

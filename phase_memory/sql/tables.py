@@ -65,6 +65,7 @@ MIGRATION_ONLY = frozenset(
         "search_vector",
         "ix_nodes_search_vector",
         "ix_nodes_substring",
+        "ix_nodes_name",
         "graph_nodes_view",
         "path_lineage_view",
         "events_view",
