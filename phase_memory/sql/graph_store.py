@@ -475,9 +475,12 @@ class SqlGraphStore:
         """Active nodes whose kind, label or content holds ``text`` (any case), best first.
 
         Through the trigram index for text of three characters or more (see
-        :func:`phase_memory.sql.dialect.substring_search`).
+        :func:`phase_memory.sql.dialect.substring_search`), through the
+        short-substring index for shorter text (two statements on SQLite, read
+        in one snapshot: :func:`phase_memory.sql.dialect.short_substring_search`).
         """
-        with self._db.read("search_substring") as conn:
+        short = len(text) < dialect.TRIGRAM
+        with self._db.read("search_substring", snapshot=short) as conn:
             return search_substring(conn, profile_id, text, limit)
 
     # --- writing effects --------------------------------------------------------------

@@ -66,6 +66,8 @@ MIGRATION_ONLY = frozenset(
         "ix_nodes_search_vector",
         "ix_nodes_substring",
         "ix_nodes_name",
+        "ix_nodes_short_grams",
+        "nodes_tails",
         "graph_nodes_view",
         "path_lineage_view",
         "events_view",
