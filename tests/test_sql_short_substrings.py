@@ -175,12 +175,10 @@ def test_sqlite_plans_read_indexes_only(tmp_path: Path, query: str) -> None:
     assert any(p.startswith("SEARCH nodes USING") and "rowid=?" in p for p in plan) or any(
         p.startswith("SEARCH nodes USING INTEGER PRIMARY KEY") for p in plan), plan
     for p in plan:
-        if "nodes_trigram VIRTUAL TABLE" in p:
+        if "VIRTUAL TABLE" in p:  # nodes_trigram, nodes_tails
             assert ":M" in p, plan  # a MATCH, not a walk of the whole table
-        if "nodes_tails" in p:
-            assert p.startswith("SEARCH nodes_tails USING PRIMARY KEY (gram=?)"), plan
     if len(query) < d.TRIGRAM:
-        assert any("nodes_tails" in p for p in plan), plan
+        assert any("nodes_tails VIRTUAL TABLE" in p for p in plan), plan
 
 
 @pytest.mark.parametrize("query", ["🚀", "ラ", "Li", "Lisb", "ラーメン"])
@@ -233,10 +231,15 @@ def test_the_index_follows_writes_without_the_library_and_forgets(tmp_path: Path
         assert mem.graph.search_substring(P, "🚀", 5) == []
     raw = sqlite3.connect(db)
     try:
-        seqs = {s for (s,) in raw.execute("SELECT node_seq FROM nodes WHERE id = 'a'")}
-        tails = [g for (g, s) in raw.execute("SELECT gram, node_seq FROM nodes_tails")
-                 if s in seqs]
-        assert tails == ["k"]  # only its kind is left: label and content were erased
+        (seq,) = raw.execute("SELECT node_seq FROM nodes WHERE id = 'a'").fetchone()
+
+        def tails(piece: str) -> list[int]:
+            match = f'"{piece.encode().hex()}"'
+            return [r for (r,) in raw.execute(
+                "SELECT rowid FROM nodes_tails WHERE nodes_tails MATCH ?", (match,))]
+
+        # Only its kind's tail is left: the label's went with the label.
+        assert seq not in tails("🚀") and seq not in tails(" 🚀") and seq in tails("k")
     finally:
         raw.close()
 
@@ -292,3 +295,27 @@ def test_postgresql_migration_fills_the_index_and_drops_it(postgres_url: URL) ->
     queries = _queries()
     with open_sql_store(url) as store:
         assert _answers(store, queries) == _answers(reference, queries)
+
+
+def test_activate_and_search_nodes_find_short_text_ranked(mem: pm.PhaseMemoryRuntime) -> None:
+    pytest.importorskip("mcp")
+    from phase_memory.mcp import knowledge_graph as kg
+    from phase_memory.mcp.search import search_nodes
+
+    mem.save_profile(pm.Profile(id=P, name=P))
+    kg.create_entities(mem, P, [
+        kg.Entity(name="Lisbon", entityType="city", observations=["by the sea"]),
+        kg.Entity(name="Ramen bar", entityType="place", observations=["ラーメンが好き"]),
+        kg.Entity(name="Rocket", entityType="thing", observations=["🚀 launches"]),
+        kg.Entity(name="Fig", entityType="food", observations=["grows in Lisbon"]),
+    ])
+    for query, first in [("🚀", "Rocket"), ("ラ", "Ramen bar"), ("Li", "Lisbon")]:
+        names = [e["name"] for e in search_nodes(mem, P, query)["entities"]]
+        assert names[0] == first, (query, names)
+        items = mem.activate(P, query).items
+        assert items, query
+        top = mem.graph.get_node(items[0].node_id)
+        assert top.label == first, (query, [i.node_id for i in items])
+        assert any(r.startswith(("substring match", "text match")) for r in items[0].reasons)
+    # "Li" is in Lisbon's name and in Fig's observation: the name ranks first.
+    assert [e["name"] for e in search_nodes(mem, P, "Li")["entities"]] == ["Lisbon", "Fig"]

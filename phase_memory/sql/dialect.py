@@ -380,8 +380,10 @@ def substring_search(dialect: str, text: str) -> tuple[Select[Any], dict[str, An
 
 _NODES_TRIGRAM_TERMS = table("nodes_trigram_terms", column("term", Text))
 """The ``fts5vocab`` table of the trigram index: its terms, in order (SQLite only)."""
-_NODES_TAILS = table("nodes_tails", column("gram", Text), column("node_seq", Integer))
-"""The 1- and 2-character pieces of the last two characters of each node column (SQLite)."""
+_NODES_TAILS = table("nodes_tails", column("rowid", Integer))
+"""The FTS5 table of the 1- and 2-character pieces of the last two characters of each
+node column, as hex tokens (SQLite only; created by the migrations)."""
+_TAILS: ColumnElement[Any] = literal_column("nodes_tails")
 PG_SHORT_GRAMS = "phase_memory_short_grams(nodes.kind, nodes.label, nodes.content)"
 """The expression the PostgreSQL short-substring index is built on (see the migration)."""
 
@@ -437,8 +439,8 @@ def short_substring_search(
     - SQLite: the nodes having one of ``terms`` (the trigram terms starting with
       ``text``, read with :data:`SQLITE_TRIGRAM_TERMS`; ``text`` occurs there
       wherever a trigram starts with it) and the nodes whose ``nodes_tails`` hold
-      it (within a column's last two characters, where no trigram starts), each
-      looked up by its ``node_seq``;
+      it (within a column's last two characters, where no trigram starts: the
+      hex of each case variant), each looked up by its ``node_seq``;
     - PostgreSQL: ``ix_nodes_short_grams``, the GIN index of every 1- and
       2-character piece of the lower-cased columns.
     """
@@ -446,9 +448,9 @@ def short_substring_search(
     if dialect == SQLITE:
         variants = case_variants(text)
         params: dict[str, Any] = {f"v{i}": v for i, v in enumerate(variants)}
-        by_tail = select(_NODES_TAILS.c.node_seq).where(
-            _NODES_TAILS.c.gram.in_([bindparam(name) for name in params]))
+        by_tail = select(_NODES_TAILS.c.rowid).where(_TAILS.op("MATCH")(bindparam("tails")))
         in_label = or_(*(func.instr(nodes.c.label, bindparam(name)) > 0 for name in params))
+        params["tails"] = fts5_match([v.encode("utf-8").hex() for v in variants])
         if terms:
             by_trigram = select(_NODES_TRIGRAM.c.rowid).where(
                 _TRIGRAM.op("MATCH")(bindparam("match")))
@@ -485,6 +487,7 @@ def optimize_search_index(conn: Connection) -> None:
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
         conn.exec_driver_sql("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('optimize')")
+        conn.exec_driver_sql("INSERT INTO nodes_tails(nodes_tails) VALUES ('optimize')")
 
 
 _SWEEP_KEY = "phase_memory.free_page_sweep"

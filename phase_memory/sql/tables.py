@@ -82,7 +82,8 @@ def include_in_autogenerate(
     """Alembic ``include_object`` hook: leave :data:`MIGRATION_ONLY` objects alone."""
     if name is None:
         return True
-    return name not in MIGRATION_ONLY and not name.startswith(("nodes_fts", "nodes_trigram"))
+    return name not in MIGRATION_ONLY and not name.startswith(
+        ("nodes_fts", "nodes_trigram", "nodes_tails"))
 
 
 class UtcTimestamp(TypeDecorator[datetime]):
