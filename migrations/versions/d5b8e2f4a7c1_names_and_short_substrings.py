@@ -104,8 +104,10 @@ def upgrade() -> None:
     if sqlite:
         op.execute("CREATE VIRTUAL TABLE nodes_trigram_terms USING fts5vocab(nodes_trigram, row)")
         op.execute(
+            # Keeps its docsize table (no columnsize=0): without it a contentless
+            # table refuses to be read whole, as sqlite3's .dump and a scan do.
             "CREATE VIRTUAL TABLE nodes_tails USING fts5(tails, content='', detail='none', "
-            "columnsize=0, tokenize='ascii')"
+            "tokenize='ascii')"
         )
         op.execute(f"CREATE TRIGGER nodes_tails_after_insert AFTER INSERT ON nodes BEGIN "
                    f"{_INSERT_TAILS}; END")
