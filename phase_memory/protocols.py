@@ -141,6 +141,18 @@ class MemoryGraphStore(Protocol):
         """
         ...
 
+    def find_nodes_by_name(
+        self, profile_id: str, names: Iterable[str]
+    ) -> dict[str, list[MemoryNode]]:
+        """Nodes of ``profile_id`` whose ``mcp_name`` attribute is one of ``names``.
+
+        Keyed by name (names no node has are left out), each name's nodes in
+        any state by (``created_at``, ``id``). Adapters find them through an
+        index on the attribute, never by reading every node of the profile.
+        See :data:`~phase_memory.models.NAME_ATTRIBUTE`.
+        """
+        ...
+
     def list_nodes(
         self,
         profile_id: str,

@@ -16,8 +16,9 @@ from phase_memory.memory import InMemoryStore
 from phase_memory.protocols import AuditSink, MemoryEventLog, MemoryGraphStore
 from phase_memory.runtime.async_parts import AUDIT_WRITES, EVENT_LOG_WRITES, GRAPH_WRITES
 
-ASYNC_ONLY = {"sync", "run_in_transaction"}
-"""Names only the async runtime has: the sync runtime underneath, a unit of work on it."""
+ASYNC_ONLY = {"sync", "run_in_transaction", "run_reading"}
+"""Names only the async runtime has: the sync runtime underneath, units of work on it
+(a write on the writer lane, a read on the reader lane)."""
 
 RETURNS_LIST_BUT_WRITES = {"record_many", "record_trusted"}
 """Writers whose sync twin returns a list: their result is awaited, not streamed."""

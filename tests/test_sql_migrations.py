@@ -142,7 +142,7 @@ def test_a_new_database_is_created_at_head_with_every_object(tmp_path: Path) -> 
     assert sqlite_names(db, "view") == VIEWS
     assert {
         f"nodes_{index}_after_{what}"
-        for index in ("fts", "trigram") for what in ("insert", "update", "delete")
+        for index in ("fts", "trigram", "tails") for what in ("insert", "update", "delete")
     } == sqlite_names(db, "trigger")
 
 

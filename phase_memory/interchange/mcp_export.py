@@ -38,7 +38,7 @@ from phase_memory.interchange.mcp_format import (
     RELATION_TYPE_KEY,
     McpEntity,
     McpRelation,
-    entity_node_id,
+    is_entity_node,
 )
 from phase_memory.interchange.progress import Progress, ProgressCallback
 from phase_memory.interchange.results import ExportResult
@@ -69,7 +69,7 @@ def export_mcp_memory(
             (n for n in graph.iter_nodes(profile_id) if n.state is NodeState.ACTIVE),
             key=lambda n: (n.created_at, n.label, n.id),
         )
-        names = _entity_names(nodes, profile_id)
+        names = _entity_names(nodes)
         entities = [_entity(node, names[node.id]) for node in nodes]
         edges = sorted(
             (e for e in graph.iter_edges(profile_id)
@@ -100,18 +100,14 @@ def server_line(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _is_entity_node(node: MemoryNode, profile_id: str) -> bool:
-    name = node.attributes.get(NAME_KEY)
-    return isinstance(name, str) and entity_node_id(profile_id, name) == node.id
-
-
-def _entity_names(nodes: list[MemoryNode], profile_id: str) -> dict[str, str]:
+def _entity_names(nodes: list[MemoryNode]) -> dict[str, str]:
     """The entity name of each node: its MCP name, else its label, unique in the file."""
     names: dict[str, str] = {}
     taken: set[str] = set()
     for node in nodes:
-        if _is_entity_node(node, profile_id):
-            names[node.id] = str(node.attributes[NAME_KEY])
+        name = node.attributes.get(NAME_KEY)
+        if is_entity_node(node) and name not in taken:  # the oldest of a name keeps it
+            names[node.id] = str(name)
             taken.add(names[node.id])
     for node in nodes:
         if node.id in names:

@@ -18,10 +18,14 @@ Mapping (see ``docs/mcp-memory.md``):
 - a relation becomes an edge from the node of ``from`` to the node of ``to``:
   ``kind`` = ``relationType`` mapped as above, ``attributes`` =
   ``{"mcp_relation_type": relationType}``;
-- ids are derived from the names, so the same entity always gets the same
-  node in one profile: ``mcp-entity-<uuid5(profile, name)>`` and
-  ``mcp-relation-<uuid5(profile, from, relationType, to)>`` (the original
-  relation type, so ``works at`` and ``works_at`` stay two relations).
+- ids are random (``mcp-entity-<uuid>``, ``mcp-relation-<uuid>``), never
+  derived from a name: an id computed from a name would let anyone confirm a
+  guessed name after the entity was forgotten. An entity is found by its name
+  through the ``mcp_name`` attribute (:func:`entity_nodes`, served by the
+  stores' name index), a relation by its two nodes and its original relation
+  type (:func:`relation_edge_between`), so ``works at`` and ``works_at`` stay
+  two relations. Ids derived from names by earlier releases
+  (``uuid5(profile, name)``) are kept and found the same way.
 
 :func:`parse_line` checks one decoded line and says what is wrong in the
 file's own words (``entityType must not be blank``).
@@ -30,21 +34,21 @@ file's own words (``entityType must not be blank``).
 from __future__ import annotations
 
 import re
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from phase_memory.models import MemoryEdge, MemoryNode
+from phase_memory.models import NAME_ATTRIBUTE, MemoryEdge, MemoryNode, NodeState, new_id
 from phase_memory.models.ids import MAX_ID_LENGTH
-
-MCP_NAMESPACE = uuid.UUID("6f3c1d2e-8a4b-5c6d-9e0f-1a2b3c4d5e6f")
-"""Namespace of the uuid5 ids derived from MCP entity and relation names."""
+from phase_memory.protocols import MemoryGraphStore
 
 ENTITY_ID_PREFIX = "mcp-entity-"
+"""What every entity node's id starts with (the rest is random)."""
 RELATION_ID_PREFIX = "mcp-relation-"
+"""What every relation edge's id starts with (the rest is random)."""
 
-NAME_KEY = "mcp_name"
+NAME_KEY = NAME_ATTRIBUTE
 """Node attribute holding the entity's ``name`` exactly as the file has it."""
 ENTITY_TYPE_KEY = "mcp_entity_type"
 """Node attribute holding the original ``entityType`` string."""
@@ -100,16 +104,51 @@ class LineProblem(Exception):
         self.reason = reason
 
 
-def entity_node_id(profile_id: str, name: str) -> str:
-    """The node id an entity ``name`` gets in ``profile_id``."""
-    key = f"{profile_id}\x00{name}"
-    return f"{ENTITY_ID_PREFIX}{uuid.uuid5(MCP_NAMESPACE, key)}"
+def new_entity_id() -> str:
+    """A new entity node id: random, so nothing about the name can be learnt from it."""
+    return f"{ENTITY_ID_PREFIX}{new_id()}"
 
 
-def relation_edge_id(profile_id: str, source: str, relation_type: str, target: str) -> str:
-    """The edge id a relation gets in ``profile_id``."""
-    key = f"{profile_id}\x00{source}\x00{relation_type}\x00{target}"
-    return f"{RELATION_ID_PREFIX}{uuid.uuid5(MCP_NAMESPACE, key)}"
+def new_relation_id() -> str:
+    """A new relation edge id: random, like :func:`new_entity_id`."""
+    return f"{RELATION_ID_PREFIX}{new_id()}"
+
+
+def is_entity_node(node: MemoryNode) -> bool:
+    """Whether ``node`` was made from an MCP entity (any state): its id and its name say so."""
+    return node.id.startswith(ENTITY_ID_PREFIX) and isinstance(node.attributes.get(NAME_KEY), str)
+
+
+def entity_nodes(graph: MemoryGraphStore, profile_id: str, names: Iterable[str]
+                 ) -> dict[str, MemoryNode]:
+    """The node of each entity name of ``profile_id`` that has one, keyed by name.
+
+    Found through the stores' name index. An active node comes before an
+    archived one, then the oldest; a forgotten node keeps no name, so it is
+    never found (its name may be used again by a new entity).
+    """
+    found: dict[str, MemoryNode] = {}
+    for name, nodes in graph.find_nodes_by_name(profile_id, names).items():
+        usable = [n for n in nodes if is_entity_node(n) and n.state is not NodeState.FORGOTTEN]
+        if usable:
+            found[name] = min(usable, key=lambda n: (n.state is not NodeState.ACTIVE,
+                                                     n.created_at, n.id))
+    return found
+
+
+def is_relation_edge(edge: MemoryEdge) -> bool:
+    """Whether ``edge`` was made from an MCP relation: its id and its relation type say so."""
+    return edge.id.startswith(RELATION_ID_PREFIX) and isinstance(
+        edge.attributes.get(RELATION_TYPE_KEY), str)
+
+
+def relation_edge_between(graph: MemoryGraphStore, profile_id: str, source_id: str,
+                          target_id: str, relation_type: str) -> MemoryEdge | None:
+    """The relation edge of ``relation_type`` from ``source_id`` to ``target_id``, if any."""
+    for edge in graph.list_edges(profile_id, source_id=source_id, target_id=target_id):
+        if is_relation_edge(edge) and edge.attributes[RELATION_TYPE_KEY] == relation_type:
+            return edge
+    return None
 
 
 def kind_of(text: str) -> str:
@@ -118,9 +157,9 @@ def kind_of(text: str) -> str:
 
 
 def entity_node(entity: McpEntity, profile_id: str, at: datetime) -> MemoryNode:
-    """The node an entity becomes (version 1, made at ``at``)."""
+    """The node a new entity becomes (a new random id, version 1, made at ``at``)."""
     return MemoryNode(
-        id=entity_node_id(profile_id, entity.name),
+        id=new_entity_id(),
         profile_id=profile_id,
         kind=kind_of(entity.entityType),
         label=entity.name,
@@ -141,13 +180,14 @@ def entity_attributes(entity: McpEntity) -> dict[str, Any]:
     }
 
 
-def relation_edge(relation: McpRelation, profile_id: str, at: datetime) -> MemoryEdge:
-    """The edge a relation becomes (made at ``at``)."""
+def relation_edge(relation: McpRelation, profile_id: str, at: datetime, *, source_id: str,
+                  target_id: str) -> MemoryEdge:
+    """The edge a new relation becomes between the nodes of its two entities (made at ``at``)."""
     return MemoryEdge(
-        id=relation_edge_id(profile_id, relation.source, relation.relationType, relation.target),
+        id=new_relation_id(),
         profile_id=profile_id,
-        source_id=entity_node_id(profile_id, relation.source),
-        target_id=entity_node_id(profile_id, relation.target),
+        source_id=source_id,
+        target_id=target_id,
         kind=kind_of(relation.relationType),
         attributes={RELATION_TYPE_KEY: relation.relationType},
         created_at=at,

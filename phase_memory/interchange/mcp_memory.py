@@ -44,10 +44,10 @@ from phase_memory.interchange.common import (
 )
 from phase_memory.interchange.formats import RECORDS_PER_IMPORT_EVENT
 from phase_memory.interchange.mcp_format import (
-    MCP_NAMESPACE,
-    entity_node_id,
+    entity_nodes,
     kind_of,
-    relation_edge_id,
+    new_entity_id,
+    new_relation_id,
 )
 from phase_memory.interchange.mcp_plan import (
     ImportMode,
@@ -79,12 +79,12 @@ ApplyActions = Callable[[Sequence[LifecycleAction]], object]
 FORMAT = "mcp-memory"
 
 __all__ = [
-    "MCP_NAMESPACE",
     "ImportMode",
-    "entity_node_id",
+    "entity_nodes",
     "import_mcp_memory",
     "kind_of",
-    "relation_edge_id",
+    "new_entity_id",
+    "new_relation_id",
 ]
 
 

@@ -16,21 +16,22 @@ from typing import Literal
 from phase_memory.errors import ImportProblem
 from phase_memory.interchange.jsonl import read_json_lines
 from phase_memory.interchange.mcp_format import (
-    ENTITY_ID_PREFIX,
     NAME_KEY,
-    RELATION_ID_PREFIX,
+    RELATION_TYPE_KEY,
     LineProblem,
     McpEntity,
     McpRelation,
     entity_attributes,
     entity_node,
-    entity_node_id,
+    entity_nodes,
+    is_entity_node,
+    is_relation_edge,
     kind_of,
     parse_line,
     readable_name,
     readable_relation,
     relation_edge,
-    relation_edge_id,
+    relation_edge_between,
 )
 from phase_memory.interchange.problems import MAX_PROBLEMS, Problems
 from phase_memory.interchange.progress import Progress
@@ -164,48 +165,58 @@ def plan_import(
 ) -> ImportPlan:
     """Compare the file's valid lines with ``profile_id``: what the import would write.
 
-    Problems found (an entity already there in strict mode, a forgotten one,
-    a relation to a missing entity, a kind the policy does not allow) go to
-    ``problems`` with their line; nothing is written.
+    Problems found (an entity already there in strict mode, a relation to a
+    missing entity, a kind the policy does not allow) go to ``problems`` with
+    their line; nothing is written. Entities are found by name (the name
+    index), relations by their two nodes and type. A forgotten entity keeps
+    nothing of its name, so a file naming it again adds it as a new entity.
     """
     profile = graph.find_profile(profile_id)
     at = utc_now()
     plan = ImportPlan()
-    imported: set[str] = set()
-    stored = graph.find_nodes(entity_node_id(profile_id, name) for name in contents.entities)
+    node_ids: dict[str, str] = {}
+    """The node each imported entity name is (or will be), for the relations."""
+    stored = entity_nodes(graph, profile_id, contents.entities)
     for name, (line, entity) in contents.entities.items():
-        made = entity_node(entity, profile_id, at)
-        if profile is not None and (refusal := kind_refusal(profile, "node", made.kind)):
+        kind = kind_of(entity.entityType)
+        if profile is not None and (refusal := kind_refusal(profile, "node", kind)):
             problems.add(file, "entityType", refusal, line=line)
             continue
-        current = stored.get(made.id)
+        current = stored.get(name)
         if current is None:
+            made = entity_node(entity, profile_id, at)
             plan.added_nodes.append(made)
-        elif current.state is NodeState.FORGOTTEN:
-            problems.add(file, "name", f"entity {name!r} was forgotten in profile "
-                                       f"{profile_id!r}; it is not imported again", line=line)
+            node_ids[name] = made.id
             continue
-        elif mode == "strict":
+        if mode == "strict":
             problems.add(file, "name", f"entity {name!r} is already in profile {profile_id!r}",
                          line=line)
             continue
-        else:
-            _plan_node_update(plan, current, entity)
-        imported.add(name)
+        _plan_node_update(plan, current, entity)
+        node_ids[name] = current.id
+    ends = {n for _, r in contents.relations.values() for n in (r.source, r.target)}
+    ends -= set(node_ids)
+    elsewhere = {name: node.id for name, node in entity_nodes(graph, profile_id, ends).items()}
     edge_ids: set[str] = set()
     for line, relation in contents.relations.values():
-        missing = _missing_endpoints(graph, relation, imported, contents, profile_id, mode)
+        missing = _missing_endpoints(relation, node_ids, elsewhere, contents, profile_id, mode)
         for field_name, reason in missing:
             problems.add(file, field_name, reason, line=line)
-        made_edge = relation_edge(relation, profile_id, at)
-        if profile is not None and (refusal := kind_refusal(profile, "edge", made_edge.kind)):
+        kind = kind_of(relation.relationType)
+        if profile is not None and (refusal := kind_refusal(profile, "edge", kind)):
             problems.add(file, "relationType", refusal, line=line)
             continue
         if missing:
             continue
-        current_edge = graph.find_edge(made_edge.id)
+        source_id = node_ids.get(relation.source) or elsewhere[relation.source]
+        target_id = node_ids.get(relation.target) or elsewhere[relation.target]
+        made_edge = relation_edge(relation, profile_id, at, source_id=source_id,
+                                  target_id=target_id)
+        current_edge = relation_edge_between(graph, profile_id, source_id, target_id,
+                                             relation.relationType)
         if current_edge is None:
             plan.added_edges.append(made_edge)
+            edge_ids.add(made_edge.id)
         elif mode == "strict":
             problems.add(file, "", f"relation {relation.source!r} -{relation.relationType}-> "
                                    f"{relation.target!r} is already in profile {profile_id!r}",
@@ -213,7 +224,7 @@ def plan_import(
             continue
         else:
             _plan_edge_update(plan, current_edge, made_edge)
-        edge_ids.add(made_edge.id)
+            edge_ids.add(current_edge.id)
     if mode == "sync":
         _plan_removals(graph, plan, contents, profile_id, edge_ids)
     if profile is None and plan.changes_anything:
@@ -251,20 +262,23 @@ def _plan_edge_update(plan: ImportPlan, current: MemoryEdge, made: MemoryEdge) -
 
 
 def _missing_endpoints(
-    graph: MemoryGraphStore,
     relation: McpRelation,
-    imported: set[str],
+    imported: dict[str, str],
+    elsewhere: dict[str, str],
     contents: FileContents,
     profile_id: str,
     mode: ImportMode,
 ) -> list[tuple[str, str]]:
-    """(field, reason) for each end of ``relation`` that names no entity the import keeps."""
+    """(field, reason) for each end of ``relation`` that names no entity the import keeps.
+
+    ``imported``: the entities of the file the import keeps; ``elsewhere``: the
+    other names the profile has an entity of (active or archived).
+    """
     missing: list[tuple[str, str]] = []
     for field_name, name in (("from", relation.source), ("to", relation.target)):
         if name in imported:
             continue
-        stored = graph.find_node(entity_node_id(profile_id, name))
-        usable = stored is not None and stored.state is not NodeState.FORGOTTEN
+        usable = name in elsewhere
         if name in contents.named_entities:
             # Its line has a problem; the entity is still there if the profile has it.
             if not usable:
@@ -286,19 +300,20 @@ def _plan_removals(
     edge_ids: set[str],
 ) -> None:
     """Entities and relations of earlier MCP imports that the file no longer has."""
+    names: dict[str, str] = {}
     for node in graph.iter_nodes(profile_id):
-        if node.state is not NodeState.ACTIVE or not node.id.startswith(ENTITY_ID_PREFIX):
-            continue
-        name = node.attributes.get(NAME_KEY)
-        if not isinstance(name, str) or entity_node_id(profile_id, name) != node.id:
+        if not is_entity_node(node):
             continue  # not an entity node: leave it alone
-        if name not in contents.named_entities:
+        name = str(node.attributes[NAME_KEY])
+        names[node.id] = name
+        if node.state is NodeState.ACTIVE and name not in contents.named_entities:
             plan.archived.append(node.id)
-    named = {relation_edge_id(profile_id, source, relation_type, target)
-             for source, target, relation_type in contents.named_relations}
     for edge in graph.iter_edges(profile_id):
-        if (edge.id.startswith(RELATION_ID_PREFIX) and edge.id not in edge_ids
-                and edge.id not in named):
+        if not is_relation_edge(edge) or edge.id in edge_ids:
+            continue
+        key = (names.get(edge.source_id), names.get(edge.target_id),
+               edge.attributes[RELATION_TYPE_KEY])
+        if key not in contents.named_relations:  # a line with a problem keeps its relation
             plan.removed_edges.append(edge.id)
     plan.archived.sort()
     plan.removed_edges.sort()

@@ -1,11 +1,14 @@
 """The official MCP memory server's knowledge graph, kept as nodes and edges of one profile.
 
-Each operation here is one unit of work on the sync runtime, run by the server
-inside :meth:`AsyncPhaseMemoryRuntime.run_in_transaction`, so a look-up and the
-writes it decides commit together (and on SQLite no other process writes in
-between). Entities and relations map onto nodes and edges exactly as the MCP
-memory file import does (:mod:`phase_memory.interchange.mcp_format`), so
-``import --sync`` and ``export --format mcp`` recognise what the tools wrote.
+Each operation here is one unit of work on the sync runtime. The server runs
+those that write inside :meth:`AsyncPhaseMemoryRuntime.run_in_transaction`, so
+a look-up and the writes it decides commit together (and no other process
+writes in between), and those that only read (``read_graph``, ``open_nodes``,
+``search_nodes``) with :meth:`AsyncPhaseMemoryRuntime.run_reading`, on the
+reader lane, so they never wait for a writer. Entities and relations map onto
+nodes and edges exactly as the MCP memory file import does
+(:mod:`phase_memory.interchange.mcp_format`), so ``import --sync`` and
+``export --format mcp`` recognise what the tools wrote.
 
 Semantics follow the official server (``@modelcontextprotocol/server-memory``):
 an entity's name is its identity; creating an entity or relation that exists
@@ -33,9 +36,10 @@ from phase_memory.interchange.mcp_format import (
     McpEntity,
     McpRelation,
     entity_node,
-    entity_node_id,
+    entity_nodes,
+    is_entity_node,
     relation_edge,
-    relation_edge_id,
+    relation_edge_between,
 )
 from phase_memory.models import MemoryEdge, MemoryNode, NodeState, utc_now
 from phase_memory.runtime.runtime import PhaseMemoryRuntime
@@ -96,12 +100,7 @@ def entity_of(node: MemoryNode) -> dict[str, Any]:
 
 def is_entity(node: MemoryNode) -> bool:
     """Whether a node is a live entity of its profile (made from an MCP name)."""
-    name = node.attributes.get(NAME_KEY)
-    return (
-        node.state is NodeState.ACTIVE
-        and isinstance(name, str)
-        and node.id == entity_node_id(node.profile_id, name)
-    )
+    return node.state is NodeState.ACTIVE and is_entity_node(node)
 
 
 def _relation_of(edge: MemoryEdge, names: dict[str, str]) -> dict[str, str]:
@@ -112,33 +111,34 @@ def _relation_of(edge: MemoryEdge, names: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _live_entities(rt: PhaseMemoryRuntime, names: Iterable[str], profile_id: str
-                   ) -> dict[str, MemoryNode]:
-    """Live entity nodes by name, for the names that have one."""
-    by_id = {entity_node_id(profile_id, n): n for n in names}
-    found = rt.graph.find_nodes(list(by_id))
-    return {by_id[i]: node for i, node in found.items() if is_entity(node)}
+def live_entities(rt: PhaseMemoryRuntime, profile_id: str, names: Iterable[str]
+                  ) -> dict[str, MemoryNode]:
+    """Live entity nodes by name, for the names that have one (through the name index)."""
+    found = entity_nodes(rt.graph, profile_id, names)
+    return {name: node for name, node in found.items() if is_entity(node)}
 
 
 def create_entities(rt: PhaseMemoryRuntime, profile_id: str, entities: Sequence[Entity]
                     ) -> list[dict[str, Any]]:
     """Save the entities whose names are new; return those, as given."""
-    existing = _live_entities(rt, (e.name for e in entities), profile_id)
-    stale = rt.graph.find_nodes([entity_node_id(profile_id, e.name) for e in entities])
+    stored = entity_nodes(rt.graph, profile_id, (e.name for e in entities))
     created: list[dict[str, Any]] = []
     start = utc_now()
     for entity in entities:
-        if entity.name in existing:
+        previous = stored.get(entity.name)
+        if previous is not None and previous.state is NodeState.ACTIVE:
             continue
         # Listings go by creation time: a microsecond apart keeps the batch's order.
         at = start + timedelta(microseconds=len(created))
-        node = entity_node(
-            McpEntity(entity.name, entity.entityType, tuple(entity.observations)), profile_id, at
+        made = McpEntity(entity.name, entity.entityType, tuple(entity.observations))
+        node = entity_node(made, profile_id, at)
+        if previous is not None:
+            # An archived name comes back as a new version of its node (same id). A
+            # forgotten one keeps no name: it is not found, and gets a new node.
+            node = node.model_copy(update={"id": previous.id})
+        stored[entity.name] = rt.save_node(
+            node, expected_version=previous.version if previous else 0
         )
-        previous = stale.get(node.id)
-        # A name whose node was archived or forgotten comes back as a new version of it.
-        rt.save_node(node, expected_version=previous.version if previous else 0)
-        existing[entity.name] = node
         created.append(entity.model_dump(by_alias=True))
     return created
 
@@ -147,23 +147,25 @@ def create_relations(rt: PhaseMemoryRuntime, profile_id: str, relations: Sequenc
                      ) -> list[dict[str, str]]:
     """Save the relations that are new; refuse the call if an endpoint does not exist."""
     names = {n for r in relations for n in (r.source, r.to)}
-    live = _live_entities(rt, names, profile_id)
+    live = live_entities(rt, profile_id, names)
     missing = sorted(names - set(live))
     if missing:
         raise NotFoundError(
             "no entity named " + ", ".join(repr(m) for m in missing)
             + "; create it first (create_entities). Nothing was written"
         )
-    ids = {relation_edge_id(profile_id, r.source, r.relationType, r.to): r for r in relations}
-    present = {i for i in ids if rt.graph.find_edge(i) is not None}
     created: list[dict[str, str]] = []
     start = utc_now()
-    for edge_id, relation in ids.items():
-        if edge_id in present:
+    for relation in {(r.source, r.relationType, r.to): r for r in relations}.values():
+        source_id, target_id = live[relation.source].id, live[relation.to].id
+        if relation_edge_between(rt.graph, profile_id, source_id, target_id,
+                                 relation.relationType) is not None:
             continue
         at = start + timedelta(microseconds=len(created))
-        rt.save_edge(relation_edge(McpRelation(relation.source, relation.to,
-                                               relation.relationType), profile_id, at))
+        rt.save_edge(relation_edge(
+            McpRelation(relation.source, relation.to, relation.relationType), profile_id, at,
+            source_id=source_id, target_id=target_id,
+        ))
         created.append(relation.as_json())
     return created
 
@@ -177,7 +179,7 @@ def _with_observations(node: MemoryNode, observations: list[str]) -> MemoryNode:
 def add_observations(rt: PhaseMemoryRuntime, profile_id: str,
                      additions: Sequence[ObservationAddition]) -> list[dict[str, Any]]:
     """Append the new observations; an unknown entity fails the whole call."""
-    live = _live_entities(rt, (a.entityName for a in additions), profile_id)
+    live = live_entities(rt, profile_id, (a.entityName for a in additions))
     for addition in additions:
         if addition.entityName not in live:
             raise NotFoundError(f"Entity with name {addition.entityName} not found")
@@ -197,7 +199,7 @@ def add_observations(rt: PhaseMemoryRuntime, profile_id: str,
 def delete_observations(rt: PhaseMemoryRuntime, profile_id: str,
                         deletions: Sequence[ObservationDeletion]) -> None:
     """Remove the named observations; unknown entities and observations are ignored."""
-    live = _live_entities(rt, (d.entityName for d in deletions), profile_id)
+    live = live_entities(rt, profile_id, (d.entityName for d in deletions))
     for deletion in deletions:
         node = live.get(deletion.entityName)
         if node is None:
@@ -213,16 +215,15 @@ def delete_observations(rt: PhaseMemoryRuntime, profile_id: str,
 def delete_relations(rt: PhaseMemoryRuntime, profile_id: str,
                      relations: Sequence[Relation]) -> None:
     """Delete the named relations; those that do not exist are ignored."""
+    stored = entity_nodes(rt.graph, profile_id, {n for r in relations for n in (r.source, r.to)})
     for relation in relations:
-        edge_id = relation_edge_id(profile_id, relation.source, relation.relationType,
-                                   relation.to)
-        if rt.graph.find_edge(edge_id) is not None:
-            rt.delete_edge(edge_id)
-
-
-def entity_node_ids(profile_id: str, names: Iterable[str]) -> list[str]:
-    """The node ids of entity names (for the review queue's targets)."""
-    return [entity_node_id(profile_id, n) for n in dict.fromkeys(names)]
+        source, target = stored.get(relation.source), stored.get(relation.to)
+        if source is None or target is None:
+            continue
+        edge = relation_edge_between(rt.graph, profile_id, source.id, target.id,
+                                     relation.relationType)
+        if edge is not None:
+            rt.delete_edge(edge.id)
 
 
 def subgraph(rt: PhaseMemoryRuntime, nodes: Iterable[MemoryNode]) -> dict[str, Any]:
@@ -261,5 +262,5 @@ def read_graph(rt: PhaseMemoryRuntime, profile_id: str) -> dict[str, Any]:
 
 def open_nodes(rt: PhaseMemoryRuntime, profile_id: str, names: Sequence[str]) -> dict[str, Any]:
     """The named entities (unknown names left out) and the relations touching them."""
-    live = _live_entities(rt, names, profile_id)
+    live = live_entities(rt, profile_id, names)
     return subgraph(rt, sorted(live.values(), key=lambda n: (n.created_at, n.id)))

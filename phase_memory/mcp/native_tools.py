@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from phase_memory.interchange.mcp_format import entity_node_id
+from phase_memory.interchange.mcp_format import entity_nodes
 from phase_memory.mcp.tools import (
     MemoryTool,
     ToolHandler,
@@ -128,8 +128,8 @@ def _resolve(rt: PhaseMemoryRuntime, profile_id: str, ref: str) -> str:
     """A node id for ``ref``: an id as it is, else the node of an entity of that name."""
     if rt.graph.find_node(ref) is not None:
         return ref
-    by_name = entity_node_id(profile_id, ref)
-    return by_name if rt.graph.find_node(by_name) is not None else ref
+    by_name = entity_nodes(rt.graph, profile_id, [ref]).get(ref)
+    return by_name.id if by_name is not None else ref
 
 
 def native_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[MemoryTool]:

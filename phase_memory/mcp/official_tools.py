@@ -83,17 +83,17 @@ def official_tools(mem: AsyncPhaseMemoryRuntime, profile_id: str) -> list[Memory
         return message, {"success": True, "message": message}
 
     async def read_graph(arguments: dict[str, Any]) -> ToolOutput:
-        graph = await unit_of_work(mem, lambda rt: kg.read_graph(rt, profile_id))
+        graph = await mem.run_reading(lambda rt: kg.read_graph(rt, profile_id))
         return as_text(graph), graph
 
     async def search_nodes_tool(arguments: dict[str, Any]) -> ToolOutput:
         query = argument(_QUERY, arguments, "query")
-        graph = await unit_of_work(mem, lambda rt: search_nodes(rt, profile_id, query))
+        graph = await mem.run_reading(lambda rt: search_nodes(rt, profile_id, query))
         return as_text(graph), graph
 
     async def open_nodes(arguments: dict[str, Any]) -> ToolOutput:
         names = argument(_NAMES, arguments, "names")
-        graph = await unit_of_work(mem, lambda rt: kg.open_nodes(rt, profile_id, names))
+        graph = await mem.run_reading(lambda rt: kg.open_nodes(rt, profile_id, names))
         return as_text(graph), graph
 
     handlers: dict[str, ToolHandler] = {

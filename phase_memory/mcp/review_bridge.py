@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from phase_memory.mcp.knowledge_graph import entity_node_ids, is_entity
+from phase_memory.mcp.knowledge_graph import live_entities
 from phase_memory.models import LifecycleAction, LifecycleKind
 from phase_memory.runtime.async_runtime import AsyncPhaseMemoryRuntime
 
@@ -22,8 +22,9 @@ DELETED = "Entities deleted successfully"
 async def delete_entities(mem: AsyncPhaseMemoryRuntime, profile_id: str,
                           names: Sequence[str]) -> str:
     """Propose forgetting the live entities among ``names``; return the tool's message."""
-    found = await mem.graph.find_nodes(entity_node_ids(profile_id, names))
-    targets = sorted(i for i, n in found.items() if is_entity(n))
+    wanted = list(names)
+    found = await mem.run_reading(lambda rt: live_entities(rt, profile_id, wanted))
+    targets = sorted(node.id for node in found.values())
     if not targets:
         return DELETED
     # The reason names no entity: an approved forget erases the names from every event.

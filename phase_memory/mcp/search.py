@@ -5,9 +5,10 @@ of its name, its type or one of its observations, and returns the relations
 touching the entities it kept. This search finds the same entities through the
 store's substring index (:meth:`MemoryGraphStore.search_substring`: the FTS5
 trigram table on SQLite, ``pg_trgm`` on PostgreSQL), names first, then types
-and observations, never by reading every node. Text of one or two characters
-cannot use a trigram index; the store matches it with ``LIKE`` over the
-profile's nodes instead (stopping at :data:`SEARCH_LIMIT` hits).
+and observations, never by reading every node. Text of one or two characters,
+which no trigram index can serve, has an index of its own (the trigram terms
+it starts and the columns' last characters on SQLite, a GIN index of 1- and
+2-character pieces on PostgreSQL).
 
 One difference from the official server: the type is matched as the node's
 kind, where runs of whitespace became ``_`` (``software engineer`` is kind

@@ -137,6 +137,17 @@ class InMemoryGraphStore:
             nodes = self._state.nodes
             return {key: nodes[key] for key in node_ids if key in nodes}
 
+    def find_nodes_by_name(
+        self, profile_id: str, names: Iterable[str]
+    ) -> dict[str, list[MemoryNode]]:
+        """Nodes of ``profile_id`` whose ``mcp_name`` attribute is one of ``names``, by name.
+
+        From an index of names kept beside the nodes (built on first use).
+        """
+        with self._shared.lock:
+            found = {name: self._state.nodes_named(profile_id, name) for name in names}
+        return {name: nodes for name, nodes in found.items() if nodes}
+
     def list_nodes(
         self,
         profile_id: str,

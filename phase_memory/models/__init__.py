@@ -35,6 +35,7 @@ from phase_memory.models.events import (
     ProfileSaved,
 )
 from phase_memory.models.graph import (
+    NAME_ATTRIBUTE,
     MemoryEdge,
     MemoryNode,
     ValidAt,
@@ -50,6 +51,7 @@ from phase_memory.models.profile import Profile, ProfilePolicy
 from phase_memory.models.snapshot import GraphSnapshot, ReplayProblem, ReplayReport, ReplayResult
 
 __all__ = [
+    "NAME_ATTRIBUTE",
     "PAYLOAD_MODELS",
     "REPLAYABLE_KINDS",
     "ActivationItem",

@@ -12,6 +12,15 @@ from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensiti
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
 from phase_memory.models.limits import MAX_VERSION, Text
 
+NAME_ATTRIBUTE = "mcp_name"
+"""The node attribute holding a name that identifies the node within its profile.
+
+MCP memory entities keep their ``name`` there (see
+:mod:`phase_memory.interchange.mcp_format`); stores index it, so
+:meth:`~phase_memory.protocols.MemoryGraphStore.find_nodes_by_name` finds a
+node from its name without the id being derived from the name.
+"""
+
 
 class Timed(Protocol):
     """A record with valid time (a node or an edge)."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from phase_memory.models import (
+    NAME_ATTRIBUTE,
     ActivationPlan,
     GraphSnapshot,
     MemoryEdge,
@@ -44,6 +45,8 @@ class GraphState:
         self.plans: dict[str, ActivationPlan] = {}
         self._edges_by_node: dict[str, set[str]] | None = None
         """Edge ids by endpoint, built on first use (a replay of saves never needs it)."""
+        self._nodes_by_name: dict[tuple[str, str], set[str]] | None = None
+        """Node ids by (profile, ``mcp_name`` attribute), built on first use."""
         self._paths_by_tree: dict[str, set[str]] = defaultdict(set)
         self._plans_by_node: dict[str, set[str]] = defaultdict(set)
 
@@ -72,6 +75,22 @@ class GraphState:
                 index[edge.target_id].add(edge.id)
         return index
 
+    def nodes_named(self, profile_id: str, name: str) -> list[MemoryNode]:
+        """Nodes of ``profile_id`` whose ``mcp_name`` attribute is ``name``, by (created_at, id)."""
+        found = [self.nodes[i] for i in self._name_index().get((profile_id, name), ())]
+        found.sort(key=lambda n: (n.created_at, n.id))
+        return found
+
+    def _name_index(self) -> dict[tuple[str, str], set[str]]:
+        index = self._nodes_by_name
+        if index is None:
+            index = self._nodes_by_name = defaultdict(set)
+            for node in self.nodes.values():
+                key = _name_key(node)
+                if key is not None:
+                    index[key].add(node.id)
+        return index
+
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         return [self.paths[p] for p in sorted(self._paths_by_tree.get(root_path_id, ()))]
 
@@ -94,7 +113,23 @@ class GraphState:
         self.profiles[effect.profile.id] = effect.profile
 
     def _put_node(self, effect: PutNode) -> None:
-        self.nodes[effect.node.id] = effect.node
+        node = effect.node
+        if self._nodes_by_name is not None:  # not built yet: nothing to keep in step
+            self._unindex_name(self.nodes.get(node.id))
+            key = _name_key(node)
+            if key is not None:
+                self._nodes_by_name[key].add(node.id)
+        self.nodes[node.id] = node
+
+    def _unindex_name(self, node: MemoryNode | None) -> None:
+        if node is None or self._nodes_by_name is None:
+            return
+        key = _name_key(node)
+        ids = self._nodes_by_name.get(key) if key is not None else None
+        if key is not None and ids is not None:
+            ids.discard(node.id)
+            if not ids:
+                del self._nodes_by_name[key]
 
     def put_edge(self, edge: MemoryEdge) -> None:
         """Insert or replace an edge (what a :class:`PutEdge` effect does)."""
@@ -110,7 +145,9 @@ class GraphState:
         index[edge.target_id].add(edge.id)
 
     def _remove_node(self, effect: RemoveNode) -> None:
-        self.nodes.pop(effect.node_id, None)
+        old = self.nodes.pop(effect.node_id, None)
+        if old is not None and self._nodes_by_name is not None:
+            self._unindex_name(old)
 
     def _put_edge(self, effect: PutEdge) -> None:
         self.put_edge(effect.edge)
@@ -181,6 +218,11 @@ class GraphState:
 
 
 _V = TypeVar("_V")
+
+
+def _name_key(node: MemoryNode) -> tuple[str, str] | None:
+    name = node.attributes.get(NAME_ATTRIBUTE)
+    return (node.profile_id, name) if isinstance(name, str) else None
 
 
 def _sorted_copy(records: dict[str, _V]) -> dict[str, _V]:

@@ -138,6 +138,15 @@ class AsyncGraphReader:
         ids = builtins.list(node_ids)  # read here: the caller's iterable stays on the loop
         return await self._lanes.read(lambda: self._runtime.graph.find_nodes(ids))
 
+    async def find_nodes_by_name(
+        self, profile_id: str, names: Iterable[str]
+    ) -> dict[str, builtins.list[MemoryNode]]:
+        """Nodes of ``profile_id`` whose ``mcp_name`` attribute is one of ``names``, by name."""
+        wanted = builtins.list(names)  # read here: the caller's iterable stays on the loop
+        return await self._lanes.read(
+            lambda: self._runtime.graph.find_nodes_by_name(profile_id, wanted)
+        )
+
     def list_nodes(
         self,
         profile_id: str,

@@ -183,6 +183,18 @@ class AsyncPhaseMemoryRuntime:
 
         return await self._lanes.write(in_transaction)
 
+    async def run_reading(self, work: Callable[[PhaseMemoryRuntime], _T]) -> _T:
+        """Run ``work(sync_runtime)`` as a read: on the reader lane, outside any transaction.
+
+        For a unit of work made of several reads (look up, then look around):
+        it runs beside other reads and beside the writer, so it never waits for
+        a write in progress, in this process or another (SQLite in WAL mode,
+        PostgreSQL). Each store call reads the latest committed state, so a write
+        may land between two of its calls; ``work`` must only read (a unit that
+        writes belongs in :meth:`run_in_transaction`).
+        """
+        return await self._lanes.read(work, self._runtime)
+
     # --- convenience writers --------------------------------------------------
 
     async def save_profile(self, profile: Profile) -> Profile:

@@ -48,6 +48,7 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
+    or_,
     select,
     table,
     text,
@@ -289,6 +290,35 @@ def text_search(dialect: str, terms: Sequence[str]) -> tuple[Select[Any], dict[s
     return stmt, params
 
 
+# --- nodes by name (the ``mcp_name`` attribute) ------------------------------------------
+
+NAME_EXPRESSIONS = {
+    SQLITE: "CASE WHEN json_valid(nodes.attributes) "
+            "THEN json_extract(nodes.attributes, '$.mcp_name') END",
+    POSTGRESQL: "(nodes.attributes ->> 'mcp_name')",
+}
+"""A node's ``mcp_name`` attribute, as the name index is built on it (see the
+migration ``d5b8e2f4a7c1``); a query must use the same expression to use the
+index. SQLite checks the JSON first, so a malformed row never fails a write."""
+
+
+@cache
+def nodes_by_name(dialect: str) -> Select[Any]:
+    """Nodes of ``:profile_id`` whose name is one of ``:names_``, by name, created_at, id.
+
+    Each row is the node's columns, then the name. Served by ``ix_nodes_name``
+    (a partial index of the nodes that have a name).
+    """
+    nodes = t.nodes
+    name: ColumnElement[Any] = literal_column(NAME_EXPRESSIONS[dialect], Text())
+    return (
+        select(*NODE_COLUMNS, name.label("name_"))
+        .where(nodes.c.profile_id == bindparam("profile_id"))
+        .where(name.in_(bindparam("names_", expanding=True)))
+        .order_by(name, nodes.c.created_at, nodes.c.id)
+    )
+
+
 # --- substring search (trigram index) ---------------------------------------------------
 
 TRIGRAM = 3
@@ -313,14 +343,13 @@ def substring_search(dialect: str, text: str) -> tuple[Select[Any], dict[str, An
     """Active nodes of ``:profile_id`` whose kind, label or content holds ``text``.
 
     Case-insensitive; best first, ties by id, at most ``:limit`` rows; each row is
-    the node's columns, then a positive relevance. ``text`` of at least
-    :data:`TRIGRAM` characters goes through the trigram index (FTS5 ``trigram``
+    the node's columns, then a positive relevance. For ``text`` of at least
+    :data:`TRIGRAM` characters: through the trigram index (FTS5 ``trigram``
     phrase on SQLite, ``pg_trgm`` GIN on PostgreSQL). Shorter text cannot use a
-    trigram index; it is matched with ``LIKE`` over the profile's nodes,
-    stopping at ``:limit`` hits (see ``search_substring``).
+    trigram index: see :func:`short_substring_search`.
     """
     nodes = t.nodes
-    if dialect == SQLITE and len(text) >= TRIGRAM:
+    if dialect == SQLITE:
         stmt = (
             select(*NODE_COLUMNS, (-_TRIGRAM_BM25).label("relevance"))
             .select_from(_NODES_TRIGRAM.join(nodes, nodes.c.node_seq == _NODES_TRIGRAM.c.rowid))
@@ -332,12 +361,7 @@ def substring_search(dialect: str, text: str) -> tuple[Select[Any], dict[str, An
         )
         return stmt, {"match": fts5_string(text)}
     pattern = like_pattern(text.lower())
-    if dialect == SQLITE:
-        haystack: ColumnElement[Any] = func.lower(
-            nodes.c.kind + " " + nodes.c.label + " " + func.coalesce(nodes.c.content, "")
-        )
-    else:
-        haystack = literal_column(PG_SUBSTRING_TEXT)
+    haystack: ColumnElement[Any] = literal_column(PG_SUBSTRING_TEXT)
     # Label hits first: a name that holds the text says more than a passing mention.
     in_label = func.lower(nodes.c.label).like(bindparam("pattern"), escape="\\")
     relevance = case((in_label, 2.0), else_=1.0)
@@ -352,6 +376,106 @@ def substring_search(dialect: str, text: str) -> tuple[Select[Any], dict[str, An
     return stmt, {"pattern": pattern}
 
 
+# --- substring search of one or two characters (the short-substring index) ---------------
+
+_NODES_TRIGRAM_TERMS = table("nodes_trigram_terms", column("term", Text))
+"""The ``fts5vocab`` table of the trigram index: its terms, in order (SQLite only)."""
+_NODES_TAILS = table("nodes_tails", column("rowid", Integer))
+"""The FTS5 table of the 1- and 2-character pieces of the last two characters of each
+node column, as hex tokens (SQLite only; created by the migrations)."""
+_TAILS: ColumnElement[Any] = literal_column("nodes_tails")
+PG_SHORT_GRAMS = "phase_memory_short_grams(nodes.kind, nodes.label, nodes.content)"
+"""The expression the PostgreSQL short-substring index is built on (see the migration)."""
+
+SQLITE_TRIGRAM_TERMS = (
+    select(_NODES_TRIGRAM_TERMS.c.term)
+    .where(_NODES_TRIGRAM_TERMS.c.term >= bindparam("low"))
+    .where(_NODES_TRIGRAM_TERMS.c.term < bindparam("high"))
+)
+"""The trigram index's terms from ``:low`` up to ``:high`` (those with a given prefix)."""
+
+
+def trigram_prefix_range(text: str) -> tuple[str, str]:
+    """The term range of the trigrams that start with ``text`` (as the index folds case).
+
+    The FTS5 trigram tokenizer folds each character to lower case; UTF-8 keeps
+    code point order, so the terms starting with ``text`` are those from
+    ``text`` up to (not including) ``text`` with its last character's code point
+    plus one.
+    """
+    folded = "".join(_fold(c) for c in text)
+    following = ord(folded[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no surrogate is text: skip to the next character
+        following = 0xE000
+    high = folded[:-1] + chr(following) if following <= 0x10FFFF else folded + "\U0010ffff" * 3
+    return folded, high
+
+
+def _fold(char: str) -> str:
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
+
+
+def case_variants(text: str) -> list[str]:
+    """``text`` with each character as given, lower-cased and upper-cased: every combination.
+
+    How a one- or two-character text is matched against stored text whose case
+    was kept (the tails on SQLite, label hits): at most nine strings.
+    """
+    variants = [""]
+    for char in text:
+        forms = dict.fromkeys(c for c in (char, char.lower(), char.upper()) if len(c) == 1)
+        variants = [v + c for v in variants for c in forms]
+    return variants
+
+
+def short_substring_search(
+    dialect: str, text: str, terms: Sequence[str]
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Active nodes of ``:profile_id`` whose kind, label or content holds ``text`` (1-2 chars).
+
+    The same rows and order as :func:`substring_search`, through an index:
+
+    - SQLite: the nodes having one of ``terms`` (the trigram terms starting with
+      ``text``, read with :data:`SQLITE_TRIGRAM_TERMS`; ``text`` occurs there
+      wherever a trigram starts with it) and the nodes whose ``nodes_tails`` hold
+      it (within a column's last two characters, where no trigram starts: the
+      hex of each case variant), each looked up by its ``node_seq``;
+    - PostgreSQL: ``ix_nodes_short_grams``, the GIN index of every 1- and
+      2-character piece of the lower-cased columns.
+    """
+    nodes = t.nodes
+    if dialect == SQLITE:
+        variants = case_variants(text)
+        params: dict[str, Any] = {f"v{i}": v for i, v in enumerate(variants)}
+        by_tail = select(_NODES_TAILS.c.rowid).where(_TAILS.op("MATCH")(bindparam("tails")))
+        in_label = or_(*(func.instr(nodes.c.label, bindparam(name)) > 0 for name in params))
+        params["tails"] = fts5_match([v.encode("utf-8").hex() for v in variants])
+        if terms:
+            by_trigram = select(_NODES_TRIGRAM.c.rowid).where(
+                _TRIGRAM.op("MATCH")(bindparam("match")))
+            params["match"] = fts5_match(terms)
+            condition: ColumnElement[bool] = nodes.c.node_seq.in_(by_tail.union(by_trigram))
+        else:
+            condition = nodes.c.node_seq.in_(by_tail)
+    else:
+        params = {"short": text, "pattern": like_pattern(text.lower())}
+        grams: ColumnElement[Any] = literal_column(PG_SHORT_GRAMS)
+        wanted = postgresql.array([func.lower(bindparam("short", type_=Text()))])
+        condition = grams.op("@>")(wanted)
+        in_label = func.lower(nodes.c.label).like(bindparam("pattern"), escape="\\")
+    relevance = case((in_label, 2.0), else_=1.0)
+    stmt = (
+        select(*NODE_COLUMNS, relevance.label("relevance"))
+        .where(condition)
+        .where(nodes.c.profile_id == bindparam("profile_id"))
+        .where(nodes.c.state == "active")
+        .order_by(relevance.desc(), nodes.c.id)
+        .limit(bindparam("limit"))
+    )
+    return stmt, params
+
+
 def optimize_search_index(conn: Connection) -> None:
     """Merge the full-text index so no deleted term lingers in old segments.
 
@@ -363,6 +487,7 @@ def optimize_search_index(conn: Connection) -> None:
     if name_of(conn) == SQLITE:
         conn.exec_driver_sql("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')")
         conn.exec_driver_sql("INSERT INTO nodes_trigram(nodes_trigram) VALUES ('optimize')")
+        conn.exec_driver_sql("INSERT INTO nodes_tails(nodes_tails) VALUES ('optimize')")
 
 
 _SWEEP_KEY = "phase_memory.free_page_sweep"

@@ -189,6 +189,27 @@ class SqlGraphStore:
                     found[node.id] = node
         return {key: found[key] for key in wanted if key in found}
 
+    def find_nodes_by_name(
+        self, profile_id: str, names: Iterable[str]
+    ) -> dict[str, list[MemoryNode]]:
+        """Nodes of ``profile_id`` whose ``mcp_name`` attribute is one of ``names``, by name.
+
+        Through the name index (``ix_nodes_name``), one statement per
+        :data:`~phase_memory.sql.graph_statements.FIND_NODES_CHUNK` names.
+        """
+        wanted = [n for n in dict.fromkeys(names) if isinstance(n, str) and "\x00" not in n]
+        if not wanted:
+            return {}
+        found: dict[str, list[MemoryNode]] = {}
+        snapshot = len(wanted) > q.FIND_NODES_CHUNK
+        with self._db.read("find_nodes_by_name", snapshot=snapshot) as conn:
+            stmt = dialect.nodes_by_name(dialect.name_of(conn))
+            for start in range(0, len(wanted), q.FIND_NODES_CHUNK):
+                chunk = wanted[start : start + q.FIND_NODES_CHUNK]
+                for row in conn.execute(stmt, {"profile_id": profile_id, "names_": chunk}):
+                    found.setdefault(row[-1], []).append(rows.node_of(row[:-1]))
+        return {name: found[name] for name in wanted if name in found}
+
     def list_nodes(
         self,
         profile_id: str,
@@ -486,9 +507,12 @@ class SqlGraphStore:
         """Active nodes whose kind, label or content holds ``text`` (any case), best first.
 
         Through the trigram index for text of three characters or more (see
-        :func:`phase_memory.sql.dialect.substring_search`).
+        :func:`phase_memory.sql.dialect.substring_search`), through the
+        short-substring index for shorter text (two statements on SQLite, read
+        in one snapshot: :func:`phase_memory.sql.dialect.short_substring_search`).
         """
-        with self._db.read("search_substring") as conn:
+        short = len(text) < dialect.TRIGRAM
+        with self._db.read("search_substring", snapshot=short) as conn:
             return search_substring(conn, profile_id, text, limit)
 
     # --- writing effects --------------------------------------------------------------

@@ -56,7 +56,16 @@ def search_substring(
     """Active nodes of ``profile_id`` whose kind, label or content holds ``text``, best first."""
     if not text.strip() or limit <= 0 or "\x00" in text:
         return []  # NUL: no index (nor PostgreSQL text) can hold it, so nothing matches
-    stmt, extra = dialect.substring_search(dialect.name_of(conn), text)
+    name = dialect.name_of(conn)
+    if len(text) >= dialect.TRIGRAM:
+        stmt, extra = dialect.substring_search(name, text)
+    else:
+        terms: list[str] = []
+        if name == dialect.SQLITE:
+            low, high = dialect.trigram_prefix_range(text)
+            terms = list(conn.execute(dialect.SQLITE_TRIGRAM_TERMS,
+                                      {"low": low, "high": high}).scalars())
+        stmt, extra = dialect.short_substring_search(name, text, terms)
     rows = conn.execute(stmt, {**extra, "profile_id": profile_id, "limit": limit})
     matches = []
     for row in rows:

@@ -65,6 +65,9 @@ MIGRATION_ONLY = frozenset(
         "search_vector",
         "ix_nodes_search_vector",
         "ix_nodes_substring",
+        "ix_nodes_name",
+        "ix_nodes_short_grams",
+        "nodes_tails",
         "graph_nodes_view",
         "path_lineage_view",
         "events_view",
@@ -79,7 +82,8 @@ def include_in_autogenerate(
     """Alembic ``include_object`` hook: leave :data:`MIGRATION_ONLY` objects alone."""
     if name is None:
         return True
-    return name not in MIGRATION_ONLY and not name.startswith(("nodes_fts", "nodes_trigram"))
+    return name not in MIGRATION_ONLY and not name.startswith(
+        ("nodes_fts", "nodes_trigram", "nodes_tails"))
 
 
 class UtcTimestamp(TypeDecorator[datetime]):

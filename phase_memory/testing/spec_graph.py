@@ -208,6 +208,53 @@ def test_find_nodes_sees_the_transaction_it_runs_in(store: MemoryStore) -> None:
     assert list(store.graph.find_nodes(["a", "b"])) == ["b"]
 
 
+def _named(name: object) -> dict[str, JsonValue]:
+    return {"mcp_name": name, "other": "x"}  # type: ignore[dict-item]
+
+
+def test_find_nodes_by_name_finds_the_nodes_of_a_name_in_one_profile(store: MemoryStore) -> None:
+    later = T0 + timedelta(seconds=1)
+    seed(store, profile(), profile("p2"),
+         node("b", attributes=_named("Ada"), created_at=later),
+         node("a", attributes=_named("Ada"), created_at=later, state=NodeState.ARCHIVED),
+         node("c", attributes=_named("Ada")),
+         node("d", attributes=_named("Bob")),
+         node("e", attributes={"name": "Ada"}),             # another key: not a name
+         node("f", attributes=_named(7)),                   # not text: not a name
+         node("g", attributes={"nested": {"mcp_name": "Ada"}}),
+         node("h", profile_id="p2", attributes=_named("Ada")))
+    found = store.graph.find_nodes_by_name(P1, iter(["Nobody", "Bob", "Ada", "Bob", "ada"]))
+    # Names in the order asked (those no node has left out); each name's nodes
+    # by (created_at, id), in any state.
+    assert list(found) == ["Bob", "Ada"]
+    assert [n.id for n in found["Ada"]] == ["c", "a", "b"]
+    assert found["Ada"][1] == store.graph.get_node("a")
+    assert [n.id for n in found["Bob"]] == ["d"]
+    assert [n.id for n in store.graph.find_nodes_by_name("p2", ["Ada"])["Ada"]] == ["h"]
+    assert store.graph.find_nodes_by_name(P1, []) == {}
+    assert store.graph.find_nodes_by_name("nobody", ["Ada"]) == {}
+
+
+def test_find_nodes_by_name_follows_renames_deletes_and_rollbacks(store: MemoryStore) -> None:
+    seed(store, profile(), node("a", attributes=_named("Ada")), node("z", label="🚀 ラ"))
+    store.graph.save_node(node("a", attributes=_named("Ada L.")))
+    assert store.graph.find_nodes_by_name(P1, ["Ada"]) == {}
+    assert list(store.graph.find_nodes_by_name(P1, ["Ada L."])) == ["Ada L."]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.graph.save_node(node("b", attributes=_named("Ada")))
+        store.graph.delete_node("a")
+        assert list(store.graph.find_nodes_by_name(P1, ["Ada", "Ada L."])) == ["Ada"]
+        raise RuntimeError("roll back")
+    assert [n.id for n in store.graph.find_nodes_by_name(P1, ["Ada L."])["Ada L."]] == ["a"]
+    assert store.graph.find_nodes_by_name(P1, ["Ada"]) == {}
+    store.graph.apply([RemoveNode("a")])
+    assert store.graph.find_nodes_by_name(P1, ["Ada L."]) == {}
+    names = [f"name {i}" for i in range(600)]
+    store.graph.apply([PutNode(node(f"n{i:04d}", attributes=_named(n)))
+                       for i, n in enumerate(names)])
+    assert list(store.graph.find_nodes_by_name(P1, [*reversed(names), "x"])) == names[::-1]
+
+
 def test_save_node_of_missing_profile_is_an_integrity_error(store: MemoryStore) -> None:
     with pytest.raises(IntegrityError):
         store.graph.save_node(node("n1", profile_id="nobody"))

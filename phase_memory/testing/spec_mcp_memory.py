@@ -269,20 +269,24 @@ def test_sync_is_refused_when_the_profile_requires_review_to_archive(
     assert result.counts["nodes_archived"] == 0 and result.counts["edges_removed"] == 2
 
 
-def test_sync_does_not_bring_back_a_forgotten_entity(
+def test_a_forgotten_entity_leaves_nothing_to_recognise_it_by(
     mem: PhaseMemoryRuntime, tmp_path: Path
 ) -> None:
+    # Nothing derived from a forgotten name is kept (no id computed from it), so
+    # the memory cannot tell that a file names it again: a sync adds it anew, as
+    # a new node with a new id; the forgotten node stays forgotten and empty.
     source = write_server_file(tmp_path / "memory.jsonl", BASE)
     mem.import_mcp_memory(source, profile_id=PROFILE, mode="sync")
     lisbon = next(n for n in mem.graph.list_nodes(PROFILE) if n.label == "Lisbon")
     mem.apply([LifecycleAction(kind=LifecycleKind.FORGET, profile_id=PROFILE,
                                targets=[lisbon.id], approval=Approval(approved_by="sam"))])
-    with nothing_written(mem), pytest.raises(ImportValidationError) as caught:
-        mem.import_mcp_memory(source, profile_id=PROFILE, mode="sync")
-    assert "forgotten" in str(caught.value)
-    result = mem.import_mcp_memory(source, profile_id=PROFILE, mode="sync", skip_invalid=True)
-    assert [p.line for p in result.skipped] == [4, 7]
-    assert mem.graph.get_node(lisbon.id).state is NodeState.FORGOTTEN
+    assert mem.graph.find_nodes_by_name(PROFILE, ["Lisbon"]) == {}
+    result = mem.import_mcp_memory(source, profile_id=PROFILE, mode="sync")
+    assert result.counts["nodes_added"] == 1 and result.counts["edges_added"] == 1
+    forgotten = mem.graph.get_node(lisbon.id)
+    assert forgotten.state is NodeState.FORGOTTEN and forgotten.label == ""
+    [again] = mem.graph.find_nodes_by_name(PROFILE, ["Lisbon"])["Lisbon"]
+    assert again.id != lisbon.id and again.state is NodeState.ACTIVE
 
 
 # --- skip-invalid ------------------------------------------------------------------------------
