@@ -201,7 +201,8 @@ def test_postgresql_plans_read_indexes_only(postgres_url: URL, query: str) -> No
                 # index serves the query.
                 conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
                 conn.exec_driver_sql(
-                    "DROP INDEX ix_nodes_profile_id_kind, ix_nodes_profile_id_state")
+                    "DROP INDEX ix_nodes_profile_id_kind, ix_nodes_profile_id_state, "
+                        "ix_nodes_profile_id_valid_to")
             else:
                 stmt, extra = d.short_substring_search(d.POSTGRESQL, query, [])
                 index = "ix_nodes_short_grams"
