@@ -31,6 +31,7 @@ from phase_memory.models.limits import (
     int64_problem,
     json_problem,
     version_problem,
+    within_json,
 )
 from phase_memory.models.paths import MemoryPath
 from phase_memory.models.profile import Profile
@@ -210,27 +211,38 @@ REDACTION_KEY = "redacted"
 
 def check_appendable(
     events: Sequence[MemoryEvent], expected_position: int | None = None
-) -> None:
+) -> list[bytes | None]:
     """Refuse events whose payload or integers break the input limits (nothing written).
 
     The models check these on validation; logs call this on append as well, for
     events made without validation (``model_construct``, ``model_copy``), so no
     event a reader cannot read back is ever stored. Raises
     :class:`~phase_memory.errors.LimitExceededError` naming the limit.
+
+    Returns each payload's JSON as the check encoded it (orjson's bytes, see
+    :func:`~phase_memory.models.limits.within_json`; None where it was walked
+    instead), so a log that stores JSON text encodes each payload once.
     """
     problem = int64_problem("expected_position", expected_position)
     if problem is not None:
         raise LimitExceededError(problem)
+    encoded: list[bytes | None] = []
     for event in events:
-        problem = version_problem("schema_version", event.schema_version) or json_problem(
-            event.payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES
-        )
-        if problem is not None:
-            if not problem.startswith("schema_version"):
+        payload = event.payload
+        found = within_json(payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES)
+        problem = version_problem("schema_version", event.schema_version)
+        if problem is None and found is None:
+            problem = json_problem(
+                payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES
+            )
+            if problem is not None:
                 problem = f"payload {problem}"
+        if problem is not None:
             raise LimitExceededError(
                 f"event {event.event_id!r} ({event.kind}): {problem}; nothing was written"
             )
+        encoded.append(found)
+    return encoded
 
 
 def payload_of(model: DomainModel) -> dict[str, Any]:

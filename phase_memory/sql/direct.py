@@ -194,6 +194,42 @@ class DirectStatement:
             cursor.close()
 
 
+def run_plain(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run plain SQL text with positional parameters for every row (one ``executemany``).
+
+    For the few statements whose text :mod:`phase_memory.sql.dialect` owns
+    (the event insert): parameters bound by position, already converted by
+    the caller, on the connection's DB-API cursor inside its transaction.
+    """
+    if not rows:
+        return
+    cursor = _cursor(conn)
+    try:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def insert_plain(conn: Connection, sql: str, values: Sequence[Any]) -> int | None:
+    """Run a plain SQL INSERT of one row: its first returned value, else the driver's row id.
+
+    A statement with ``RETURNING`` gives the first value of its first row (None
+    when it inserted nothing); without, the DB-API ``lastrowid`` (SQLite's rowid).
+    """
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(sql, values)
+        if cursor.description is not None:
+            row = cursor.fetchone()
+            return None if row is None else int(row[0])
+        return int(cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
 def _cursor(conn: Connection) -> Any:
     """A DB-API cursor of the connection, inside its current transaction."""
     return conn.connection.cursor()
