@@ -52,7 +52,7 @@ def text_of(encoded: bytes | None, value: Any) -> str:
     appended payload) passes the bytes here, and stores them as they are
     unless they may spell a float otherwise than :func:`dumps` does.
     """
-    if encoded is not None and not _maybe_nonstandard(encoded):
+    if encoded is not None and (not _maybe_nonstandard(encoded) or not _standard_only(value)):
         return encoded.decode()
     return dumps(value)
 
