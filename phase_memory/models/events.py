@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -211,22 +211,34 @@ REDACTION_KEY = "redacted"
 
 def check_appendable(
     events: Sequence[MemoryEvent], expected_position: int | None = None
-) -> list[bytes | None]:
+) -> None:
     """Refuse events whose payload or integers break the input limits (nothing written).
 
     The models check these on validation; logs call this on append as well, for
     events made without validation (``model_construct``, ``model_copy``), so no
     event a reader cannot read back is ever stored. Raises
     :class:`~phase_memory.errors.LimitExceededError` naming the limit.
+    """
+    checked_payloads(events, expected_position, _nothing)
 
-    Returns each payload's JSON as the check encoded it (orjson's bytes, see
-    :func:`~phase_memory.models.limits.within_json`; None where it was walked
-    instead), so a log that stores JSON text encodes each payload once.
+
+def checked_payloads(
+    events: Sequence[MemoryEvent],
+    expected_position: int | None,
+    text_of: Callable[[bytes | None, Any], str],
+) -> list[str]:
+    """:func:`check_appendable`, and each payload's JSON text as ``text_of`` writes it.
+
+    The limit check encodes each payload (orjson's bytes, see
+    :func:`~phase_memory.models.limits.within_json`; None where it walked the
+    payload instead); ``text_of(those bytes, payload)`` turns them into the
+    text a log stores, so each payload is encoded once. Only the texts are
+    kept: a batch of many events holds one copy of its JSON.
     """
     problem = int64_problem("expected_position", expected_position)
     if problem is not None:
         raise LimitExceededError(problem)
-    encoded: list[bytes | None] = []
+    texts: list[str] = []
     for event in events:
         payload = event.payload
         found = within_json(payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES)
@@ -241,8 +253,12 @@ def check_appendable(
             raise LimitExceededError(
                 f"event {event.event_id!r} ({event.kind}): {problem}; nothing was written"
             )
-        encoded.append(found)
-    return encoded
+        texts.append(text_of(found, payload))
+    return texts
+
+
+def _nothing(encoded: bytes | None, payload: Any) -> str:
+    return ""
 
 
 def payload_of(model: DomainModel) -> dict[str, Any]:

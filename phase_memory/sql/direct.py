@@ -20,7 +20,7 @@ connection's transaction, the same way on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Dialect, Table
@@ -194,18 +194,17 @@ class DirectStatement:
             cursor.close()
 
 
-def run_plain(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+def run_plain(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
     """Run plain SQL text with positional parameters for every row (one ``executemany``).
 
     For the few statements whose text :mod:`phase_memory.sql.dialect` owns
     (the event insert): parameters bound by position, already converted by
     the caller, on the connection's DB-API cursor inside its transaction.
+    ``rows`` may be an iterator (the driver takes them one by one).
     """
-    if not rows:
-        return
     cursor = _cursor(conn)
     try:
-        if len(rows) == 1:
+        if isinstance(rows, list) and len(rows) == 1:
             cursor.execute(sql, rows[0])
         else:
             cursor.executemany(sql, rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
-from phase_memory.models.events import check_appendable
+from phase_memory.models.events import checked_payloads
 from phase_memory.models.limits import check_int64
 from phase_memory.protocols import EventPayload
 from phase_memory.replay import replay
@@ -74,6 +74,7 @@ class SqlEventLog:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
         self._dialect = connections.dialect
+        self._payload_text = partial(dialect.payload_text, self._dialect)
         payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
         # Replay takes the timestamp as the database stores it (LoggedEvent
         # parses text when a fold asks): rows then need no conversion at all.
@@ -95,20 +96,20 @@ class SqlEventLog:
         self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
     ) -> builtins.list[int]:
         """Append a batch atomically and return the positions assigned."""
-        # The limit check encodes each payload; the row stores those same bytes.
-        encoded = check_appendable(events, expected_position)
-        if not events and expected_position is None:
-            return []
         name = self._dialect
-        occurred = dialect.timestamp_param(name)
         try:
-            values = [
-                rows.event_values(e, occurred(e.occurred_at),
-                                  dialect.payload_text(name, data, e.payload))
-                for e, data in zip(events, encoded, strict=True)
-            ]
+            # The limit check encodes each payload; the row stores that same JSON.
+            texts = checked_payloads(events, expected_position, self._payload_text)
         except ValueError as exc:  # NaN or an infinity: not JSON
             raise translate(exc, "append") from exc
+        if not events and expected_position is None:
+            return []
+        occurred = dialect.timestamp_param(name)
+        values = [
+            rows.event_values(e, occurred(e.occurred_at), text)
+            for e, text in zip(events, texts, strict=True)
+        ]
+        del texts
         joined = self._db.in_transaction()
         batch: _Batch | None = None
         try:
@@ -147,7 +148,11 @@ class SqlEventLog:
             if len(set(ids)) != len(ids):
                 _raise_first_duplicate(conn, ids, last)
             positions = list(range(last + 1, last + 1 + len(events)))
-            params = [(p, *v) for p, v in zip(positions, values, strict=True)]
+            # Rows made as the driver takes them: a big batch is not copied again.
+            params: Iterable[tuple[Any, ...]] = (
+                [(last + 1, *values[0])] if len(values) == 1
+                else ((p, *v) for p, v in zip(positions, values, strict=True))
+            )
             sql = dialect.insert_event_sql(self._dialect)
             if len(ids) == 1:
                 run_plain(conn, sql, params)  # the lookup above found no duplicate
