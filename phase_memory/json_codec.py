@@ -45,6 +45,18 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
     )
 
 
+def text_of(encoded: bytes | None, value: Any) -> str:
+    """:func:`dumps` of ``value``, given ``encoded``: orjson's bytes of it (or None).
+
+    A writer that had orjson encode a value already (the limit check of an
+    appended payload) passes the bytes here, and stores them as they are
+    unless they may spell a float otherwise than :func:`dumps` does.
+    """
+    if encoded is not None and (not _maybe_nonstandard(encoded) or not _standard_only(value)):
+        return encoded.decode()
+    return dumps(value)
+
+
 def dumps_indented(value: Any) -> str:
     """JSON text with sorted keys and a two-space indent (no trailing newline).
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -31,6 +31,7 @@ from phase_memory.models.limits import (
     int64_problem,
     json_problem,
     version_problem,
+    within_json,
 )
 from phase_memory.models.paths import MemoryPath
 from phase_memory.models.profile import Profile
@@ -246,19 +247,46 @@ def check_appendable(
     event a reader cannot read back is ever stored. Raises
     :class:`~phase_memory.errors.LimitExceededError` naming the limit.
     """
+    checked_payloads(events, expected_position, _nothing)
+
+
+def checked_payloads(
+    events: Sequence[MemoryEvent],
+    expected_position: int | None,
+    text_of: Callable[[bytes | None, Any], str],
+) -> list[str]:
+    """:func:`check_appendable`, and each payload's JSON text as ``text_of`` writes it.
+
+    The limit check encodes each payload (orjson's bytes, see
+    :func:`~phase_memory.models.limits.within_json`; None where it walked the
+    payload instead); ``text_of(those bytes, payload)`` turns them into the
+    text a log stores, so each payload is encoded once. Only the texts are
+    kept: a batch of many events holds one copy of its JSON.
+    """
     problem = int64_problem("expected_position", expected_position)
     if problem is not None:
         raise LimitExceededError(problem)
+    texts: list[str] = []
     for event in events:
-        problem = version_problem("schema_version", event.schema_version) or json_problem(
-            event.payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES
-        )
-        if problem is not None:
-            if not problem.startswith("schema_version"):
+        payload = event.payload
+        found = within_json(payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES)
+        problem = version_problem("schema_version", event.schema_version)
+        if problem is None and found is None:
+            problem = json_problem(
+                payload, max_depth=MAX_PAYLOAD_DEPTH, max_bytes=MAX_PAYLOAD_BYTES
+            )
+            if problem is not None:
                 problem = f"payload {problem}"
+        if problem is not None:
             raise LimitExceededError(
                 f"event {event.event_id!r} ({event.kind}): {problem}; nothing was written"
             )
+        texts.append(text_of(found, payload))
+    return texts
+
+
+def _nothing(encoded: bytes | None, payload: Any) -> str:
+    return ""
 
 
 def payload_of(model: DomainModel) -> dict[str, Any]:

@@ -106,27 +106,34 @@ def _longest_string(container: Any) -> int:
     return longest
 
 
-def _surely_within(value: Any, max_depth: int, max_bytes: int | None) -> bool:
-    """Whether ``value``'s JSON text shows it within every limit, without walking it.
+def within_json(
+    value: Any, *, max_depth: int = MAX_JSON_DEPTH, max_bytes: int | None = None
+) -> bytes | None:
+    """orjson's bytes of ``value`` when they show it within every limit, else None.
 
-    orjson encodes it (in C, several times faster than the walk below, which
-    every payload appended and every attributes object validated would pay).
-    No string or key can be longer than the whole text, no nesting deeper than
-    its count of opening brackets (brackets inside strings only add to the
-    count), and the compact text the size limit counts is never twice the size
-    of orjson's (they differ at most in the spelling of a float). Anything else
-    (text that could break a limit, a value orjson refuses) is walked exactly.
+    orjson encodes it (in C, several times faster than the walk of
+    :func:`json_problem`, which every payload appended and every attributes
+    object validated would pay). No string or key can be longer than the whole
+    text, no nesting deeper than its count of opening brackets (brackets
+    inside strings only add to the count), and the compact text the size limit
+    counts is never twice the size of orjson's (they differ at most in the
+    spelling of a float). None: the text could break a limit, or orjson refuses
+    the value; :func:`json_problem` then walks it exactly. A writer stores
+    these bytes (see :func:`phase_memory.json_codec.text_of`): one encoding
+    serves the check and the row.
     """
     try:
         encoded = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: big integers, odd keys, nesting past 254
-        return False
+        return None
     size = len(encoded)
-    return (
+    if (
         size <= MAX_STRING_LENGTH
         and (max_bytes is None or 2 * size <= max_bytes)
         and encoded.count(b"{") + encoded.count(b"[") <= max_depth
-    )
+    ):
+        return encoded
+    return None
 
 
 def json_problem(
@@ -135,7 +142,7 @@ def json_problem(
     """Which limit ``value`` (JSON-like data) breaks, or ``None`` when it breaks none."""
     if not isinstance(value, dict | list | tuple):
         return None
-    if _surely_within(value, max_depth, max_bytes):
+    if within_json(value, max_depth=max_depth, max_bytes=max_bytes) is not None:
         return None
     try:
         chars, items = _measure(value, 1, max_depth)
@@ -246,4 +253,5 @@ __all__ = [
     "json_problem",
     "next_version",
     "version_problem",
+    "within_json",
 ]

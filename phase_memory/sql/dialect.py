@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -188,6 +189,70 @@ def _key(key: Any) -> str:
     # Non-string keys become strings ("1", "true").
     encoded = json_dumps({key: None})
     return encoded[1 : encoded.rindex(":")]
+
+
+# --- the event insert, as plain SQL text ----------------------------------------------
+# Appending runs for every event, so its INSERT is plain SQL with positional
+# parameters, run on the driver's cursor (see phase_memory.sql.event_log):
+# binding ten parameters by name cost sqlite3 about as much as inserting the row.
+
+EVENT_INSERT_COLUMNS = tuple(c.name for c in t.events.columns)
+"""The columns of an event row, in the order :func:`event_values` gives them."""
+
+
+@cache
+def insert_event_sql(dialect: str, *, positioned: bool = True) -> str:
+    """``INSERT INTO events`` of one row of :data:`EVENT_INSERT_COLUMNS`, positional.
+
+    ``positioned=False`` (SQLite only) leaves ``position`` out: it is the
+    table's rowid, which SQLite assigns as the newest plus one, as the log's
+    positions are.
+    """
+    names = EVENT_INSERT_COLUMNS if positioned else EVENT_INSERT_COLUMNS[1:]
+    if dialect == SQLITE:
+        marks = ["?"] * len(names)
+    else:
+        marks = ["CAST(%s AS JSONB)" if name == "payload" else "%s" for name in names]
+    return f"INSERT INTO events ({', '.join(names)}) VALUES ({', '.join(marks)})"
+
+
+@cache
+def append_event_sql(dialect: str) -> str:
+    """One event appended at the newest position plus one, in one round trip (PostgreSQL).
+
+    Parameters: :data:`EVENT_INSERT_COLUMNS` without ``position``, then the
+    event id again. Nothing is inserted, and no row returned, when the id is
+    stored already (no failed statement aborts the caller's transaction).
+    """
+    names = EVENT_INSERT_COLUMNS[1:]
+    marks = ["CAST(%s AS JSONB)" if name == "payload" else "%s" for name in names]
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_INSERT_COLUMNS)}) "
+        f"SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), {', '.join(marks)} "
+        "WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = %s) RETURNING position"
+    )
+
+
+def timestamp_param(dialect: str) -> Callable[[datetime], Any]:
+    """A timestamp as plain SQL text binds it (the stored text on SQLite)."""
+    return t.to_text if dialect == SQLITE else _utc
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def payload_text(dialect: str, encoded: bytes | None, value: Any) -> str:
+    """The JSON text a JSON column of ``dialect`` stores for ``value``.
+
+    ``encoded``: orjson's bytes of ``value`` when the caller has them (the limit
+    check's), so the payload is encoded once. Raises ``ValueError`` for NaN
+    and the infinities.
+    """
+    text = json_codec.text_of(encoded, value)
+    if dialect == SQLITE or "e+" not in text:
+        return text
+    return _encode(value)  # JSONB: see _jsonb_dumps
 
 
 # --- full-text search -------------------------------------------------------------------

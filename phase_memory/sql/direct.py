@@ -20,7 +20,7 @@ connection's transaction, the same way on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Dialect, Table
@@ -198,6 +198,41 @@ class DirectStatement:
             raise _refused(plan, exc) from exc
         finally:
             cursor.close()
+
+
+def run_plain(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Run plain SQL text with positional parameters for every row (one ``executemany``).
+
+    For the few statements whose text :mod:`phase_memory.sql.dialect` owns
+    (the event insert): parameters bound by position, already converted by
+    the caller, on the connection's DB-API cursor inside its transaction.
+    ``rows`` may be an iterator (the driver takes them one by one).
+    """
+    cursor = _cursor(conn)
+    try:
+        if isinstance(rows, list) and len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def insert_plain(conn: Connection, sql: str, values: Sequence[Any]) -> int | None:
+    """Run a plain SQL INSERT of one row: its first returned value, else the driver's row id.
+
+    A statement with ``RETURNING`` gives the first value of its first row (None
+    when it inserted nothing); without, the DB-API ``lastrowid`` (SQLite's rowid).
+    """
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(sql, values)
+        if cursor.description is not None:
+            row = cursor.fetchone()
+            return None if row is None else int(row[0])
+        return int(cursor.lastrowid)
+    finally:
+        cursor.close()
 
 
 def _cursor(conn: Connection) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -31,14 +30,14 @@ from sqlalchemy import exc as sa_exc
 
 from phase_memory.errors import ConflictError, DuplicateEventError, NotFoundError
 from phase_memory.models import JsonObject, MemoryEvent, ReplayResult
-from phase_memory.models.events import check_appendable
+from phase_memory.models.events import checked_payloads
 from phase_memory.models.limits import check_int64
 from phase_memory.protocols import EventPayload
 from phase_memory.replay import replay
 from phase_memory.sql import dialect, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.connections import Connections
-from phase_memory.sql.direct import DirectStatement
+from phase_memory.sql.direct import DirectStatement, insert_plain, run_plain
 from phase_memory.sql.errors import translate
 
 CHUNK = 2000
@@ -48,27 +47,9 @@ _IN_BATCH = 500
 """Event ids checked per duplicate-lookup query."""
 
 _events = t.events
-_INSERT = DirectStatement(
-    _events.insert(), table=_events, column_keys=[c.name for c in _events.columns]
-)
 _LAST = select(func.max(_events.c.position))
-_seen = _events.alias("seen")
-_APPEND_ONE = DirectStatement(
-    # One statement on every dialect: the newest position plus one, unless the id
-    # is stored already (then nothing is inserted and nothing returned, and no
-    # failed statement aborts the caller's transaction on PostgreSQL).
-    insert(_events)
-    .from_select(
-        [c.name for c in _events.columns],
-        select(
-            select(func.coalesce(func.max(_events.c.position), 0) + 1).scalar_subquery(),
-            *(bindparam(c.name, type_=c.type) for c in _events.columns if c.name != "position"),
-        ).where(~exists().where(_seen.c.event_id == bindparam("event_id"))),
-    )
-    .returning(_events.c.position),
-    table=_events,
-    converted=[c.name for c in _events.columns if c.name != "position"],
-)
+_LAST_DIRECT = DirectStatement(_LAST)
+_SQLITE = dialect.SQLITE
 _LAST_AND_SEEN = select(
     select(func.max(_events.c.position)).scalar_subquery(),
     exists().where(_events.c.event_id == bindparam("id_")),
@@ -93,6 +74,7 @@ class SqlEventLog:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
         self._dialect = connections.dialect
+        self._payload_text = partial(dialect.payload_text, self._dialect)
         payload = dialect.json_text(self._dialect, _events.c.payload).label("payload")
         # Replay takes the timestamp as the database stores it (LoggedEvent
         # parses text when a fold asks): rows then need no conversion at all.
@@ -114,13 +96,24 @@ class SqlEventLog:
         self, events: Sequence[MemoryEvent], *, expected_position: int | None = None
     ) -> builtins.list[int]:
         """Append a batch atomically and return the positions assigned."""
-        check_appendable(events, expected_position)
+        name = self._dialect
+        try:
+            # The limit check encodes each payload; the row stores that same JSON.
+            texts = checked_payloads(events, expected_position, self._payload_text)
+        except ValueError as exc:  # NaN or an infinity: not JSON
+            raise translate(exc, "append") from exc
         if not events and expected_position is None:
             return []
+        occurred = dialect.timestamp_param(name)
+        values = [
+            rows.event_values(e, occurred(e.occurred_at), text)
+            for e, text in zip(events, texts, strict=True)
+        ]
+        del texts
         joined = self._db.in_transaction()
         batch: _Batch | None = None
         try:
-            return self._append(events, expected_position, joined)
+            return self._append(events, values, expected_position, joined)
         except _BatchFailed as failed:
             batch = failed.batch
         # The batch's own transaction was rolled back: name the duplicate, if that
@@ -130,23 +123,23 @@ class SqlEventLog:
         raise translate(batch.error, "append") from batch.error
 
     def _append(
-        self, events: Sequence[MemoryEvent], expected_position: int | None, joined: bool
+        self,
+        events: Sequence[MemoryEvent],
+        values: builtins.list[tuple[Any, ...]],
+        expected_position: int | None,
+        joined: bool,
     ) -> builtins.list[int]:
         with self._db.write("append") as conn:
             dialect.lock_event_log(conn)
             if len(events) == 1 and expected_position is None:
-                # The common case, one round trip.
-                found = _APPEND_ONE.all(conn, rows.event_row(events[0], None))
-                if not found:
-                    raise DuplicateEventError(events[0].event_id)
-                return [int(found[0][0])]
+                return [self._append_one(conn, events[0].event_id, values[0])]
             ids = [event.event_id for event in events]
             if len(ids) == 1:
                 last_value, duplicate = conn.execute(_LAST_AND_SEEN, {"id_": ids[0]}).one()
                 if duplicate:
                     raise DuplicateEventError(ids[0])
             else:
-                last_value = conn.execute(_LAST).scalar()
+                last_value = _LAST_DIRECT.all(conn, {})[0][0]
             last = int(last_value or 0)
             if expected_position is not None and expected_position != last:
                 raise ConflictError(f"log is at position {last}, expected {expected_position}")
@@ -155,16 +148,21 @@ class SqlEventLog:
             if len(set(ids)) != len(ids):
                 _raise_first_duplicate(conn, ids, last)
             positions = list(range(last + 1, last + 1 + len(events)))
-            params = [rows.event_row(e, p) for e, p in zip(events, positions, strict=True)]
+            # Rows made as the driver takes them: a big batch is not copied again.
+            params: Iterable[tuple[Any, ...]] = (
+                [(last + 1, *values[0])] if len(values) == 1
+                else ((p, *v) for p, v in zip(positions, values, strict=True))
+            )
+            sql = dialect.insert_event_sql(self._dialect)
             if len(ids) == 1:
-                _INSERT.run_many(conn, params)  # the lookup above found no duplicate
+                run_plain(conn, sql, params)  # the lookup above found no duplicate
             elif not joined:
                 # A batch relies on the unique index for ids already stored. In a
                 # transaction of its own, a duplicate rolls all of it back; the
                 # duplicate is named afterwards (append). No savepoint: SQLite
                 # would keep a statement journal of every page the batch changes.
                 try:
-                    _INSERT.run_many(conn, params)
+                    run_plain(conn, sql, params)
                 except (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError) as exc:
                     raise _BatchFailed(_Batch(ids, last, exc)) from exc
             else:
@@ -174,13 +172,32 @@ class SqlEventLog:
                 # duplicate (PostgreSQL aborts a transaction whose statement failed).
                 savepoint = conn.begin_nested()
                 try:
-                    _INSERT.run_many(conn, params)
+                    run_plain(conn, sql, params)
                 except (sa_exc.IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
                     savepoint.rollback()
                     _raise_first_duplicate(conn, ids, last)
                     raise
                 savepoint.commit()
         return positions
+
+    def _append_one(self, conn: Connection, event_id: str, values: tuple[Any, ...]) -> int:
+        """The common case, one event, one round trip: its position."""
+        if self._dialect != dialect.SQLITE:
+            found = insert_plain(conn, dialect.append_event_sql(self._dialect), (*values, event_id))
+            if found is None:
+                raise DuplicateEventError(event_id)
+            return found
+        # SQLite assigns the rowid (the position) as the newest plus one. A stored
+        # id fails the unique index; SQLite undoes the statement, not the transaction.
+        try:
+            position = insert_plain(conn, dialect.insert_event_sql(_SQLITE, positioned=False),
+                                    values)
+        except conn.dialect.loaded_dbapi.IntegrityError:
+            if _GET.all(conn, {"id_": event_id}):
+                raise DuplicateEventError(event_id) from None
+            raise
+        assert position is not None
+        return position
 
     def get(self, event_id: str) -> MemoryEvent:
         """The event with this id (position set)."""

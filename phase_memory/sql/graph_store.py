@@ -65,6 +65,7 @@ class SqlGraphStore:
         self._db = connections
         self._dialect = connections.dialect
         self._profiles_by_row: dict[tuple[Any, ...], Profile] = {}
+        self._paths_by_row: dict[tuple[Any, ...], MemoryPath] = {}
 
     # --- helpers --------------------------------------------------------------------
 
@@ -359,9 +360,12 @@ class SqlGraphStore:
 
     def find_path(self, path_id: str) -> MemoryPath | None:
         """The path with this id, or None."""
+        # Every event recorded on a path looks it up (is it open?): a path row
+        # read before is not converted and validated again (paths are immutable).
         with self._db.read("find_path") as conn:
-            row = self._one(conn, t.paths, path_id)
-            return None if row is None else rows.path_of(row)
+            return q.BY_ID["paths"].first_model(
+                conn, {"id_": path_id}, rows.path_of, self._paths_by_row
+            )
 
     def list_paths(self, profile_id: str | None = None) -> list[MemoryPath]:
         """Paths, by id, optionally of one profile."""

@@ -150,6 +150,25 @@ def event_row(event: MemoryEvent, position: int | None) -> dict[str, Any]:
     }
 
 
+def event_values(event: MemoryEvent, occurred_at: Any, payload: str) -> tuple[Any, ...]:
+    """An ``events`` row without its position, as plain SQL text binds it.
+
+    In the order of :data:`phase_memory.sql.dialect.EVENT_INSERT_COLUMNS` (after
+    ``position``); ``occurred_at`` and ``payload`` as the dialect binds them.
+    """
+    return (
+        event.event_id,
+        event.kind,
+        event.profile_id,
+        event.path_id,
+        occurred_at,
+        payload,
+        event.schema_version,
+        event.actor,
+        event.causation_id,
+    )
+
+
 def plan_row(plan: ActivationPlan) -> dict[str, Any]:
     """The ``activation_plans`` row of a plan (items go to ``activation_items``)."""
     return {
