@@ -446,6 +446,10 @@ class Maintainable(Protocol):
         ...
 
 
+WRITE_IN_READ_TRANSACTION = "writing inside a read transaction is refused"
+"""The message of the StoreUnavailableError a write inside ``read_transaction`` raises."""
+
+
 @runtime_checkable
 class MemoryStore(Protocol):
     """The three stores of one backend, and a transaction spanning them."""
@@ -474,6 +478,16 @@ class MemoryStore(Protocol):
         """A write transaction: every store call inside commits or rolls back together.
 
         Nested use joins the outer transaction.
+        """
+        ...
+
+    def read_transaction(self) -> AbstractContextManager[None]:
+        """A read-only transaction: every store read inside sees one state of the memory.
+
+        Several reads that must agree (a path and its newest event, say) run
+        inside one; it also spares each read its own connection. Inside
+        :meth:`transaction` it joins the write transaction, nested use joins
+        the outer one, and a write inside it raises StoreUnavailableError.
         """
         ...
 

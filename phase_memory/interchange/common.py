@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +60,6 @@ def audit_export(
     )
     with suppress(StoreUnavailableError):
         recorder.audit.record(record)
-
-
-@contextmanager
-def consistent_reads(recorder: Recorder) -> Iterator[None]:
-    """Hold a store transaction so several reads see one state of the memory.
-
-    On SQLite this is a write lock (other writers wait); a memory opened
-    read-only cannot take it and is read without one.
-    """
-    with ExitStack() as stack:
-        with suppress(StoreUnavailableError):
-            stack.enter_context(recorder.store.transaction())
-        yield
 
 
 def audit_import(

@@ -22,7 +22,6 @@ from phase_memory.interchange.atomic_write import atomic_text_file
 from phase_memory.interchange.common import (
     audit_export,
     audit_import,
-    consistent_reads,
     display_name,
     resolved,
 )
@@ -62,7 +61,8 @@ def export_envelope(
     The file is replaced atomically; an ``exported`` audit record is kept.
     Raises :class:`~phase_memory.errors.NotFoundError` for an unknown profile.
     """
-    with Progress(progress) as bar:
+    # One read transaction: the file's nodes, edges and paths agree with each other.
+    with Progress(progress) as bar, recorder.store.read_transaction():
         counts = write_envelope_file(recorder.graph, out, profile_id=profile_id, progress=bar)
     target = resolved(out)
     audit_export(recorder, "envelope", target, counts, [profile_id] if profile_id else [])
@@ -164,7 +164,7 @@ def import_envelope(
     file = display_name(src)
     with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(recorder):
+            with recorder.store.read_transaction():
                 scan = check_envelope(recorder, src, problems, bar, file=file)
             return ImportResult(format="envelope", source=file, check_only=True,
                                 counts=_counts(scan), problems=problems.items())

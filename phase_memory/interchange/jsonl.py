@@ -24,7 +24,6 @@ from phase_memory.interchange.common import (
     EventWriter,
     audit_export,
     audit_import,
-    consistent_reads,
     display_name,
     resolved,
 )
@@ -357,7 +356,7 @@ def _checked_import(
     key = _COUNT_KEYS[fmt]
     with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(recorder):
+            with recorder.store.read_transaction():
                 count = check(recorder, src, file, problems, bar)
             return ImportResult(format=fmt, source=file, check_only=True,
                                 counts={key: count}, problems=problems.items())

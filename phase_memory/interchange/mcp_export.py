@@ -30,7 +30,7 @@ from typing import Any
 
 from phase_memory.errors import NotFoundError
 from phase_memory.interchange.atomic_write import atomic_text_file
-from phase_memory.interchange.common import audit_export, consistent_reads, resolved
+from phase_memory.interchange.common import audit_export, resolved
 from phase_memory.interchange.mcp_format import (
     ENTITY_TYPE_KEY,
     NAME_KEY,
@@ -60,7 +60,7 @@ def export_mcp_memory(
     Raises :class:`~phase_memory.errors.NotFoundError` when the profile does
     not exist (nothing is written).
     """
-    with Progress(progress) as bar, consistent_reads(recorder):
+    with Progress(progress) as bar, recorder.store.read_transaction():
         graph = recorder.graph
         if graph.find_profile(profile_id) is None:
             raise NotFoundError(f"profile {profile_id!r} does not exist")

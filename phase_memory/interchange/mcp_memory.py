@@ -37,7 +37,6 @@ from phase_memory.interchange.common import (
     IMPORT_OPERATION,
     EventWriter,
     audit_import,
-    consistent_reads,
     display_name,
     graph_imported_event,
     resolved,
@@ -130,7 +129,7 @@ def import_mcp_memory(
         bar.stage(f"Checking {file}")
         contents = read_file(src, file, problems, bar)
         if check_only:
-            with consistent_reads(recorder):
+            with recorder.store.read_transaction():
                 plan = plan_import(recorder.graph, contents, file, profile_id, mode, problems)
             refusing, skipped = sorted_out(problems, skip_invalid)
             return _finish(refusing, file, True, plan.counts(mode), skipped, raise_problems=False)

@@ -42,7 +42,6 @@ from phase_memory.interchange.common import (
     IMPORT_OPERATION,
     audit_export,
     audit_import,
-    consistent_reads,
     resolved,
 )
 from phase_memory.interchange.envelope import EnvelopeScan, check_envelope, write_envelope_file
@@ -109,7 +108,7 @@ def export_workspace(
     root = Path(directory)
     (root / PROFILES).mkdir(parents=True, exist_ok=True)
     files: list[str] = []
-    with Progress(progress) as bar, consistent_reads(recorder):
+    with Progress(progress) as bar, recorder.store.read_transaction():
         graph = recorder.graph
         profiles = graph.list_profiles()
         names = set()
@@ -158,7 +157,7 @@ def export_workspace(
         files.append(str(root / METADATA))
         target = resolved(root)
         count_map = counts.model_dump()
-        audit_export(recorder, WORKSPACE_FORMAT_NAME, target, count_map)
+    audit_export(recorder, WORKSPACE_FORMAT_NAME, target, count_map)
     return ExportResult(
         format=WORKSPACE_FORMAT_NAME,
         target=target,
@@ -204,7 +203,7 @@ def import_workspace(
     counts: dict[str, int] = {}
     with Progress(progress) as bar:
         if check_only:
-            with consistent_reads(recorder):
+            with recorder.store.read_transaction():
                 _check_workspace(recorder, root, problems, bar, counts)
             return ImportResult(format=WORKSPACE_FORMAT_NAME, source=source, check_only=True,
                                 counts=counts, problems=problems.items())

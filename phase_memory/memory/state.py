@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from phase_memory.errors import IntegrityError
+from phase_memory.errors import IntegrityError, StoreUnavailableError
 from phase_memory.models import AuditRecord, MemoryEvent
+from phase_memory.protocols import WRITE_IN_READ_TRANSACTION
 from phase_memory.replay import (
     Effect,
     GraphState,
@@ -48,6 +49,7 @@ class SharedState:
         self.event_index: dict[str, int] = {}
         self.audit: list[AuditRecord] = []
         self._journal: _Journal | None = None
+        self._reading = 0  # read transactions open (only the lock's holder changes it)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -56,6 +58,8 @@ class SharedState:
             if self._journal is not None:
                 yield
                 return
+            if self._reading:
+                raise StoreUnavailableError(WRITE_IN_READ_TRANSACTION)
             journal = _Journal(events_len=len(self.events), audit_len=len(self.audit))
             self._journal = journal
             try:
@@ -66,6 +70,22 @@ class SharedState:
                 raise
             finally:
                 self._journal = None
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Hold the lock for a block of reads, so they see one state; writing is refused.
+
+        Inside :meth:`transaction` it joins it.
+        """
+        with self.lock:
+            if self._journal is not None:
+                yield
+                return
+            self._reading += 1
+            try:
+                yield
+            finally:
+                self._reading -= 1
 
     def _check_event_paths(self, journal: _Journal) -> None:
         """At commit, every new event's path must exist (a deferred foreign key, as on SQL)."""

@@ -28,6 +28,10 @@ class InMemoryStore:
         """A transaction over graph, events and audit; rolled back on error."""
         return self._shared.transaction()
 
+    def read_transaction(self) -> AbstractContextManager[None]:
+        """Reads inside see one state (writers wait); writing inside is refused."""
+        return self._shared.read_transaction()
+
     def integrity_findings(self) -> list[str]:
         """Nothing to check below the Python objects."""
         return []

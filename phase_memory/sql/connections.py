@@ -7,7 +7,10 @@ and each asyncio task has its own), which is how store calls join the
 runtime's transaction. Outside one, ``write`` runs its own short write
 transaction; ``read`` runs a single statement on its own (SQLite gives one
 statement one consistent view) or, with ``snapshot=True``, a short read
-transaction so several statements see one snapshot.
+transaction so several statements see one snapshot. Inside
+:meth:`Connections.read_transaction` every ``read`` joins one such snapshot,
+so a caller's several store reads see one state of the memory (and take one
+connection, not one each).
 
 The context managers are small classes rather than generators: they run on
 every store call, and the runtime's hot path makes several per event. For the
@@ -33,6 +36,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine
 
 from phase_memory.errors import StoreUnavailableError
+from phase_memory.protocols import WRITE_IN_READ_TRANSACTION
 from phase_memory.sql.engine import AUTOCOMMIT_OPTION, WRITE_OPTION
 from phase_memory.sql.errors import is_translatable, translate
 
@@ -49,12 +53,25 @@ _OPTIONS: dict[Role, dict[str, Any]] = {
 }
 
 
-class _Parked(threading.local):
-    """This thread's idle connections by role, and the process that opened them."""
+class _Slots(dict[Role, Connection]):
+    """One thread's idle connections by role (a dict that can be weakly referenced)."""
 
-    def __init__(self) -> None:
-        self.by_role: dict[Role, Connection] = {}
+
+class _Parked(threading.local):
+    """This thread's idle connections by role, and the process that opened them.
+
+    Each thread's slots are registered once, when the thread first parks or
+    takes a connection, so :meth:`Connections.close` can close every
+    thread's idle connections without a lock on every call.
+    """
+
+    def __init__(
+        self, registry: weakref.WeakValueDictionary[int, _Slots], lock: threading.Lock
+    ) -> None:
+        self.by_role = _Slots()
         self.pid = os.getpid()
+        with lock:
+            registry[id(self.by_role)] = self.by_role
 
 
 class Connections:
@@ -69,6 +86,10 @@ class Connections:
         self.current: ContextVar[Connection | None] = ContextVar(
             f"phase_memory_sql_{id(self)}", default=None
         )
+        self.reading: ContextVar[Connection | None] = ContextVar(
+            f"phase_memory_sql_reading_{id(self)}", default=None
+        )
+        """The connection of the current context's read transaction, if any."""
         # An in-memory SQLite database is one shared connection: transactions
         # of different threads must take turns on it.
         self.lock: contextlib.AbstractContextManager[object] = (
@@ -78,19 +99,25 @@ class Connections:
         # is one shared connection already, and a PostgreSQL connection checked
         # out of the pool is pinged first (a kept one could have gone stale).
         self._keep = self.dialect == "sqlite" and not serialize
-        self._parked = _Parked()
-        self._every_parked: weakref.WeakSet[Connection] = weakref.WeakSet()
+        # Every thread's slots by id (a dict is not hashable: no WeakSet).
+        self._every_slots: weakref.WeakValueDictionary[int, _Slots] = (
+            weakref.WeakValueDictionary()
+        )
         self._parked_lock = threading.Lock()
+        self._parked = _Parked(self._every_slots, self._parked_lock)
         self._pid = os.getpid()
 
     def close(self) -> None:
         """Refuse every later call and release the engine's connections."""
         self.closed = True
         with self._parked_lock:
-            parked = list(self._every_parked)
-            self._every_parked.clear()
-        for conn in parked:
-            _quietly_close(conn)
+            every = list(self._every_slots.values())
+        for slots in every:
+            # A connection its thread takes meanwhile is closed when given back.
+            for role in list(slots):
+                conn = slots.pop(role, None)
+                if conn is not None:
+                    _quietly_close(conn)
         self.engine.dispose()
 
     def checkout(self, role: Role) -> Connection:
@@ -101,11 +128,8 @@ class Connections:
             if parked.pid != pid or self._pid != pid:
                 self._forked(parked, pid)
             conn = parked.by_role.pop(role, None)
-            if conn is not None:
-                with self._parked_lock:
-                    self._every_parked.discard(conn)
-                if not conn.invalidated:
-                    return conn
+            if conn is not None and not conn.invalidated:
+                return conn
         conn = self.engine.connect()
         options = _OPTIONS[role]
         if options:
@@ -124,8 +148,6 @@ class Connections:
             and not conn.in_transaction()
         ):
             parked.by_role[role] = conn
-            with self._parked_lock:
-                self._every_parked.add(conn)
             return
         _quietly_close(conn)
 
@@ -138,8 +160,11 @@ class Connections:
         with self._parked_lock:
             if self._pid != pid:
                 self._pid = pid
-                self._every_parked.clear()
+                for slots in list(self._every_slots.values()):
+                    slots.clear()
+                self._every_slots.clear()
                 self.engine.dispose(close=False)
+            self._every_slots[id(parked.by_role)] = parked.by_role
 
     def in_transaction(self) -> bool:
         """Whether the current context is inside :meth:`transaction`."""
@@ -159,6 +184,14 @@ class Connections:
         Database errors raised inside the block come out translated.
         """
         return Transaction(self, where, translate_block=True)
+
+    def read_transaction(self) -> ReadTransaction:
+        """A read-only transaction: every ``read`` inside joins its one snapshot.
+
+        Inside :meth:`transaction` it joins the write transaction instead;
+        nested use joins the outer one. Writing inside it is refused.
+        """
+        return ReadTransaction(self)
 
     def read(self, where: str = "", *, snapshot: bool = False) -> Read:
         """The current transaction's connection, or a connection for a short read.
@@ -191,6 +224,8 @@ class Transaction:
             raise StoreUnavailableError(CLOSED)
         if db.read_only:
             raise StoreUnavailableError("the database is open read-only: writing is refused")
+        if db.reading.get() is not None:
+            raise StoreUnavailableError(WRITE_IN_READ_TRANSACTION)
         db.lock.__enter__()
         self._lock_held = True
         try:
@@ -258,6 +293,58 @@ class StoreTransaction(Transaction):
         super().__enter__()
 
 
+class ReadTransaction:
+    """Context manager of :meth:`Connections.read_transaction`."""
+
+    __slots__ = ("_conn", "_db", "_token")
+
+    def __init__(self, db: Connections) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+        self._token: Token[Connection | None] | None = None
+
+    def __enter__(self) -> None:
+        db = self._db
+        if db.current.get() is not None or db.reading.get() is not None:
+            return  # join the outer (write or read) transaction
+        if db.closed:
+            raise StoreUnavailableError(CLOSED)
+        db.lock.__enter__()
+        try:
+            conn = db.checkout("snapshot")
+            conn.begin()
+        except BaseException as error:
+            db.lock.__exit__(None, None, None)
+            if is_translatable(error):
+                raise translate(error, "read transaction") from error
+            raise
+        self._conn = conn
+        self._token = db.reading.set(conn)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        assert self._token is not None
+        self._db.reading.reset(self._token)
+        self._conn = self._token = None
+        try:
+            conn.rollback()  # ends the snapshot; nothing was written
+        except Exception:
+            _quietly_close(conn)
+        else:
+            self._db.checkin("snapshot", conn)
+        finally:
+            self._db.lock.__exit__(None, None, None)
+        if error is not None and is_translatable(error):
+            raise translate(error, "read transaction") from error
+
+
 class Read:
     """Context manager of :meth:`Connections.read`."""
 
@@ -272,6 +359,8 @@ class Read:
     def __enter__(self) -> Connection:
         db = self._db
         current = db.current.get()
+        if current is None:
+            current = db.reading.get()
         if current is not None:
             return current
         if db.closed:

@@ -88,6 +88,16 @@ class SqlStore:
         """
         return StoreTransaction(self._db, "transaction")
 
+    def read_transaction(self) -> AbstractContextManager[None]:
+        """A read-only transaction: every store read inside sees one state of the memory.
+
+        Writers are not held up (SQLite's WAL snapshot; ``REPEATABLE READ`` on
+        PostgreSQL). Inside :meth:`transaction` it joins the write transaction;
+        nested use joins the outer one. Writing inside it raises
+        StoreUnavailableError.
+        """
+        return self._db.read_transaction()
+
     def integrity_findings(self) -> list[str]:
         """SQLite ``integrity_check`` and ``foreign_key_check`` problems ([] when fine)."""
         if self._db.dialect != dialect.SQLITE:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from phase_memory.errors import DuplicateEventError, IntegrityError, NotFoundError
+from phase_memory.errors import (
+    DuplicateEventError,
+    IntegrityError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from phase_memory.protocols import MemoryStore
 from phase_memory.replay import PutActivationPlan, PutNode, RemoveNode
 from phase_memory.testing.builders import (
@@ -230,3 +236,61 @@ def test_rolled_back_writes_are_gone_after_reopening(
         assert _state(again) == before
     finally:
         again.close()
+
+
+# --- read transactions ------------------------------------------------------------------
+
+
+def test_reads_inside_a_read_transaction_see_one_state(store: MemoryStore) -> None:
+    _base(store)
+    before = store.events.last_position()
+    written = threading.Event()
+
+    def write() -> None:
+        store.events.append([event("chat.turn", {"n": 1}, event_id="meanwhile")])
+        store.graph.save_node(node("c"))
+        written.set()
+
+    with store.read_transaction():
+        assert store.events.last_position() == before  # the state read from here on
+        writer = threading.Thread(target=write)
+        writer.start()
+        # SQLite in WAL mode and PostgreSQL let the writer commit meanwhile; the
+        # in-memory store makes it wait until the block ends. Either way:
+        written.wait(timeout=0.5)
+        assert store.events.last_position() == before
+        assert "meanwhile" not in ids(store.events.list())
+        assert store.graph.find_node("c") is None
+    writer.join(timeout=30)
+    assert written.is_set()
+    assert ids(store.events.list())[-1] == "meanwhile"
+    assert store.graph.find_node("c") is not None
+
+
+def test_writing_inside_a_read_transaction_is_refused(store: MemoryStore) -> None:
+    _base(store)
+    before = _state(store)
+    with store.read_transaction():
+        with pytest.raises(StoreUnavailableError, match="read transaction"):
+            store.events.append([event("chat.turn", {"n": 1})])
+        with (
+            pytest.raises(StoreUnavailableError, match="read transaction"),
+            store.transaction(),
+        ):
+            store.graph.save_node(node("c"))
+        with store.read_transaction():  # nested: joins
+            assert store.events.last_position() == before[2]
+    assert _state(store) == before
+    store.events.append([event("chat.turn", {"n": 1}, event_id="after")])  # writable again
+    assert ids(store.events.list())[-1] == "after"
+
+
+def test_a_read_transaction_inside_a_transaction_joins_it(store: MemoryStore) -> None:
+    _base(store)
+    with store.transaction():
+        store.events.append([event("chat.turn", {"n": 1}, event_id="mine")])
+        with store.read_transaction():
+            assert ids(store.events.list())[-1] == "mine"  # sees the transaction's writes
+            store.graph.save_node(node("c"))  # and writes on in it
+    assert store.graph.find_node("c") is not None
+
