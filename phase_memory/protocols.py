@@ -345,6 +345,18 @@ class MemoryEventLog(Protocol):
         """
         ...
 
+    def newest_per_path(
+        self, root_path_id: str, kinds: Sequence[str] | None = None
+    ) -> builtins.list[EventPayload]:
+        """The newest event (of ``kinds``) on each path of a conversation tree, by path id.
+
+        The tree is the one rooted at ``root_path_id`` (every path whose
+        ``root_path_id`` it is, the root included); a path with no such event
+        is left out. The tips of a conversation's branches in one read: the
+        LangGraph saver finds a thread's latest checkpoint this way.
+        """
+        ...
+
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> Iterator[MemoryEvent]:

@@ -55,10 +55,11 @@ _RAW_PROFILE = ("SELECT id, name, description, policy, attributes, created_at, u
                 "FROM profiles WHERE id = ?")  # put: the recorder's write checks
 _RAW_PATH = f"SELECT {_PATH_COLUMNS} FROM paths WHERE id = ?"
 _RAW_TREE = f"SELECT {_PATH_COLUMNS} FROM paths WHERE tree_id = ? ORDER BY id"
-_RAW_NEWEST = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?) AND path_id = ? "
-               "ORDER BY position DESC LIMIT 1 OFFSET 0")
-_RAW_WRITES_AFTER = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? "
-                     "AND path_id = ? ORDER BY position")
+_RAW_HEADS = (  # get_tuple: each path's newest event (a checkpoint: no writes after it)
+    "SELECT events.position, events.event_id, events.kind, events.path_id, events.payload "
+    "FROM paths JOIN events ON events.position = (SELECT on_path.position FROM events AS on_path "
+    "WHERE on_path.path_id = paths.id AND on_path.kind IN (?, ?, ?) "
+    "ORDER BY on_path.position DESC LIMIT 1 OFFSET 0) WHERE paths.tree_id = ?")
 _RAW_PATH_EVENTS = (f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?, ?, ?) "
                     "AND path_id = ? ORDER BY position")
 
@@ -382,23 +383,16 @@ def get_tuple(ctx: Context, sizes: dict[str, Any]) -> Row:
 
     def raw_get(execute: Any) -> Any:
         best: Any = None
-        for path in execute(_RAW_TREE, (ROOT,)).fetchall():
-            if path[0] != ROOT and not path[0].startswith(ROOT + "/fork:"):
-                continue
-            row = execute(_RAW_NEWEST, (CHECKPOINT_KIND, REPLACED_KIND, path[0])).fetchone()
-            if row is None:
+        heads = execute(_RAW_HEADS, (CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND, ROOT))
+        for row in sorted(heads.fetchall(), key=lambda row: row[3]):
+            if row[3] != ROOT and not row[3].startswith(ROOT + "/fork:"):
                 continue
             payload = orjson.loads(row[4])
-            assert row[2] == CHECKPOINT_KIND  # (no re-put in this thread)
+            assert row[2] == CHECKPOINT_KIND  # (no re-put, no writes in this thread)
             if "redacted" not in payload and (
-                    best is None or payload["checkpoint_id"] > best[1]["checkpoint_id"]):
-                best = (row, payload)
-        row, payload = best
-        writes = [orjson.loads(w[4]) for w in execute(
-            _RAW_WRITES_AFTER, (WRITES_KIND, row[0], row[3])).fetchall()]
-        mine = [w for w in writes
-                if "redacted" not in w and w["checkpoint_id"] == payload["checkpoint_id"]]
-        return _raw_tuple(payload, mine)
+                    best is None or payload["checkpoint_id"] > best["checkpoint_id"]):
+                best = payload
+        return _raw_tuple(best, [])  # the newest event is the checkpoint: no writes after it
 
     def raw_chunk() -> Chunk:
         def chunk(conn: Any) -> int:

@@ -297,15 +297,25 @@ class CheckpointLog:
     def latest(self, key: ThreadKey) -> StoredCheckpoint | None:
         """The namespace's checkpoint with the greatest id, over all its paths."""
         best: StoredCheckpoint | None = None
-        for path_id in self.paths_of(key):
-            newest = self._newest_checkpoint(key, path_id)
-            if newest is not None and (best is None or newest.checkpoint_id > best.checkpoint_id):
-                best = newest
+        # One read gives each path's newest event. Usually (a thread read between
+        # runs) that is the first put of a live checkpoint, with no writes after
+        # it: the path's newest checkpoint. Else the path is read further.
+        for newest in self.mem.events.newest_per_path(key.root_path_id, _ALL_KINDS):
+            path_id = newest.path_id
+            if path_id is None or not key.owns_path(path_id):
+                continue
+            if newest.kind == CHECKPOINT_KIND and not is_erased(newest):
+                found: StoredCheckpoint | None = StoredCheckpoint(newest, newest, [], [])
+            else:
+                found = self._newest_checkpoint(key, path_id)
+            if found is not None and (best is None or found.checkpoint_id > best.checkpoint_id):
+                best = found
         return best
 
     def _newest_checkpoint(self, key: ThreadKey, path_id: str) -> StoredCheckpoint | None:
-        # Usually the path's newest checkpoint event is a first put and live: it is
-        # the newest checkpoint. After a re-put, pruning or a deleted run, read them all.
+        # The path's newest checkpoint event is usually a first put and live: it is
+        # the newest checkpoint, with the writes after it. After a re-put, pruning
+        # or a deleted run, read them all.
         found = self.mem.events.payloads(
             path_id=path_id, kinds=_CHECKPOINT_KINDS, limit=1, newest_first=True
         )
@@ -327,11 +337,6 @@ class CheckpointLog:
             )
             if not is_erased(event) and event.payload.get("checkpoint_id") == checkpoint_id
         ]
-
-    def paths_of(self, key: ThreadKey) -> list[str]:
-        """The paths holding checkpoints of this namespace (its own and its forks)."""
-        tree = self.mem.graph.paths_in_tree(key.root_path_id)
-        return [path.id for path in tree if key.owns_path(path.id)]
 
     def thread_checkpoints(
         self, thread_id: str | None, checkpoint_ns: str | None = None

@@ -31,7 +31,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from phase_memory.langgraph.checkpoint_log import CheckpointLog, StoredCheckpoint, events_of
 from phase_memory.langgraph.encoding import TAG, decode, encode
-from phase_memory.langgraph.threads import ThreadKey, root_path_id
+from phase_memory.langgraph.threads import ThreadKey, root_path_id, thread_key
 from phase_memory.langgraph.worker import in_worker
 from phase_memory.models import JsonObject, new_id
 from phase_memory.protocols import EventPayload
@@ -145,8 +145,10 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         """The checkpoint named by ``config``, or the thread namespace's latest."""
         key = _key(config)
         checkpoint_id = get_checkpoint_id(config)
-        latest = not checkpoint_id
-        stored = self.log.latest(key) if latest else self.log.checkpoint(key, str(checkpoint_id))
+        if checkpoint_id:
+            stored = self.log.checkpoint(key, str(checkpoint_id))
+        else:
+            stored = self.log.latest(key)
         return None if stored is None else self._tuple(stored)
 
     def list(
@@ -164,10 +166,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         """
         configurable = config.get("configurable", {}) if config else {}
         thread_id = configurable.get("thread_id")
-        stored = self.log.thread_checkpoints(
-            str(thread_id) if thread_id is not None else None,
-            configurable.get("checkpoint_ns"),
-        )
+        with self.mem.store.read_transaction():  # the thread's paths and events agree
+            stored = self.log.thread_checkpoints(
+                str(thread_id) if thread_id is not None else None,
+                configurable.get("checkpoint_ns"),
+            )
         wanted_id = configurable.get("checkpoint_id")
         before_id = get_checkpoint_id(before) if before else None
         if wanted_id:
@@ -395,7 +398,7 @@ def _strings(values: Sequence[object]) -> builtins.list[Any]:
 
 def _key(config: RunnableConfig) -> ThreadKey:
     configurable = config["configurable"]
-    return ThreadKey(str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", "")))
+    return thread_key(str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", "")))
 
 
 def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

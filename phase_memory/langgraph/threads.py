@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from phase_memory.models.ids import check_identifier
 
@@ -56,12 +56,14 @@ class ThreadKey:
     thread_id: str
     checkpoint_ns: str = ""
 
-    @property
+    # Cached: a key is made once per (thread, namespace) by thread_key and its
+    # path ids read on every call of the saver.
+    @cached_property
     def root_path_id(self) -> str:
         """The thread's conversation tree (the root namespace's own path)."""
         return root_path_id(self.thread_id)
 
-    @property
+    @cached_property
     def namespace_path_id(self) -> str:
         """The path of this namespace's checkpoints (until a fork)."""
         if not self.checkpoint_ns:
@@ -97,9 +99,17 @@ class ThreadKey:
         return "lgw-" + _digest(*parts)
 
 
+@lru_cache(maxsize=4096)
+def thread_key(thread_id: str, checkpoint_ns: str = "") -> ThreadKey:
+    """The :class:`ThreadKey` of a thread's namespace (the same object for the same ids)."""
+    return ThreadKey(thread_id, checkpoint_ns)
+
+
 def root_path_id(thread_id: str) -> str:
     """The root path of thread ``thread_id``."""
     return f"lg:{_readable(thread_id)}"
 
 
-__all__ = ["CHECKPOINT_KIND", "REPLACED_KIND", "WRITES_KIND", "ThreadKey", "root_path_id"]
+__all__ = [
+    "CHECKPOINT_KIND", "REPLACED_KIND", "WRITES_KIND", "ThreadKey", "root_path_id", "thread_key",
+]

@@ -319,6 +319,15 @@ class AsyncEventLogReader:
             )
         )
 
+    def newest_per_path(
+        self, root_path_id: str, kinds: Sequence[str] | None = None
+    ) -> AsyncListing[EventPayload]:
+        """The newest event (of ``kinds``) on each path of a conversation tree, by path id."""
+        kind_list = None if kinds is None else builtins.list(kinds)
+        return self._lanes.listing(
+            lambda: self._runtime.events.newest_per_path(root_path_id, kind_list)
+        )
+
     def iter(
         self, profile_id: str | None = None, after: int | None = None, until: int | None = None
     ) -> AsyncListing[MemoryEvent]:

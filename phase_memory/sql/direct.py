@@ -32,7 +32,8 @@ Processor = Callable[[Any], Any]
 _T = TypeVar("_T")
 
 MEMO_SIZE = 256
-"""Rows a :meth:`DirectStatement.first_model` memo keeps before it starts again."""
+"""Rows a :meth:`DirectStatement.first_model` (or ``all_models``) memo keeps before it
+starts again."""
 
 
 class _Plan:
@@ -180,6 +181,40 @@ class DirectStatement:
                     memo.clear()
                 found = memo[key] = build(plan.rows([raw], cursor)[0])
             return found
+        finally:
+            cursor.close()
+
+    def all_models(
+        self,
+        conn: Connection,
+        params: Mapping[str, Any],
+        build: Callable[[tuple[Any, ...]], _T],
+        memo: dict[tuple[Any, ...], _T],
+    ) -> list[_T]:
+        """``build(row)`` of every result row, remembered by the rows' stored values.
+
+        :meth:`first_model` for every row (paths, read on every LangGraph read):
+        a row seen before skips its conversion and validation.
+        """
+        plan = self._plan(conn)
+        cursor = _cursor(conn)
+        try:
+            cursor.execute(plan.sql, plan.parameters(params))
+            raws = cursor.fetchall()
+            built: list[_T] = []
+            for raw in raws:
+                key = tuple(raw)
+                try:
+                    found = memo.get(key)
+                except TypeError:  # a driver that parses JSON itself gives dicts: no memo
+                    built.append(build(plan.rows([raw], cursor)[0]))
+                    continue
+                if found is None:
+                    if len(memo) >= MEMO_SIZE:
+                        memo.clear()
+                    found = memo[key] = build(plan.rows([raw], cursor)[0])
+                built.append(found)
+            return built
         finally:
             cursor.close()
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from itertools import chain
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -235,6 +236,27 @@ class SqlEventLog:
         found = self._listed(True, profile_id, kinds, path_id, after, limit, newest_first)
         return [rows.event_payload_of(row) for row in found]
 
+    def newest_per_path(
+        self, root_path_id: str, kinds: Sequence[str] | None = None
+    ) -> builtins.list[EventPayload]:
+        """The newest event (of ``kinds``) on each path of a conversation tree, by path id."""
+        if kinds is not None and not kinds:
+            return []
+        # A LangGraph saver calls this on every get_tuple: the statement and the
+        # kinds' parameters are made once per set of kinds.
+        heads, kind_params = _heads(self._dialect, None if kinds is None else tuple(kinds))
+        params = {"tree_": root_path_id, **kind_params}
+        with self._db.read("newest_per_path") as conn:
+            found: Sequence[Sequence[Any]] = (
+                heads.all(conn, params)
+                if isinstance(heads, DirectStatement)
+                else conn.execute(heads, params).all()
+            )
+        newest = [rows.event_payload_of(row) for row in found]
+        if len(newest) > 1:
+            newest.sort(key=_PATH_OF_PAYLOAD)
+        return newest
+
     def _listed(
         self,
         short: bool,
@@ -397,6 +419,41 @@ def _listing(
     return stmt if kinds == -1 else DirectStatement(stmt)
 
 
+@lru_cache(maxsize=64)
+def _heads(
+    dialect_name: str, kinds: tuple[str, ...] | None
+) -> tuple[DirectStatement | Select[Any], dict[str, Any]]:
+    """``newest_per_path`` on a dialect for ``kinds``: the statement and the kinds' parameters.
+
+    Up to :data:`_KINDS_BOUND` kinds are separate parameters (the statement runs
+    on the driver's cursor); more are one expanding parameter.
+    """
+    paths, on_path = t.paths, _events.alias("on_path")
+    newest = select(on_path.c.position).where(on_path.c.path_id == paths.c.id)
+    params: dict[str, Any] = {}
+    wanted = None if kinds is None else builtins.list(dict.fromkeys(kinds))
+    if wanted is not None and len(wanted) > _KINDS_BOUND:
+        newest = newest.where(on_path.c.kind.in_(bindparam("kinds_", expanding=True)))
+        params["kinds_"] = wanted
+    elif wanted is not None:
+        newest = newest.where(
+            on_path.c.kind.in_([bindparam(f"kind_{i}") for i in range(len(wanted))])
+        )
+        params.update({f"kind_{i}": kind for i, kind in enumerate(wanted)})
+    # ORDER BY ... LIMIT 1 rather than max(): it stops at the first match walking
+    # the (path_id, position) index backwards, whatever the kinds filter.
+    newest_position = (
+        newest.order_by(on_path.c.position.desc()).limit(1).correlate(paths).scalar_subquery()
+    )
+    payload = dialect.json_text(dialect_name, _events.c.payload).label("payload")
+    stmt = (
+        select(*rows.PAYLOAD_COLUMNS[:-1], payload)
+        .select_from(paths.join(_events, _events.c.position == newest_position))
+        .where(paths.c.tree_id == bindparam("tree_"))
+    )
+    return (stmt if "kinds_" in params else DirectStatement(stmt)), params
+
+
 def _paged(stmt: Select[Any], *, by_profile: bool = False) -> DirectStatement:
     """One keyset page: ``:after_ < position <= :until_``, at most ``:limit_`` rows."""
     position = _events.c.position
@@ -410,6 +467,7 @@ _EVENT_SELECT = select(*rows.EVENT_COLUMNS)
 _PAGES = _paged(_EVENT_SELECT)
 _PAGES_BY_PROFILE = _paged(_EVENT_SELECT, by_profile=True)
 _EVENT_POSITION = rows.EVENT_FIELDS.index("position")
+_PATH_OF_PAYLOAD = attrgetter("path_id")
 
 
 class _Batch(NamedTuple):

@@ -422,10 +422,12 @@ class SqlGraphStore:
 
     def paths_in_tree(self, root_path_id: str) -> list[MemoryPath]:
         """Paths of the conversation tree rooted at ``root_path_id``, by id."""
+        # A LangGraph saver reads a thread's paths on every read: rows seen before
+        # are not converted and validated again (as find_path).
         with self._db.read("paths_in_tree") as conn:
-            return [
-                rows.path_of(row) for row in q.IN_TREE.all(conn, {"tree_": root_path_id})
-            ]
+            return q.IN_TREE.all_models(
+                conn, {"tree_": root_path_id}, rows.path_of, self._paths_by_row
+            )
 
     def plans_mentioning(self, node_id: str) -> list[ActivationPlan]:
         """Stored plans with an item for ``node_id``, by id."""

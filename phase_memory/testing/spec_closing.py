@@ -26,6 +26,11 @@ def _in_transaction(store: MemoryStore) -> None:
         pass  # pragma: no cover - entering already raises
 
 
+def _in_read_transaction(store: MemoryStore) -> None:
+    with store.read_transaction():
+        pass  # pragma: no cover - entering already raises
+
+
 def _calls(store: MemoryStore) -> dict[str, Callable[[], Any]]:
     """One call of each kind (read, write, stream, transaction) on every part of the store."""
     return {
@@ -44,6 +49,8 @@ def _calls(store: MemoryStore) -> dict[str, Callable[[], Any]]:
         "audit.record": lambda: store.audit.record(audit("a2")),
         "audit.list": lambda: store.audit.list(),
         "transaction": lambda: _in_transaction(store),
+        "read_transaction": lambda: _in_read_transaction(store),
+        "events.newest_per_path": lambda: store.events.newest_per_path("main"),
     }
 
 

@@ -292,6 +292,43 @@ def test_payloads_are_what_list_reads_for_every_filter(store: MemoryStore) -> No
     assert first.event_id == "e2" and first.payload == {"n": 2} and first.path_id == "pb"
 
 
+def test_newest_per_path_gives_the_tip_of_every_branch_of_a_tree(store: MemoryStore) -> None:
+    seed(
+        store, profile(P1), path("root"),
+        path("root-b", parent_path_id="root", root_path_id="root"),
+        path("root-c", parent_path_id="root-b", root_path_id="root"),
+        path("root-quiet", parent_path_id="root", root_path_id="root"),
+        path("elsewhere"),
+    )
+    store.events.append([
+        event("chat.turn", {"n": 1}, event_id="r1", path_id="root"),
+        event("tool.called", {"n": 2}, event_id="b1", path_id="root-b"),
+        event("chat.turn", {"n": 3}, event_id="r2", path_id="root"),
+        event("chat.turn", {"n": 4}, event_id="x1", path_id="elsewhere"),
+        event("note.taken", {"n": 5}, event_id="c1", path_id="root-c"),
+        event("chat.turn", {"n": 6}, event_id="b2", path_id="root-b"),
+        event("tool.called", {"n": 7}, event_id="r3", path_id="root"),
+        event("chat.turn", {"n": 8}, event_id="loose"),
+    ])
+    tree = ["root", "root-b", "root-c", "root-quiet"]
+    many = ["chat.turn", "tool.called", "a.b", "c.d", "e.f", "g.h"]  # more than a few
+    for kinds in (None, ["chat.turn"], ["tool.called", "note.taken"], many, ["a.b"], []):
+        expected = [
+            newest
+            for path_id in tree
+            for newest in store.events.payloads(
+                path_id=path_id, kinds=kinds, limit=1, newest_first=True
+            )
+        ]
+        assert store.events.newest_per_path("root", kinds) == expected, kinds
+    assert [e.event_id for e in store.events.newest_per_path("root")] == ["r3", "b2", "c1"]
+    assert [e.event_id for e in store.events.newest_per_path("root", ["chat.turn"])] == [
+        "r2", "b2"
+    ]
+    assert store.events.newest_per_path("root-b") == []  # a branch roots no tree
+    assert store.events.newest_per_path("missing") == []
+
+
 def test_limit_applies_after_filtering(store: MemoryStore) -> None:
     _log(store)
     assert ids(store.events.list(profile_id="p2", limit=1)) == ["e4"]
