@@ -22,6 +22,7 @@ from sqlalchemy import URL, Connection, create_engine
 
 import phase_memory as pm
 from phase_memory.memory import InMemoryStore
+from phase_memory.models import Approval, LifecycleAction, LifecycleKind
 from phase_memory.protocols import MemoryStore
 from phase_memory.replay import PutNode, PutProfile
 from phase_memory.sql import database_revision, downgrade_database, open_sql_store, upgrade_database
@@ -226,7 +227,6 @@ def test_the_index_follows_writes_without_the_library_and_forgets(tmp_path: Path
     with open_sql_store(db) as store:
         assert [m.node_id for m in store.graph.search_substring(P, "ラ", 5)] == ["b"]
     with pm.open(db) as mem:
-        from phase_memory.models import Approval, LifecycleAction, LifecycleKind
         mem.apply([LifecycleAction(kind=LifecycleKind.FORGET, profile_id=P, targets=["a"],
                                    approval=Approval(approved_by="sam"))])
         assert mem.graph.search_substring(P, "🚀", 5) == []
