@@ -194,8 +194,10 @@ class CheckpointLog:
             causation_id=None,
             position=None,
         )
-        [recorded] = self.mem.record_trusted([event])
-        return recorded.position or 0
+        # The recorder's own entry point: every check as record_trusted, only the
+        # position back (no copy of the event to carry it).
+        [position] = self.mem.recorder.record_events([event])
+        return position
 
     def _remember(self, event_id: str, path_id: str, position: int) -> None:
         # An event's path and position never change: safe to keep (bounded).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import ormsgpack
@@ -28,12 +29,33 @@ TAG = "$lg"
 """The key of a tagged (non-plain) stored value."""
 _MSGPACK_OPTIONS = ormsgpack.OPT_NON_STR_KEYS
 _MAX_INT = 2**63 - 1
+JsonDict = dict[str, Any]
 
 
 def encode(serde: SerializerProtocol, value: Any) -> Any:
     """``value`` as JSON: itself when plain, else its serializer form, transcoded."""
     if is_plain(value):
         return value
+    return _encoded_other(serde, value)
+
+
+def encode_values(serde: SerializerProtocol, mapping: Mapping[Any, Any]) -> tuple[JsonDict, bool]:
+    """:func:`encode` of each value of ``mapping`` (keys as text), and whether any was tagged.
+
+    Tagged: not plain, so stored in its serializer form (a ``$lg`` object to decode).
+    """
+    encoded: JsonDict = {}
+    tagged = False
+    for key, value in mapping.items():
+        if not is_plain(value):
+            value = _encoded_other(serde, value)
+            tagged = True
+        encoded[key if type(key) is str else str(key)] = value
+    return encoded, tagged
+
+
+def _encoded_other(serde: SerializerProtocol, value: Any) -> JsonDict:
+    """A value that is not plain, in its serializer's form, transcoded (tagged)."""
     type_, data = serde.dumps_typed(value)
     if type_ == "msgpack":
         transcoded = _transcode(data)
@@ -58,20 +80,58 @@ def is_plain(value: Any) -> bool:
     Exact types only: a subclass (a ``str`` enum, a ``dict`` subclass) would
     come back as its base type, so it takes the serializer's route.
     """
-    # Runs over every value of every checkpoint put: a type dispatch, no generators.
+    kind = type(value)
+    if kind is dict:
+        return _plain_dict(value)
+    if kind is list:
+        return _plain_list(value)
+    return _plain_scalar(value)
+
+
+# Runs over every value of every checkpoint put: one call per object or array, the
+# scalars in them checked inline (a call per string cost more than the check).
+
+
+def _plain_dict(value: dict[Any, Any]) -> bool:
+    for key, item in value.items():
+        if type(key) is not str or key.startswith(TAG):
+            return False
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:  # PostgreSQL's jsonb refuses NUL characters
+                return False
+        elif kind is dict:
+            if not _plain_dict(item):
+                return False
+        elif kind is list:
+            if not _plain_list(item):
+                return False
+        elif not (item is None or kind is bool or _plain_scalar(item)):
+            return False
+    return True
+
+
+def _plain_list(value: list[Any]) -> bool:
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                return False
+        elif kind is dict:
+            if not _plain_dict(item):
+                return False
+        elif kind is list:
+            if not _plain_list(item):
+                return False
+        elif not (item is None or kind is bool or _plain_scalar(item)):
+            return False
+    return True
+
+
+def _plain_scalar(value: Any) -> bool:
     kind = type(value)
     if kind is str:
         return "\x00" not in value  # PostgreSQL's jsonb refuses NUL characters
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or key.startswith(TAG) or not is_plain(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:  # noqa: SIM110 (a loop: no generator per list)
-            if not is_plain(item):
-                return False
-        return True
     if kind is int:
         return bool(-_MAX_INT <= value <= _MAX_INT)
     if kind is float:
@@ -145,4 +205,4 @@ def _from_json(value: Any) -> Any:
     return {k: _from_json(v) for k, v in value.items()}
 
 
-__all__ = ["TAG", "decode", "encode", "is_plain"]
+__all__ = ["TAG", "decode", "encode", "encode_values", "is_plain"]

@@ -30,7 +30,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from phase_memory.langgraph.checkpoint_log import CheckpointLog, StoredCheckpoint, events_of
-from phase_memory.langgraph.encoding import TAG, decode, encode
+from phase_memory.langgraph.encoding import TAG, decode, encode, encode_values
 from phase_memory.langgraph.threads import ThreadKey, root_path_id, thread_key
 from phase_memory.langgraph.worker import in_worker
 from phase_memory.models import JsonObject, new_id
@@ -85,8 +85,15 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         """Store a checkpoint on its thread's path (a new branch when it forks)."""
         key = _key(config)
         parent_id = get_checkpoint_id(config)
-        stored_checkpoint = self._encoded_checkpoint(checkpoint)
-        stored_metadata = self._encoded(get_serializable_checkpoint_metadata(config, metadata))
+        serde = self.serde
+        stored_checkpoint, tagged = encode_values(
+            serde, {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        )
+        channel_values, tagged_values = encode_values(serde, checkpoint["channel_values"])
+        stored_checkpoint["channel_values"] = channel_values
+        stored_metadata, tagged_metadata = encode_values(
+            serde, get_serializable_checkpoint_metadata(config, metadata)
+        )
         payload: JsonObject = {
             "thread_id": key.thread_id,
             "checkpoint_ns": key.checkpoint_ns,
@@ -95,8 +102,8 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
             "checkpoint": stored_checkpoint,
             "metadata": stored_metadata,
         }
-        if not (_tagged(stored_checkpoint) or _tagged(stored_checkpoint["channel_values"])
-                or _tagged(stored_metadata)):
+        # A channel named like the tag makes the stored values look tagged: not plain.
+        if not (tagged or tagged_values or tagged_metadata or TAG in channel_values):
             payload[PLAIN] = True  # every value is stored as itself: reading decodes nothing
         self.log.put_checkpoint(key, checkpoint["id"], parent_id, payload)
         return _config(key.thread_id, key.checkpoint_ns, checkpoint["id"])
@@ -323,14 +330,6 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
 
     # --- encoding --------------------------------------------------------------------
 
-    def _encoded(self, mapping: Any) -> JsonObject:
-        return {str(k): encode(self.serde, v) for k, v in dict(mapping).items()}
-
-    def _encoded_checkpoint(self, checkpoint: Checkpoint) -> JsonObject:
-        encoded = self._encoded({k: v for k, v in checkpoint.items() if k != "channel_values"})
-        encoded["channel_values"] = self._encoded(checkpoint["channel_values"])
-        return encoded
-
     def _decoded(self, stored: Any) -> dict[str, Any]:
         # Plain JSON values are stored as themselves: only a tagged one needs decoding.
         for value in stored.values():
@@ -384,11 +383,6 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         ordered = sorted(chosen.values(), key=lambda w: writes_sort_key(w[0], w[1], w[2]))
         return [(task_id, channel, decode(self.serde, value))
                 for _, task_id, _, channel, value in ordered]
-
-
-def _tagged(encoded: Any) -> bool:
-    """Whether a mapping :func:`encode` made holds a tagged (non-plain) value."""
-    return any(type(value) is dict and TAG in value for value in encoded.values())
 
 
 def _strings(values: Sequence[object]) -> builtins.list[Any]:

@@ -149,6 +149,10 @@ class EventView:
             self._nodes[node_id] = self._graph.find_node(node_id)
         return self._nodes[node_id]
 
+    def find_path(self, path_id: str) -> MemoryPath | None:
+        # Every event on a path asks (is it open?): a method, not __getattr__'s fallback.
+        return self._graph.find_path(path_id)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._graph, name)
 

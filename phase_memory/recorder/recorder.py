@@ -168,12 +168,15 @@ class Recorder(StoreParts):
         try:
             with store.transaction():
                 positions = store.events.append(events)
+                graph = store.graph
                 # Each event is checked against the graph as the events before it in
                 # the batch left it (a batch may save a profile, then nodes in it).
                 for event, position in zip(events, positions, strict=True):
-                    view = cast(MemoryGraphStore, EventView(store.graph, known_nodes))
+                    view = cast(MemoryGraphStore, EventView(graph, known_nodes))
                     check_writable(view, event)
-                    store.graph.apply(fold(LoggedEvent.of(event, position, parsed), view))
+                    effects = fold(LoggedEvent.of(event, position, parsed), view)
+                    if effects:  # most kinds outside the graph's (a checkpoint) have none
+                        graph.apply(effects)
         except ReviewRequiredError as refused:
             self.audit_refusal(events, refused)
             raise
