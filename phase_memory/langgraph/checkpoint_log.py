@@ -42,8 +42,8 @@ from phase_memory.models.events import REDACTION_KEY
 from phase_memory.protocols import EventPayload
 from phase_memory.runtime import PhaseMemoryRuntime
 
-_ALL_KINDS = [CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND]
-_CHECKPOINT_KINDS = [CHECKPOINT_KIND, REPLACED_KIND]
+_ALL_KINDS = (CHECKPOINT_KIND, REPLACED_KIND, WRITES_KIND)
+_CHECKPOINT_KINDS = (CHECKPOINT_KIND, REPLACED_KIND)
 _PLACEMENTS_KEPT = 10_000
 _POSITION = itemgetter(0)  # of an EventPayload
 
@@ -226,7 +226,7 @@ class CheckpointLog:
             return self._namespace_path(key)
         parent_path, parent_position = placed
         later = self.mem.events.payloads(
-            path_id=parent_path, kinds=[CHECKPOINT_KIND], after=parent_position, limit=1
+            path_id=parent_path, kinds=(CHECKPOINT_KIND,), after=parent_position, limit=1
         )
         if not later:
             return parent_path
@@ -335,7 +335,7 @@ class CheckpointLog:
         return [
             event
             for event in self.mem.events.payloads(
-                path_id=first.path_id, kinds=[WRITES_KIND], after=first.position
+                path_id=first.path_id, kinds=(WRITES_KIND,), after=first.position
             )
             if not is_erased(event) and event.payload.get("checkpoint_id") == checkpoint_id
         ]

@@ -12,13 +12,15 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    FromClause,
     Select,
     bindparam,
     exists,
@@ -268,30 +270,28 @@ class SqlEventLog:
         newest_first: bool,
     ) -> Iterable[Sequence[Any]]:
         """The rows ``list`` (``short``: ``payloads``) reads."""
-        check_int64(after=after, limit=limit)
+        if after is not None or limit is not None:
+            check_int64(after=after, limit=limit)
         if (kinds is not None and not kinds) or (limit is not None and limit <= 0):
             return []
         # The common listings (tailing with after= and limit=, a path's events of a
-        # kind or two) run a statement built once per set of filters: building it
-        # per call cost more than running it.
-        given = {"profile_id_": profile_id, "path_id_": path_id, "after_": after,
-                 "limit_": limit}
-        params: dict[str, Any] = {
-            name: value for name, value in given.items() if value is not None
-        }
-        filters = (value is not None for value in given.values())
-        if kinds is None:
-            listing = _listing(self._dialect, short, *filters, None, newest_first)
-        else:
-            wanted = builtins.list(dict.fromkeys(kinds))
-            if len(wanted) <= _KINDS_BOUND:
-                # A few kinds (the usual case) are separate parameters: the
-                # statement runs on the driver's cursor, compiled once.
-                params.update({f"kind_{i}": kind for i, kind in enumerate(wanted)})
-                listing = _listing(self._dialect, short, *filters, len(wanted), newest_first)
-            else:
-                params["kinds_"] = wanted
-                listing = _listing(self._dialect, short, *filters, -1, newest_first)
+        # kind or two; the LangGraph saver on every put) run a statement made once
+        # per set of filters, with its kinds' parameters: building it per call
+        # cost more than running it.
+        listing, params = _listing(
+            self._dialect, short, profile_id is not None, path_id is not None,
+            after is not None, limit is not None,
+            None if kinds is None else tuple(kinds), newest_first,
+        )
+        params = dict(params)
+        if profile_id is not None:
+            params["profile_id_"] = profile_id
+        if path_id is not None:
+            params["path_id_"] = path_id
+        if after is not None:
+            params["after_"] = after
+        if limit is not None:
+            params["limit_"] = limit
         with self._db.read("list") as conn:
             if isinstance(listing, DirectStatement):
                 return listing.all(conn, params)
@@ -382,7 +382,25 @@ _KINDS_BOUND = 4
 """Up to this many kinds, ``list`` binds each kind as its own parameter."""
 
 
-@cache
+def _of_kinds(
+    events: FromClause, kinds: tuple[str, ...] | None
+) -> tuple[ColumnElement[bool] | None, dict[str, Any]]:
+    """The filter on ``events.kind`` for ``kinds`` (None: any kind) and its parameters.
+
+    Up to :data:`_KINDS_BOUND` kinds are separate parameters (``kind_0``, ...),
+    so the statement runs on the driver's cursor; more are one expanding
+    ``kinds_`` (the statement then runs through SQLAlchemy).
+    """
+    if kinds is None:
+        return None, {}
+    wanted = builtins.list(dict.fromkeys(kinds))
+    if len(wanted) > _KINDS_BOUND:
+        return events.c.kind.in_(bindparam("kinds_", expanding=True)), {"kinds_": wanted}
+    clause = events.c.kind.in_([bindparam(f"kind_{i}") for i in range(len(wanted))])
+    return clause, {f"kind_{i}": kind for i, kind in enumerate(wanted)}
+
+
+@lru_cache(maxsize=256)
 def _listing(
     dialect_name: str,
     short: bool,
@@ -390,23 +408,21 @@ def _listing(
     path: bool,
     after: bool,
     limit: bool,
-    kinds: int | None,
+    kinds: tuple[str, ...] | None,
     newest_first: bool,
-) -> DirectStatement | Select[Any]:
-    """``list`` (``short``: ``payloads``) on a dialect, for one set of filters (``<filter>_``).
+) -> tuple[DirectStatement | Select[Any], dict[str, Any]]:
+    """``list`` (``short``: ``payloads``) on a dialect for one set of filters (``<filter>_``).
 
-    ``kinds``: None (any kind), a count (parameters ``kind_0``, ``kind_1``, ...;
-    the statement runs on the driver's cursor) or -1 (``kinds_``, expanding).
+    Returns the statement and the parameters of its kinds (see :func:`_of_kinds`).
     """
     if short:  # the payload as its JSON text: rows.event_payload_of parses it
         payload = dialect.json_text(dialect_name, _events.c.payload).label("payload")
         stmt = select(*rows.PAYLOAD_COLUMNS[:-1], payload)
     else:
         stmt = select(*rows.EVENT_COLUMNS)
-    if kinds == -1:
-        stmt = stmt.where(_events.c.kind.in_(bindparam("kinds_", expanding=True)))
-    elif kinds is not None:
-        stmt = stmt.where(_events.c.kind.in_([bindparam(f"kind_{i}") for i in range(kinds)]))
+    of_kinds, params = _of_kinds(_events, kinds)
+    if of_kinds is not None:
+        stmt = stmt.where(of_kinds)
     if profile:
         stmt = stmt.where(_events.c.profile_id == bindparam("profile_id_"))
     if after:
@@ -416,30 +432,19 @@ def _listing(
     stmt = stmt.order_by(_events.c.position.desc() if newest_first else _events.c.position)
     if limit:
         stmt = stmt.limit(bindparam("limit_"))
-    return stmt if kinds == -1 else DirectStatement(stmt)
+    return (stmt if "kinds_" in params else DirectStatement(stmt)), params
 
 
 @lru_cache(maxsize=64)
 def _heads(
     dialect_name: str, kinds: tuple[str, ...] | None
 ) -> tuple[DirectStatement | Select[Any], dict[str, Any]]:
-    """``newest_per_path`` on a dialect for ``kinds``: the statement and the kinds' parameters.
-
-    Up to :data:`_KINDS_BOUND` kinds are separate parameters (the statement runs
-    on the driver's cursor); more are one expanding parameter.
-    """
+    """``newest_per_path`` on a dialect for ``kinds``: the statement and the kinds' parameters."""
     paths, on_path = t.paths, _events.alias("on_path")
     newest = select(on_path.c.position).where(on_path.c.path_id == paths.c.id)
-    params: dict[str, Any] = {}
-    wanted = None if kinds is None else builtins.list(dict.fromkeys(kinds))
-    if wanted is not None and len(wanted) > _KINDS_BOUND:
-        newest = newest.where(on_path.c.kind.in_(bindparam("kinds_", expanding=True)))
-        params["kinds_"] = wanted
-    elif wanted is not None:
-        newest = newest.where(
-            on_path.c.kind.in_([bindparam(f"kind_{i}") for i in range(len(wanted))])
-        )
-        params.update({f"kind_{i}": kind for i, kind in enumerate(wanted)})
+    of_kinds, params = _of_kinds(on_path, kinds)
+    if of_kinds is not None:
+        newest = newest.where(of_kinds)
     # ORDER BY ... LIMIT 1 rather than max(): it stops at the first match walking
     # the (path_id, position) index backwards, whatever the kinds filter.
     newest_position = (
