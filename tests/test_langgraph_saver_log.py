@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import empty_checkpoint
 from sqlalchemy.engine import URL
 
@@ -146,8 +147,6 @@ def test_a_thread_put_again_after_deletion_is_live_and_the_erased_events_stay_er
 
 
 def test_only_a_checkpoint_of_plain_values_is_marked_plain(saver: PhaseMemorySaver) -> None:
-    from langchain_core.messages import HumanMessage
-
     plain = _checkpoint(1, "plain")
     _put(saver, plain)
     tagged = _checkpoint(2, "tagged")
@@ -162,3 +161,38 @@ def test_only_a_checkpoint_of_plain_values_is_marked_plain(saver: PhaseMemorySav
     assert got.checkpoint["channel_values"]["messages"] == [HumanMessage("hi", id="m1")]
     again = saver.get_tuple(_by_id(plain["id"]))
     assert again is not None and again.checkpoint["channel_values"] == {"step": 1, "note": "plain"}
+
+
+def test_a_channel_named_like_the_encoding_tag_reads_back(saver: PhaseMemorySaver) -> None:
+    checkpoint = _checkpoint(1, "tagged channel name")
+    checkpoint["channel_values"]["$lg"] = {"kept": True}
+    checkpoint["channel_values"]["messages"] = [HumanMessage("hi", id="m1")]
+    _put(saver, checkpoint)
+    got = saver.get_tuple(LATEST)
+    assert got is not None
+    assert got.checkpoint["channel_values"] == {
+        "step": 1, "note": "tagged channel name", "$lg": {"kept": True},
+        "messages": [HumanMessage("hi", id="m1")],
+    }
+    [listed] = saver.list({"configurable": {"thread_id": THREAD}})
+    assert listed.checkpoint["channel_values"]["$lg"] == {"kept": True}
+
+
+def test_the_latest_is_found_when_writes_of_an_older_checkpoint_come_after_it(
+    saver: PhaseMemorySaver,
+) -> None:
+    # LangGraph may store a task's writes for a checkpoint after the checkpoint
+    # that task produced: the thread's newest event is then a writes event.
+    first = _checkpoint(1, "first")
+    first_config = _put(saver, first)
+    second = _checkpoint(2, "second")
+    _put(saver, second, parent=first["id"])
+    saver.put_writes(first_config, [("note", "late")], task_id="task-1")
+    saver.put_writes(_by_id(second["id"]), [("note", "pending")], task_id="task-2")
+    newest = saver.mem.events.list(newest_first=True, limit=1)
+    assert newest[0].kind == WRITES_KIND
+    got = saver.get_tuple(LATEST)
+    assert got is not None and got.checkpoint["id"] == second["id"]
+    assert got.pending_writes == [("task-2", "note", "pending")]
+    earlier = saver.get_tuple(_by_id(first["id"]))
+    assert earlier is not None and earlier.pending_writes == [("task-1", "note", "late")]

@@ -330,11 +330,16 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
 
     # --- encoding --------------------------------------------------------------------
 
-    def _decoded(self, stored: Any) -> dict[str, Any]:
+    def _decoded(self, stored: Any, raw: str | None = None) -> dict[str, Any]:
         # Plain JSON values are stored as themselves: only a tagged one needs decoding.
-        for value in stored.values():
-            if type(value) is dict and TAG in value:
-                return {k: decode(self.serde, v) for k, v in stored.items()}
+        # ``raw`` names an entry stored as a plain mapping of encoded values (a
+        # checkpoint's channel_values): it is no tagged value, whatever its keys
+        # (a channel may be named like the tag).
+        for key, value in stored.items():
+            if type(value) is dict and TAG in value and key != raw:
+                return {
+                    k: v if k == raw else decode(self.serde, v) for k, v in stored.items()
+                }
         return dict(stored)
 
     def _matches(self, payload: JsonObject, wanted: dict[str, Any]) -> bool:
@@ -352,8 +357,11 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         thread_id, ns = str(p["thread_id"]), str(p["checkpoint_ns"])
         checkpoint_id = str(p["checkpoint_id"])
         stored_checkpoint: Any = p["checkpoint"]
-        decoded: Any = dict if p.get(PLAIN) is True else self._decoded
-        checkpoint: Any = decoded(stored_checkpoint)
+        plain = p.get(PLAIN) is True
+        decoded: Any = dict if plain else self._decoded
+        checkpoint: Any = dict(stored_checkpoint) if plain else self._decoded(
+            stored_checkpoint, raw="channel_values"
+        )
         checkpoint["channel_values"] = decoded(stored_checkpoint["channel_values"])
         parent_id = p.get("parent_checkpoint_id")
         return CheckpointTuple(
