@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ormsgpack
@@ -84,7 +84,7 @@ def is_plain(value: Any) -> bool:
     if kind is dict:
         return _plain_dict(value)
     if kind is list:
-        return _plain_list(value)
+        return _plain_items(value)
     return _plain_scalar(value)
 
 
@@ -93,9 +93,14 @@ def is_plain(value: Any) -> bool:
 
 
 def _plain_dict(value: dict[Any, Any]) -> bool:
-    for key, item in value.items():
+    for key in value:
         if type(key) is not str or key.startswith(TAG):
             return False
+    return _plain_items(value.values())
+
+
+def _plain_items(items: Iterable[Any]) -> bool:
+    for item in items:
         kind = type(item)
         if kind is str:
             if "\x00" in item:  # PostgreSQL's jsonb refuses NUL characters
@@ -104,24 +109,7 @@ def _plain_dict(value: dict[Any, Any]) -> bool:
             if not _plain_dict(item):
                 return False
         elif kind is list:
-            if not _plain_list(item):
-                return False
-        elif not (item is None or kind is bool or _plain_scalar(item)):
-            return False
-    return True
-
-
-def _plain_list(value: list[Any]) -> bool:
-    for item in value:
-        kind = type(item)
-        if kind is str:
-            if "\x00" in item:
-                return False
-        elif kind is dict:
-            if not _plain_dict(item):
-                return False
-        elif kind is list:
-            if not _plain_list(item):
+            if not _plain_items(item):
                 return False
         elif not (item is None or kind is bool or _plain_scalar(item)):
             return False

@@ -169,18 +169,7 @@ class DirectStatement:
         try:
             cursor.execute(plan.sql, plan.parameters(params))
             raw = cursor.fetchone()
-            if raw is None:
-                return None
-            key = tuple(raw)
-            try:
-                found = memo.get(key)
-            except TypeError:  # a driver that parses JSON itself gives dicts: no memo
-                return build(plan.rows([raw], cursor)[0])
-            if found is None:
-                if len(memo) >= MEMO_SIZE:
-                    memo.clear()
-                found = memo[key] = build(plan.rows([raw], cursor)[0])
-            return found
+            return None if raw is None else _memoised(plan, cursor, raw, build, memo)
         finally:
             cursor.close()
 
@@ -200,21 +189,7 @@ class DirectStatement:
         cursor = _cursor(conn)
         try:
             cursor.execute(plan.sql, plan.parameters(params))
-            raws = cursor.fetchall()
-            built: list[_T] = []
-            for raw in raws:
-                key = tuple(raw)
-                try:
-                    found = memo.get(key)
-                except TypeError:  # a driver that parses JSON itself gives dicts: no memo
-                    built.append(build(plan.rows([raw], cursor)[0]))
-                    continue
-                if found is None:
-                    if len(memo) >= MEMO_SIZE:
-                        memo.clear()
-                    found = memo[key] = build(plan.rows([raw], cursor)[0])
-                built.append(found)
-            return built
+            return [_memoised(plan, cursor, raw, build, memo) for raw in cursor.fetchall()]
         finally:
             cursor.close()
 
@@ -233,6 +208,26 @@ class DirectStatement:
             raise _refused(plan, exc) from exc
         finally:
             cursor.close()
+
+
+def _memoised(
+    plan: _Plan,
+    cursor: Any,
+    raw: Sequence[Any],
+    build: Callable[[tuple[Any, ...]], _T],
+    memo: dict[tuple[Any, ...], _T],
+) -> _T:
+    """``build`` of a driver row, from ``memo`` when the same stored values were built before."""
+    key = tuple(raw)
+    try:
+        found = memo.get(key)
+    except TypeError:  # a driver that parses JSON itself gives dicts: no memo
+        return build(plan.rows([raw], cursor)[0])
+    if found is None:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        found = memo[key] = build(plan.rows([raw], cursor)[0])
+    return found
 
 
 def run_plain(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
