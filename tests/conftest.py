@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import postgres_support
@@ -13,7 +14,8 @@ from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy.engine import URL
 
 from phase_memory.memory import InMemoryStore
-from phase_memory.sql import open_sql_store
+from phase_memory.models import Profile
+from phase_memory.sql import SqlStore, open_sql_store
 from phase_memory.testing.fixtures import StoreFactory
 
 pytest_plugins = ["phase_memory.testing.fixtures"]
@@ -76,6 +78,19 @@ def postgres_url() -> Iterator[URL]:
     """The URL of an empty PostgreSQL schema of the run, for this test (skips without one)."""
     with _postgres().fresh_url() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """A fresh SQL store, on a SQLite file and on PostgreSQL, holding profile ``p``."""
+    if request.param == "sqlite":
+        opened = open_sql_store(tmp_path / "memory.db")
+    else:
+        url: URL = request.getfixturevalue("postgres_url")
+        opened = open_sql_store(url)
+    with opened:
+        opened.graph.save_profile(Profile(id="p", name="p"))
+        yield opened
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

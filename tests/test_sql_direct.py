@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import StatementError
 
-from phase_memory.models import MemoryEvent, Profile
-from phase_memory.sql import SqlStore, open_sql_store, rows
+from phase_memory.models import MemoryEvent
+from phase_memory.sql import SqlStore, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.direct import DirectStatement
 
@@ -28,16 +25,10 @@ _FIRST_AFTER = DirectStatement(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        opened = open_sql_store(tmp_path / "direct.db")
-    else:
-        url: URL = request.getfixturevalue("postgres_url")
-        opened = open_sql_store(url)
-    with opened:
-        opened.graph.save_profile(Profile(id="p", name="p"))
-        yield opened
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The SQL store under test (conftest's ``sql_store``: SQLite and PostgreSQL)."""
+    return sql_store
 
 
 def _event(number: int) -> MemoryEvent:

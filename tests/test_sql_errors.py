@@ -8,13 +8,12 @@ SQLite result code and PostgreSQL SQLSTATE.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.engine import URL
 
 from phase_memory.errors import (
     ConflictError,
@@ -25,22 +24,15 @@ from phase_memory.errors import (
     ValidationError,
 )
 from phase_memory.models import MemoryEvent, MemoryPath, Profile
-from phase_memory.sql import SqlStore, open_sql_store, rows
+from phase_memory.sql import SqlStore, rows
 from phase_memory.sql import tables as t
 from phase_memory.sql.errors import translate
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        opened = open_sql_store(tmp_path / "errors.db")
-    else:
-        url: URL = request.getfixturevalue("postgres_url")
-        opened = open_sql_store(url)
-    with opened:
-        with opened.engine.begin() as conn:
-            conn.execute(t.profiles.insert(), rows.profile_row(Profile(id="p", name="p")))
-        yield opened
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The SQL store under test (conftest's ``sql_store``: SQLite and PostgreSQL)."""
+    return sql_store
 
 
 def _provoked(store: SqlStore, work: Callable[[Connection], Any]) -> PhaseMemoryError:

@@ -6,18 +6,15 @@ JSON every other writer stores (``dialect.json_serializer``), and read back equa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from phase_memory.errors import DuplicateEventError, ValidationError
-from phase_memory.models import MemoryEvent, Profile
-from phase_memory.sql import SqlStore, dialect, open_sql_store
+from phase_memory.models import MemoryEvent
+from phase_memory.sql import SqlStore, dialect
 from phase_memory.sql import tables as t
 
 PAYLOADS: list[dict[str, Any]] = [
@@ -28,16 +25,10 @@ PAYLOADS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        opened = open_sql_store(tmp_path / "insert.db")
-    else:
-        url: URL = request.getfixturevalue("postgres_url")
-        opened = open_sql_store(url)
-    with opened:
-        opened.graph.save_profile(Profile(id="p", name="p"))
-        yield opened
+@pytest.fixture
+def store(sql_store: SqlStore) -> SqlStore:
+    """The SQL store under test (conftest's ``sql_store``: SQLite and PostgreSQL)."""
+    return sql_store
 
 
 def _event(number: int, payload: dict[str, Any]) -> MemoryEvent:
