@@ -109,22 +109,23 @@ class InMemoryEventLog:
     ) -> builtins.list[EventPayload]:
         """The newest event (of ``kinds``) on each path of a conversation tree, by path id."""
         kind_set = set(kinds) if kinds is not None else None
+        newest: dict[str, EventPayload] = {}
+        # Walked from the newest end under the lock (no copy of the log): it stops
+        # once every path of the tree has its event.
         with self._shared.lock:
             tree = {path.id for path in self._shared.graph.paths_in_tree(root_path_id)}
-            events = self._shared.events[::-1]
-        newest: dict[str, EventPayload] = {}
-        for e in events:
-            if len(newest) == len(tree):
-                break
-            path_id = e.path_id
-            if (
-                path_id in tree
-                and path_id not in newest
-                and (kind_set is None or e.kind in kind_set)
-            ):
-                newest[path_id] = EventPayload(
-                    e.position or 0, e.event_id, e.kind, path_id, e.payload
-                )
+            for e in reversed(self._shared.events):
+                if len(newest) == len(tree):
+                    break
+                path_id = e.path_id
+                if (
+                    path_id in tree
+                    and path_id not in newest
+                    and (kind_set is None or e.kind in kind_set)
+                ):
+                    newest[path_id] = EventPayload(
+                        e.position or 0, e.event_id, e.kind, path_id, e.payload
+                    )
         return [newest[path_id] for path_id in sorted(newest)]
 
     def iter(
