@@ -150,6 +150,7 @@ class EventView:
         return self._nodes[node_id]
 
     def find_path(self, path_id: str) -> MemoryPath | None:
+        """The path with this id, or None (the graph store's, unchanged by the batch)."""
         # Every event on a path asks (is it open?): a method, not __getattr__'s fallback.
         return self._graph.find_path(path_id)
 
