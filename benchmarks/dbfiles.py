@@ -54,7 +54,7 @@ def raw_connect(path: Path | str, *, synchronous: str = "NORMAL") -> sqlite3.Con
     """``sqlite3`` with the connection settings ``pm.open`` uses.
 
     Autocommit mode (transactions are explicit ``BEGIN IMMEDIATE``/``COMMIT``),
-    WAL, ``synchronous=NORMAL``, foreign keys on, 5 s busy timeout.
+    WAL, ``synchronous=NORMAL``, foreign keys on, ``secure_delete`` on, 5 s busy timeout.
     """
     conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
     for pragma in (
@@ -62,9 +62,20 @@ def raw_connect(path: Path | str, *, synchronous: str = "NORMAL") -> sqlite3.Con
         "PRAGMA journal_mode = WAL",
         "PRAGMA foreign_keys = ON",
         f"PRAGMA synchronous = {synchronous}",
-        "PRAGMA secure_delete = FAST",
+        "PRAGMA secure_delete = ON",
     ):
         conn.execute(pragma).fetchall()
+    return conn
+
+
+def peer_connect(path: Path | str) -> sqlite3.Connection:
+    """:func:`raw_connect` for a peer library's own tables: its journal and sync settings.
+
+    ``secure_delete`` back at SQLite's default: zero-filling freed pages is
+    phase-memory's promise (forgetting leaves nothing), not the peer's.
+    """
+    conn = raw_connect(path)
+    conn.execute("PRAGMA secure_delete = OFF").fetchall()
     return conn
 
 

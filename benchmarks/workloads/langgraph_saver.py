@@ -46,11 +46,9 @@ _PATH_COLUMNS = ("id, profile_id, parent_path_id, fork_event_id, root_path_id, s
 _RAW_LATER_CHECKPOINT = (  # put: is the parent still the newest checkpoint of its path?
     f"SELECT {_SHORT_COLUMNS} FROM events WHERE kind IN (?) AND position > ? AND path_id = ? "
     "ORDER BY position LIMIT 1 OFFSET 0")
-_RAW_INSERT = (  # put: the event row, positioned, unless its id is stored
-    "INSERT INTO events (position, event_id, kind, profile_id, path_id, occurred_at, payload, "
-    "schema_version, actor, causation_id) SELECT (SELECT coalesce(max(position), 0) + 1 "
-    "FROM events), ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT (EXISTS (SELECT * FROM events AS seen "
-    "WHERE seen.event_id = ?)) RETURNING position")
+_RAW_INSERT = (  # put: the event row; its position is the rowid SQLite assigns
+    "INSERT INTO events (event_id, kind, profile_id, path_id, occurred_at, payload, "
+    "schema_version, actor, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RAW_PROFILE = ("SELECT id, name, description, policy, attributes, created_at, updated_at "
                 "FROM profiles WHERE id = ?")  # put: the recorder's write checks
 _RAW_PATH = f"SELECT {_PATH_COLUMNS} FROM paths WHERE id = ?"
@@ -106,7 +104,7 @@ def _peer(path: Path) -> Any:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     dbfiles.remove_db(path)
-    conn = dbfiles.raw_connect(path)  # WAL + synchronous NORMAL, as phase-memory
+    conn = dbfiles.peer_connect(path)  # WAL + synchronous NORMAL, as phase-memory
     conn.isolation_level = ""  # SqliteSaver commits through the sqlite3 module
     saver = SqliteSaver(conn)
     saver.setup()
@@ -342,9 +340,9 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
                 if parent_position is not None:
                     execute(_RAW_LATER_CHECKPOINT,
                             (CHECKPOINT_KIND, parent_position, ROOT)).fetchall()
-                [(position,)] = execute(_RAW_INSERT, (
+                position = execute(_RAW_INSERT, (
                     event_id, CHECKPOINT_KIND, PROFILE, ROOT, occurred,
-                    orjson.dumps(payload).decode(), 1, "system", None, event_id)).fetchall()
+                    orjson.dumps(payload).decode(), 1, "system", None)).lastrowid
                 execute(_RAW_PROFILE, (PROFILE,)).fetchall()
                 execute(_RAW_PATH, (ROOT,)).fetchall()
                 execute("COMMIT")

@@ -146,7 +146,7 @@ def langgraph_put(ctx: Context, sizes: dict[str, Any]) -> Row:
     def peer_side(i: int) -> float:
         path = ctx.workdir / f"peer-lg-{i}.db"
         dbfiles.remove_db(path)
-        conn = dbfiles.raw_connect(path)  # WAL + synchronous NORMAL, as phase-memory
+        conn = dbfiles.peer_connect(path)  # WAL + synchronous NORMAL, as phase-memory
         conn.isolation_level = ""  # SqliteSaver commits through the sqlite3 module
         saver = SqliteSaver(conn)
         saver.setup()
