@@ -3,20 +3,27 @@
 Each thread keeps its connections between store calls; these tests check
 that doing so never makes a thread wait for the pool, never hands one
 connection to two calls at once, closes everything on ``close()``, and
-never reuses a parent's connection in a forked child.
+never reuses a parent's connection in a forked child; and that a write
+transaction begun on the driver (SQLite) ends as one with the Core
+statements run in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 import phase_memory as pm
+from phase_memory.errors import IntegrityError
 from phase_memory.models import MemoryEvent, MemoryNode, Profile
+from phase_memory.sql.connections import Connections
+from phase_memory.sql.engine import EngineSettings, make_engine, to_url
 
 
 def _open_fds_on(path: Path) -> int:
@@ -153,3 +160,42 @@ def test_a_forked_child_opens_its_own_connections(tmp_path: Path) -> None:
     finally:
         _INHERITED.pop(path, None)
         mem.close()
+
+
+def _sqlite_connections(path: Path) -> Connections:
+    engine = make_engine(to_url(path), EngineSettings())
+    db = Connections(engine)
+    with db.transaction() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+    return db
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["commits", "rolls back"])
+def test_a_driver_begun_write_and_a_core_statement_end_as_one(tmp_path: Path, fails: bool) -> None:
+    # On SQLite a write transaction begins on the driver; a Core statement in it
+    # makes SQLAlchemy begin its own (emitting nothing). Both writes must end
+    # together, and the connection must be clean for the next transaction.
+    db = _sqlite_connections(tmp_path / "t.db")
+    expected = pytest.raises(RuntimeError) if fails else contextlib.nullcontext()
+    with expected, db.transaction() as conn:
+        conn.connection.driver_connection.execute("INSERT INTO t VALUES (1)")  # type: ignore[union-attr]
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        if fails:
+            raise RuntimeError("the caller's block failed")
+    with db.transaction() as conn:  # a new transaction on the parked connection
+        conn.connection.driver_connection.execute("INSERT INTO t VALUES (3)")  # type: ignore[union-attr]
+    with db.read() as conn:
+        stored = [x for (x,) in conn.execute(text("SELECT x FROM t ORDER BY x"))]
+    assert stored == ([3] if fails else [1, 2, 3])
+    db.close()
+
+
+def test_a_failed_driver_begun_write_leaves_nothing_open(tmp_path: Path) -> None:
+    db = _sqlite_connections(tmp_path / "t.db")
+    with pytest.raises(IntegrityError), db.write("insert") as conn:
+        conn.connection.driver_connection.execute("INSERT INTO t VALUES (1)")  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute("INSERT INTO t VALUES (1)")  # type: ignore[union-attr]
+    with db.transaction() as conn:
+        assert conn.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    db.close()

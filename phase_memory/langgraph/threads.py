@@ -79,8 +79,11 @@ class ThreadKey:
         own = self.namespace_path_id
         return path_id == own or path_id.startswith(f"{own}/fork:")
 
+    @lru_cache(maxsize=1024)  # noqa: B019 (keys are few and kept by thread_key anyway)
     def checkpoint_event_id(self, checkpoint_id: str) -> str:
         """The id of the event holding checkpoint ``checkpoint_id``."""
+        # Cached: each put asks for its checkpoint's id, and the next put for it again
+        # (as the parent's).
         return "lgc-" + _digest(self.thread_id, self.checkpoint_ns, checkpoint_id)
 
     def replaced_event_id(self, checkpoint_id: str, number: int) -> str:

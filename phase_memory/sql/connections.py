@@ -17,7 +17,13 @@ every store call, and the runtime's hot path makes several per event. For the
 same reason, on a SQLite file each thread keeps its connections between calls
 (one per role: write, read, snapshot read) instead of checking one out of the
 pool and building a new SQLAlchemy ``Connection`` every time, which cost
-several times what SQLite needs to begin and commit. A connection is taken
+several times what SQLite needs to begin and commit; and on SQLite a write
+transaction's ``BEGIN IMMEDIATE`` and ``COMMIT`` run on the driver connection
+(SQLAlchemy's own begin and commit, with their event dispatch, cost more than
+the statements: a LangGraph ``put`` pays one of each). A Core statement run
+inside such a transaction still works: SQLAlchemy begins its own transaction
+on the connection (the ``begin`` listener sees SQLite's is open and emits
+nothing), and the transaction then ends through SQLAlchemy. A connection is taken
 out of its slot while in use, so a nested call gets a connection of its own;
 a thread's parked connections go back to the pool when the thread ends, and
 :meth:`Connections.close` closes them all.
@@ -80,6 +86,8 @@ class Connections:
     def __init__(self, engine: Engine, *, read_only: bool = False, serialize: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.driver_transactions = self.dialect == "sqlite"
+        """Whether write transactions begin and end on the driver connection (SQLite)."""
         self.read_only = read_only
         self.closed = False
         """Set by :meth:`close`: every later call raises StoreUnavailableError."""
@@ -205,13 +213,15 @@ class Connections:
 class Transaction:
     """Context manager of :meth:`Connections.transaction` and :meth:`Connections.write`."""
 
-    __slots__ = ("_conn", "_db", "_lock_held", "_token", "_translate", "_where")
+    __slots__ = ("_conn", "_db", "_driver", "_lock_held", "_token", "_translate", "_where")
 
     def __init__(self, db: Connections, where: str, *, translate_block: bool = False) -> None:
         self._db = db
         self._where = where
         self._translate = translate_block
         self._conn: Connection | None = None
+        self._driver: Any = None
+        """The driver connection, when the transaction began on it (SQLite)."""
         self._token: Token[Connection | None] | None = None
         self._lock_held = False
 
@@ -231,7 +241,11 @@ class Transaction:
         try:
             conn = db.checkout("write")
             try:
-                conn.begin()
+                if db.driver_transactions:
+                    self._driver = conn.connection.driver_connection
+                    self._driver.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.begin()
             except BaseException:
                 _quietly_close(conn)
                 raise
@@ -264,7 +278,10 @@ class Transaction:
                     raise translate(error, self._where) from error
                 return
             try:
-                conn.commit()
+                if self._driver is None or conn.in_transaction():
+                    conn.commit()  # SQLAlchemy's transaction (see the module)
+                else:
+                    self._driver.commit()
             except BaseException as failure:
                 _quietly_rollback(conn)
                 _quietly_close(conn)
@@ -275,7 +292,7 @@ class Transaction:
         finally:
             if not conn.closed:
                 self._db.checkin("write", conn)
-            self._conn = None
+            self._conn = self._driver = None
             self._release_lock()
 
     def _release_lock(self) -> None:
@@ -404,7 +421,10 @@ class Read:
 
 def _quietly_rollback(conn: Connection) -> None:
     with contextlib.suppress(Exception):
-        conn.rollback()
+        if conn.in_transaction():
+            conn.rollback()
+        else:  # a write transaction begun on the driver (SQLite), or none
+            conn.connection.driver_connection.rollback()  # type: ignore[union-attr]
 
 
 def _quietly_close(conn: Connection) -> None:

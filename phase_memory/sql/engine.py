@@ -251,11 +251,14 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Straight on the driver connection: this runs for every transaction.
+        driver = conn.connection.driver_connection
+        if driver.in_transaction:  # type: ignore[union-attr]
+            return  # a write transaction begun on the driver (see connections.py)
         options = conn.get_execution_options()
         if options.get(WRITE_OPTION, False):
-            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         elif not options.get(AUTOCOMMIT_OPTION, False):
-            conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+            driver.execute("BEGIN")  # type: ignore[union-attr]
 
 
 def _run_pragma(cursor: Any, pragma: str, busy_timeout: float) -> None:
