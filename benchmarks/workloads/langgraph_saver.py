@@ -8,6 +8,11 @@ same rows into the same tables, the same transactions: see ``_RAW_*`` below),
 with ``orjson`` for the JSON and building the same ``CheckpointTuple`` objects. Raw
 sqlite3 is what any saver keeping a thread as events on paths costs at least.
 
+``put`` runs a fourth side, a floor that is not judged: the raw side plus
+the checks every put must pass, done by the library's own functions (the
+plain-JSON walk, the event, its limit checks and JSON text), with none of
+the layers between them. What the saver spends beyond the floor is layering.
+
 Judging, as the issue asks: against SqliteSaver (>= 0.80x) where that storage
 can reach it, that is where raw sqlite3 on it reaches 0.80x of SqliteSaver;
 where it cannot, against raw sqlite3 on the same storage (>= 0.80x), with the
@@ -20,6 +25,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,10 @@ import orjson
 import phase_memory as pm
 from benchmarks import dbfiles
 from benchmarks.harness import Context, Row, Timer, median, rate, ratio_of
+from phase_memory.models.events import MemoryEvent, checked_payloads
+from phase_memory.models.ids import utc_now
+from phase_memory.sql import dialect
+from phase_memory.sql.tables import to_text
 
 TARGET = ">= 0.80x peer"
 REACH = 0.8
@@ -295,6 +305,9 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
     if not _peer_installed():
         return _missing(name, title)
     from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from phase_memory.langgraph.encoding import encode_values
 
     checkpoints = _checkpoints(sizes["puts"])
     n = len(checkpoints)
@@ -317,8 +330,11 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
     def build(saver: Any) -> None:
         saver.mem.paths.open(PROFILE, path_id=ROOT)  # the first put opens it (not timed here)
 
-    def raw_chunk() -> Chunk:
+    def raw_chunk(checked: bool = False) -> Chunk:
+        """Raw sqlite3 running the saver's statements; ``checked``: the floor (see ``put``)."""
         state: Any = {"parent": None, "position": None, "k": 0}
+        serde = JsonPlusSerializer()
+        payload_text = partial(dialect.payload_text, dialect.SQLITE)
 
         def chunk(conn: Any) -> int:
             execute = conn.execute
@@ -326,23 +342,39 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
             for checkpoint in checkpoints[k:k + per]:
                 config = (_config(THREAD, "", parent) if parent else
                           {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}})
-                metadata = get_serializable_checkpoint_metadata(
+                metadata: Any = get_serializable_checkpoint_metadata(
                     config, {"source": "loop", "step": k})  # type: ignore[typeddict-item]
-                stored = {key: value for key, value in checkpoint.items()
-                          if key != "channel_values"}
-                stored["channel_values"] = checkpoint["channel_values"]
+                rest = {key: value for key, value in checkpoint.items()
+                        if key != "channel_values"}
+                if checked:  # the saver's plain-JSON walk of every value
+                    stored, _ = encode_values(serde, rest)
+                    stored["channel_values"], _ = encode_values(
+                        serde, checkpoint["channel_values"])
+                    metadata, _ = encode_values(serde, metadata)
+                else:
+                    stored = rest
+                    stored["channel_values"] = checkpoint["channel_values"]
                 payload = {"thread_id": THREAD, "checkpoint_ns": "",
                            "checkpoint_id": checkpoint["id"], "parent_checkpoint_id": parent,
                            "checkpoint": stored, "metadata": metadata, "plain": True}
                 event_id = _event_id(THREAD, "", checkpoint["id"])
-                occurred = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+                if checked:  # the event, its limit checks and its JSON text, as appended
+                    event = MemoryEvent.model_construct(
+                        event_id=event_id, kind=CHECKPOINT_KIND, profile_id=PROFILE,
+                        path_id=ROOT, occurred_at=utc_now(), payload=payload,
+                        schema_version=1, actor="system", causation_id=None, position=None)
+                    [text] = checked_payloads([event], None, payload_text)
+                    occurred = to_text(event.occurred_at)
+                else:
+                    text = orjson.dumps(payload).decode()
+                    occurred = datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
                 execute("BEGIN IMMEDIATE")
                 if parent_position is not None:
                     execute(_RAW_LATER_CHECKPOINT,
                             (CHECKPOINT_KIND, parent_position, ROOT)).fetchall()
                 position = execute(_RAW_INSERT, (
                     event_id, CHECKPOINT_KIND, PROFILE, ROOT, occurred,
-                    orjson.dumps(payload).decode(), 1, "system", None)).lastrowid
+                    text, 1, "system", None)).lastrowid
                 execute(_RAW_PROFILE, (PROFILE,)).fetchall()
                 execute(_RAW_PATH, (ROOT,)).fetchall()
                 execute("COMMIT")
@@ -352,8 +384,22 @@ def put(ctx: Context, sizes: dict[str, Any]) -> Row:
 
         return chunk
 
-    rates = _three_sides(ctx, name, [], saver_chunk, build, raw_chunk, n // per)
-    return _row(name, title, f"{n:,}", "puts/s", rates)
+    rates = _interleaved(
+        ctx.repeat, n // per,
+        _side(lambda i: _pm_saver(ctx, name, i, []), saver_chunk),
+        _side(lambda i: _peer_saver(ctx, name, i, []), saver_chunk),
+        _side(lambda i: _raw_conn(ctx, name, i, build), raw_chunk),
+        _side(lambda i: _raw_conn(ctx, f"{name}-floor", i, build),
+              lambda: raw_chunk(checked=True)),
+    )
+    row = _row(name, title, f"{n:,}", "puts/s", rates[:3])
+    floor_rate, raw_rate = median(rates[3]), median(rates[2])
+    floor = ratio_of(floor_rate, raw_rate) or 0.0
+    row.note += (f"; floor in the same run: raw sqlite3 plus the checks every put passes "
+                 f"(the plain-JSON walk, the event, its limit checks and JSON text) "
+                 f"{rate(floor_rate, 'puts/s')} = {floor:.2f}x raw")
+    row.figures.update({"floor_per_s": rates[3], "floor_vs_raw": floor})
+    return row
 
 
 # --- get_tuple of the latest ---------------------------------------------------------------
