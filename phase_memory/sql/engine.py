@@ -223,7 +223,7 @@ def install_postgresql_listeners(engine: Engine, settings: EngineSettings) -> No
 
 
 def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_memory: bool) -> None:
-    """Pragmas on every new connection, and explicit ``BEGIN`` / ``BEGIN IMMEDIATE``."""
+    """Pragmas on every new connection, and an explicit ``BEGIN`` for snapshot reads."""
     pragmas = [
         f"PRAGMA busy_timeout = {int(settings.busy_timeout * 1000)}",
         "PRAGMA foreign_keys = ON",
@@ -251,14 +251,13 @@ def install_sqlite_listeners(engine: Engine, settings: EngineSettings, *, in_mem
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Straight on the driver connection: this runs for every transaction.
+        # Write transactions send their BEGIN IMMEDIATE on the driver themselves
+        # (connections.py): a Core statement inside one finds it open.
         driver = conn.connection.driver_connection
         if driver.in_transaction:  # type: ignore[union-attr]
-            return  # a write transaction begun on the driver (see connections.py)
-        options = conn.get_execution_options()
-        if options.get(WRITE_OPTION, False):
-            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        elif not options.get(AUTOCOMMIT_OPTION, False):
-            driver.execute("BEGIN")  # type: ignore[union-attr]
+            return
+        if not conn.get_execution_options().get(AUTOCOMMIT_OPTION, False):
+            driver.execute("BEGIN")  # type: ignore[union-attr]  # a snapshot read
 
 
 def _run_pragma(cursor: Any, pragma: str, busy_timeout: float) -> None:
