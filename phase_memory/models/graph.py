@@ -78,7 +78,31 @@ def check_interval(record: Timed) -> None:
         raise ValueError("valid_to must not be before valid_from")
 
 
-class MemoryNode(DomainModel):
+class ValidTime:
+    """What nodes and edges share of valid time: the interval check and its queries.
+
+    A mixin of methods only: each model declares ``valid_from`` and
+    ``valid_to`` itself, so its fields keep their order (and its JSON its shape).
+    """
+
+    __slots__ = ()
+
+    @model_validator(mode="after")
+    def _ordered(self: Timed) -> Timed:
+        check_interval(self)
+        return self
+
+    @property
+    def effective_from(self: Timed) -> datetime:
+        """Where the record's valid time starts: ``valid_from``, else ``created_at``."""
+        return effective_from(self)
+
+    def valid_at(self: Timed, at: datetime) -> bool:
+        """Whether the record holds at ``at`` (``effective_from <= at < valid_to``)."""
+        return valid_at(self, at)
+
+
+class MemoryNode(ValidTime, DomainModel):
     """One memory: a fact, preference, episode or summary.
 
     ``version`` counts saves (1 after the first); stores assign it.
@@ -101,22 +125,8 @@ class MemoryNode(DomainModel):
     valid_to: UtcDatetime | None = None
     """When it stops holding (exclusive); None: open-ended."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> MemoryNode:
-        check_interval(self)
-        return self
 
-    @property
-    def effective_from(self) -> datetime:
-        """Where the node's valid time starts: ``valid_from``, else ``created_at``."""
-        return effective_from(self)
-
-    def valid_at(self, at: datetime) -> bool:
-        """Whether the node holds at ``at`` (``effective_from <= at < valid_to``)."""
-        return valid_at(self, at)
-
-
-class MemoryEdge(DomainModel):
+class MemoryEdge(ValidTime, DomainModel):
     """A directed, weighted relation between two nodes of the same profile."""
 
     id: Identifier = Field(default_factory=new_id)
@@ -132,17 +142,3 @@ class MemoryEdge(DomainModel):
     """When the relation starts to hold in the world; None: from ``created_at``."""
     valid_to: UtcDatetime | None = None
     """When it stops holding (exclusive); None: open-ended."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MemoryEdge:
-        check_interval(self)
-        return self
-
-    @property
-    def effective_from(self) -> datetime:
-        """Where the edge's valid time starts: ``valid_from``, else ``created_at``."""
-        return effective_from(self)
-
-    def valid_at(self, at: datetime) -> bool:
-        """Whether the edge holds at ``at`` (``effective_from <= at < valid_to``)."""
-        return valid_at(self, at)
