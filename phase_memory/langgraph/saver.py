@@ -34,6 +34,7 @@ from phase_memory.langgraph.encoding import TAG, decode, encode, encode_values
 from phase_memory.langgraph.threads import ThreadKey, root_path_id, thread_key
 from phase_memory.langgraph.worker import in_worker
 from phase_memory.models import JsonObject, new_id
+from phase_memory.models.limits import check_text
 from phase_memory.protocols import EventPayload
 from phase_memory.runtime import PhaseMemoryRuntime
 from phase_memory.runtime import open as open_memory
@@ -83,7 +84,8 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint on its thread's path (a new branch when it forks)."""
-        key = _key(config)
+        key = _written_key(config)
+        check_text("checkpoint id", checkpoint["id"])
         parent_id = get_checkpoint_id(config)
         serde = self.serde
         stored_checkpoint, tagged = encode_values(
@@ -120,10 +122,12 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
         Special writes (errors, interrupts) replace earlier ones of their kind, as
         in LangGraph's own savers.
         """
-        key = _key(config)
+        key = _written_key(config)
         checkpoint_id = get_checkpoint_id(config)
         if checkpoint_id is None:
             raise ValueError("put_writes needs a config with a checkpoint_id")
+        check_text("task_id", task_id)
+        check_text("task_path", task_path)
         indexed = [
             (WRITES_IDX_MAP.get(channel, index), channel, value)
             for index, (channel, value) in enumerate(writes)
@@ -222,6 +226,7 @@ class PhaseMemorySaver(BaseCheckpointSaver[int]):
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint and write of a thread (forks included) to another thread."""
+        check_text("thread_id", target_thread_id)
         stored = self.log.thread_checkpoints(source_thread_id)
         stored.sort(key=lambda s: (str(s.payload["checkpoint_ns"]), s.checkpoint_id))
         with self.mem.store.transaction():
@@ -401,6 +406,14 @@ def _strings(values: Sequence[object]) -> builtins.list[Any]:
 def _key(config: RunnableConfig) -> ThreadKey:
     configurable = config["configurable"]
     return thread_key(str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", "")))
+
+
+def _written_key(config: RunnableConfig) -> ThreadKey:
+    """:func:`_key` of a config a write names: its ids must be text a store can hold."""
+    key = _key(config)
+    check_text("thread_id", key.thread_id)
+    check_text("checkpoint_ns", key.checkpoint_ns)
+    return key
 
 
 def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import reprlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,18 +38,24 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
 )
+from pydantic import ValidationError as PydanticValidationError
 
 from phase_memory.errors import ValidationError
-from phase_memory.langgraph.encoding import is_plain
+from phase_memory.langgraph.encoding import TAG, is_plain
 from phase_memory.langgraph.store_matching import matches_filter, matches_namespace
 from phase_memory.langgraph.worker import in_worker
 from phase_memory.models import MemoryNode, NodeState, Profile
 from phase_memory.models.ids import check_kind
+from phase_memory.models.limits import MAX_JSON_DEPTH, check_text, json_problem
 from phase_memory.runtime import PhaseMemoryRuntime
 
 DEFAULT_STORE_PROFILE = "langgraph-store"
 """The profile a store keeps its items in unless told otherwise."""
 _MIN_BUDGET = 50
+_FIELDS = {"label": "the key", "content": "the value's indexed text (its strings, joined)"}
+"""What the user named, for a node field a refused item's error names."""
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80  # an error names an item, never all of a huge key
 
 
 class PhaseMemoryStore(BaseStore):
@@ -113,13 +120,26 @@ class PhaseMemoryStore(BaseStore):
             if current is not None and self._is_item(current):
                 self.mem.delete_node(identifier)
             return
+        where = f"item {_SHOWN.repr(op.key)} of namespace {_SHOWN.repr(op.namespace)}"
+        for label in op.namespace:
+            check_text(f"{where}: namespace label", label)
+        check_text(f"{where}: key", op.key)
+        if type(op.value) is not dict:
+            raise ValidationError(
+                f"{where}: a value must be a dict (a JSON object), not {type(op.value).__name__}"
+            )
         if not is_plain(op.value):
             raise ValidationError(
-                f"value of {'/'.join(op.namespace)!r} key {op.key!r} is not plain JSON"
+                f"{where}: the value is not plain JSON (string keys not starting with "
+                f"{TAG!r}, text without NUL, finite numbers, 64-bit integers, lists, null)"
             )
+        # The node's attributes hold the value one level down.
+        problem = json_problem(op.value, max_depth=MAX_JSON_DEPTH - 1)
+        if problem is not None:
+            raise ValidationError(f"{where}: the value {problem}")
         indexed = op.index is not False
-        self.mem.save_node(
-            MemoryNode(
+        try:
+            node = MemoryNode(
                 id=identifier,
                 profile_id=self.profile_id,
                 kind=namespace_kind(op.namespace),
@@ -132,7 +152,11 @@ class PhaseMemoryStore(BaseStore):
                     "indexed": indexed,
                 },
             )
-        )
+        except PydanticValidationError as exc:
+            error = exc.errors()[0]
+            field = _FIELDS.get(str(error["loc"][0]) if error["loc"] else "", "value")
+            raise ValidationError(f"{where}: {field}: {error['msg']}") from None
+        self.mem.save_node(node)
 
     def _search(self, op: SearchOp) -> builtins.list[SearchItem]:
         wanted = op.offset + op.limit
@@ -204,7 +228,7 @@ class PhaseMemoryStore(BaseStore):
 
 def node_id(namespace: tuple[str, ...], key: str) -> str:
     """The id of the node holding item ``key`` of ``namespace``."""
-    joined = "\x00".join((*namespace, "", key)).encode("utf-8")
+    joined = "\x00".join((*namespace, "", key)).encode("utf-8", "surrogatepass")
     return "lgs-" + hashlib.blake2b(joined, digest_size=20).hexdigest()
 
 
@@ -214,7 +238,8 @@ def namespace_kind(namespace: tuple[str, ...]) -> str:
     try:
         return check_kind(joined)
     except ValueError:
-        digest = hashlib.blake2b(joined.encode("utf-8"), digest_size=12).hexdigest()
+        digest = hashlib.blake2b(joined.encode("utf-8", "surrogatepass"),
+                                 digest_size=12).hexdigest()
         return f"lg-ns-{digest}"
 
 

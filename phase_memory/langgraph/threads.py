@@ -32,7 +32,9 @@ _READABLE_LENGTH = 100
 
 
 def _digest(*parts: str, size: int = 20) -> str:
-    joined = "\x00".join(parts).encode("utf-8")
+    # "surrogatepass": an id with a lone surrogate still hashes, so a read finds
+    # nothing; writing one is refused (check_text) before anything is stored.
+    joined = "\x00".join(parts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(joined, digest_size=size).hexdigest()
 
 
@@ -42,7 +44,8 @@ def _readable(value: str) -> str:
     if len(value) <= _READABLE_LENGTH and "/" not in value:
         try:
             check_identifier(value)
-        except ValueError:
+            value.encode("utf-8")  # a lone surrogate: no path id can hold it
+        except ValueError:  # UnicodeEncodeError too
             pass
         else:
             return value

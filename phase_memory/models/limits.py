@@ -27,17 +27,21 @@ limit                       rule
 ==========================  ===========================================================
 
 Depth counts containers: ``{}`` is one level, ``{"a": [1]}`` two.
+
+No string or key inside JSON may hold a lone surrogate (text with no UTF-8 form,
+which no UTF-8 driver can send): :func:`json_problem` refuses it for every adapter.
 """
 
 from __future__ import annotations
 
+import reprlib
 from typing import Annotated, Any
 
 import orjson
 from pydantic import BeforeValidator, StringConstraints, ValidationInfo
 from pydantic_core import to_json
 
-from phase_memory.errors import LimitExceededError
+from phase_memory.errors import LimitExceededError, ValidationError
 
 MAX_ID_LENGTH = 200
 MAX_JSON_DEPTH = 64
@@ -56,6 +60,9 @@ MAX_ACTIVATION_BUDGET = 10_000
 _BYTES_PER_CHAR = 6
 _BYTES_PER_ITEM = 32
 _SCALARS = (int, float, bool, type(None))
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80  # an error names a value, never all of a huge one
 
 
 class _DepthExceeded(Exception):
@@ -106,6 +113,23 @@ def _longest_string(container: Any) -> int:
     return longest
 
 
+def _lone_surrogate(container: Any) -> bool:
+    """Whether a string or key in ``container`` has no UTF-8 form (holds a lone surrogate)."""
+    stack = [container]
+    while stack:
+        current = stack.pop()
+        values = list(current.values()) + list(current) if isinstance(current, dict) else current
+        for item in values:
+            if isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+            elif isinstance(item, dict | list | tuple):
+                stack.append(item)
+    return False
+
+
 def within_json(
     value: Any, *, max_depth: int = MAX_JSON_DEPTH, max_bytes: int | None = None
 ) -> bytes | None:
@@ -153,6 +177,10 @@ def json_problem(
     if chars > MAX_STRING_LENGTH and _longest_string(value) > MAX_STRING_LENGTH:
         return (f"holds a string longer than the limit of {MAX_STRING_LENGTH} characters "
                 "(MAX_STRING_LENGTH)")
+    # Text no UTF-8 driver can send would be refused by some adapters only: refused
+    # here, before any adapter, so all of them agree (orjson refused it above).
+    if _lone_surrogate(value):
+        return "holds text with no UTF-8 form (a lone surrogate, U+D800..U+DFFF)"
     bound = _BYTES_PER_CHAR * chars + _BYTES_PER_ITEM * (items + 1)
     if max_bytes is not None and bound > max_bytes:
         size = len(to_json(value))
@@ -180,6 +208,22 @@ def _json_checker(max_depth: int, max_bytes: int | None) -> Any:
         return value
 
     return check
+
+
+def check_text(name: str, value: str) -> None:
+    """Refuse text with no UTF-8 form (a lone surrogate), naming it: ``ValidationError``.
+
+    For text a caller hands over as it is (a query, an id that is hashed): the
+    models' text fields refuse such text themselves. No UTF-8 driver can send
+    it, so without this an SQL store would refuse it and the in-memory one not.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{name} {_SHOWN.repr(value)} is not valid text: it holds a lone surrogate "
+            "(U+D800..U+DFFF)"
+        ) from None
 
 
 def int64_problem(name: str, value: object) -> str | None:
@@ -249,6 +293,7 @@ __all__ = [
     "LimitedPayload",
     "Text",
     "check_int64",
+    "check_text",
     "int64_problem",
     "json_problem",
     "next_version",

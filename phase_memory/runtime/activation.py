@@ -37,7 +37,7 @@ from phase_memory.models import (
     resolve_valid_at,
     utc_now,
 )
-from phase_memory.models.limits import MAX_ACTIVATION_BUDGET
+from phase_memory.models.limits import MAX_ACTIVATION_BUDGET, check_text
 from phase_memory.protocols import MemoryGraphStore, TextMatch
 from phase_memory.recorder import Recorder
 from phase_memory.text_search import query_terms
@@ -112,6 +112,7 @@ def activate(
     the graph, the plan is recorded against that state, and the node lookups
     (one batch for the candidates, one for their neighbours) share its connection.
     """
+    check_text("query", query)  # before any store: every adapter refuses it alike
     with recorder.store.transaction():
         return _activate(
             recorder, profile_id, query, budget=budget, path_id=path_id,

@@ -22,7 +22,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from phase_memory.errors import ImportValidationError, LimitExceededError, PhaseMemoryError
+from phase_memory.errors import (
+    ImportValidationError,
+    LimitExceededError,
+    PhaseMemoryError,
+    ValidationError,
+)
 from phase_memory.models import (
     AuditOutcome,
     LifecycleAction,
@@ -146,6 +151,36 @@ def test_an_appended_event_over_the_size_limit_is_refused(mem: PhaseMemoryRuntim
     mem.save_profile(profile(P1))
     with nothing_written(mem), pytest.raises(LimitExceededError, match="MAX_PAYLOAD_BYTES"):
         mem.events.append([free_event("big", big)])
+
+
+LONE_SURROGATE = "\ud800"
+"""Text with no UTF-8 form: no UTF-8 driver can send it."""
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"text": f"a{LONE_SURROGATE}b"}, {f"key{LONE_SURROGATE}": 1},
+     {"deep": [[{"text": LONE_SURROGATE}]]}],
+    ids=["value", "key", "nested"],
+)
+def test_an_appended_payload_with_a_lone_surrogate_is_refused_on_every_adapter(
+    mem: PhaseMemoryRuntime, payload: dict[str, Any]
+) -> None:
+    # Made without validation: the log refuses it before any store sees it, so
+    # the in-memory adapter refuses what the SQL ones could not send.
+    mem.save_profile(profile(P1))
+    with nothing_written(mem), pytest.raises(LimitExceededError, match="lone surrogate"):
+        mem.events.append([free_event("lone", payload)])
+    with pytest.raises(pydantic.ValidationError, match="lone surrogate"):
+        MemoryNode(profile_id=P1, kind="note", label="n", attributes=payload)
+
+
+def test_an_activation_query_with_a_lone_surrogate_is_refused_on_every_adapter(
+    mem: PhaseMemoryRuntime,
+) -> None:
+    mem.save_profile(profile(P1))
+    with nothing_written(mem), pytest.raises(ValidationError, match=r"query.*lone surrogate"):
+        mem.activate(P1, f"coffee {LONE_SURROGATE}")
 
 
 def test_an_envelope_over_one_event_s_size_makes_more_events(
