@@ -116,20 +116,18 @@ def translate(error: BaseException, where: str = "") -> PhaseMemoryError:
         return error
     if isinstance(error, pydantic.ValidationError):
         return StoreUnavailableError(f"{prefix}a stored record is malformed: {_first_line(error)}")
-    if isinstance(error, UnicodeEncodeError):
-        # Text with a lone surrogate (U+D800..U+DFFF) has no UTF-8 form: the
-        # driver cannot send it. Bad input, and nothing was written.
-        return ValidationError(
-            f"{prefix}the value cannot be stored: text must be valid Unicode "
-            f"({_first_line(error)})"
-        )
     original: BaseException = error
     if isinstance(error, sa_exc.StatementError) and error.orig is not None:
         original = error.orig
-    if isinstance(original, UnicodeEncodeError | ValueError) and not isinstance(
-        original, sqlite3.Error
-    ):
-        # A parameter no column can hold (NaN in a JSON column, a lone surrogate).
+    if isinstance(original, UnicodeEncodeError):
+        # Text with a lone surrogate (U+D800..U+DFFF) has no UTF-8 form: the
+        # driver cannot send it, in a write or a lookup. Bad input; nothing written.
+        return ValidationError(
+            f"{prefix}text with no UTF-8 form (a lone surrogate) cannot be sent to "
+            f"the database ({_first_line(original)})"
+        )
+    if isinstance(original, ValueError) and not isinstance(original, sqlite3.Error):
+        # A parameter no column can hold (NaN in a JSON column).
         return ValidationError(f"{prefix}the value cannot be stored: {_first_line(original)}")
     failure: Failure | None = None
     if isinstance(original, sqlite3.Error):
