@@ -94,6 +94,47 @@ async def test_create_entities_skips_repeats_and_refuses_bad_input(db: str) -> N
     assert graph == {"entities": [ADA, BOB, EVE], "relations": []}
 
 
+async def test_the_tools_refuse_what_an_import_of_their_export_would_refuse(
+    db: str, tmp_path: Path
+) -> None:
+    # The tools took a name with NUL (which SQLite's JSON functions cut, so it was
+    # never found again) and blank names or types, which an import of the
+    # export refuses. They now check each item as the importer checks a line.
+    async with mcp_session(db) as session:
+        await _ok(session, "create_entities", {"entities": [ADA]})
+        refused = {
+            "create_entities": [
+                ({"entities": [BOB, {**EVE, "name": "E\x00ve"}]},
+                 "entities[1].name: name must not contain NUL characters"),
+                ({"entities": [{**EVE, "entityType": "  "}]},
+                 "entities[0].entityType: entityType must not be blank"),
+                ({"entities": [{**EVE, "observations": ["a\x00b"]}]},
+                 "entities[0].observations: observations[0] must not contain NUL"),
+            ],
+            "create_relations": [
+                ({"relations": [{**KNOWS, "to": "Ada", "relationType": " "}]},
+                 "relations[0].relationType: relationType must not be blank"),
+            ],
+            "add_observations": [
+                ({"observations": [{"entityName": "Ada", "contents": ["ok", "x\x00"]}]},
+                 "observations[0].contents[1] must not contain NUL"),
+            ],
+        }
+        for tool, calls in refused.items():
+            for arguments, expected in calls:
+                assert expected in await _error(session, tool, arguments)
+        assert await _ok(session, "open_nodes", {"names": ["Ada\x00", "Ada"]}) == {
+            "entities": [ADA], "relations": []}
+        graph = await _ok(session, "read_graph", {})
+    assert graph == {"entities": [ADA], "relations": []}
+    with pm.open(db) as mem:
+        exported = tmp_path / "memory.jsonl"
+        mem.export_mcp_memory(exported)
+    with pm.open(tmp_path / "again.db") as again:
+        again.import_mcp_memory(exported)
+        assert [n.label for n in again.graph.list_nodes("default")] == ["Ada"]
+
+
 async def test_create_relations_refuses_a_missing_entity_and_writes_nothing(db: str) -> None:
     async with mcp_session(db) as session:
         await _ok(session, "create_entities", {"entities": [ADA, BOB, EVE]})

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from phase_memory.models import NAME_ATTRIBUTE, MemoryEdge, MemoryNode, NodeState, new_id
+from phase_memory.models import NAME_ATTRIBUTE, MemoryEdge, MemoryNode, NodeState, is_name, new_id
 from phase_memory.models.ids import MAX_ID_LENGTH
 from phase_memory.protocols import MemoryGraphStore
 
@@ -226,7 +226,7 @@ def readable_name(value: Any) -> str | None:
     """The entity name an entity line gives, if it gives a usable one."""
     if isinstance(value, dict) and value.get("type") == "entity":
         name = value.get("name")
-        if isinstance(name, str) and name.strip() and "\x00" not in name:
+        if is_name(name) and name.strip():
             return name
     return None
 
@@ -256,15 +256,21 @@ def _text(value: dict[str, Any], key: str, *, kind: bool = False) -> str:
 
 
 def _observations(value: dict[str, Any]) -> tuple[str, ...]:
-    observations = value.get("observations", [])
+    return check_observations(value.get("observations", []))
+
+
+def check_observations(observations: Any, field: str = "observations") -> tuple[str, ...]:
+    """The observations of a line (``field``), checked: a list of strings without NUL.
+
+    Raises :class:`LineProblem` naming ``field``.
+    """
     if not isinstance(observations, list):
-        raise LineProblem("observations", "observations must be a list of strings")
+        raise LineProblem(field, f"{field} must be a list of strings")
     for index, item in enumerate(observations):
         if not isinstance(item, str):
-            raise LineProblem("observations", f"observations[{index}] must be a string")
+            raise LineProblem(field, f"{field}[{index}] must be a string")
         if "\x00" in item:
-            raise LineProblem("observations",
-                              f"observations[{index}] must not contain NUL characters")
+            raise LineProblem(field, f"{field}[{index}] must not contain NUL characters")
     return tuple(observations)
 
 

@@ -27,17 +27,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from phase_memory.errors import NotFoundError
+from phase_memory.errors import NotFoundError, ValidationError
 from phase_memory.interchange.mcp_format import (
     ENTITY_TYPE_KEY,
     NAME_KEY,
     OBSERVATIONS_KEY,
     RELATION_TYPE_KEY,
+    LineProblem,
     McpEntity,
     McpRelation,
+    check_observations,
     entity_node,
     entity_nodes,
     is_entity_node,
+    parse_line,
     relation_edge,
     relation_edge_between,
 )
@@ -121,16 +124,18 @@ def live_entities(rt: PhaseMemoryRuntime, profile_id: str, names: Iterable[str]
 def create_entities(rt: PhaseMemoryRuntime, profile_id: str, entities: Sequence[Entity]
                     ) -> list[dict[str, Any]]:
     """Save the entities whose names are new; return those, as given."""
+    checked = [_line(entity.model_dump(by_alias=True), "entity", f"entities[{index}]")
+               for index, entity in enumerate(entities)]
     stored = entity_nodes(rt.graph, profile_id, (e.name for e in entities))
     created: list[dict[str, Any]] = []
     start = utc_now()
-    for entity in entities:
+    for entity, made in zip(entities, checked, strict=True):
         previous = stored.get(entity.name)
         if previous is not None and previous.state is NodeState.ACTIVE:
             continue
         # Listings go by creation time: a microsecond apart keeps the batch's order.
         at = start + timedelta(microseconds=len(created))
-        made = McpEntity(entity.name, entity.entityType, tuple(entity.observations))
+        assert isinstance(made, McpEntity)
         node = entity_node(made, profile_id, at)
         if previous is not None:
             # An archived name comes back as a new version of its node (same id). A
@@ -146,6 +151,8 @@ def create_entities(rt: PhaseMemoryRuntime, profile_id: str, entities: Sequence[
 def create_relations(rt: PhaseMemoryRuntime, profile_id: str, relations: Sequence[Relation]
                      ) -> list[dict[str, str]]:
     """Save the relations that are new; refuse the call if an endpoint does not exist."""
+    for index, relation in enumerate(relations):
+        _line(relation.as_json(), "relation", f"relations[{index}]")
     names = {n for r in relations for n in (r.source, r.to)}
     live = live_entities(rt, profile_id, names)
     missing = sorted(names - set(live))
@@ -170,6 +177,18 @@ def create_relations(rt: PhaseMemoryRuntime, profile_id: str, relations: Sequenc
     return created
 
 
+def _line(line: dict[str, Any], line_type: str, where: str) -> McpEntity | McpRelation:
+    """The importer's checks of one entity or relation a tool is given.
+
+    So the tools store only what an import of their export reads back (no blank
+    name or type, no NUL: SQL stores cannot look a name with NUL up).
+    """
+    try:
+        return parse_line({**line, "type": line_type})
+    except LineProblem as problem:
+        raise ValidationError(f"{where}.{problem.field}: {problem.reason}") from None
+
+
 def _with_observations(node: MemoryNode, observations: list[str]) -> MemoryNode:
     attributes = {**node.attributes, OBSERVATIONS_KEY: observations}
     content = "\n".join(observations) if observations else None
@@ -179,6 +198,11 @@ def _with_observations(node: MemoryNode, observations: list[str]) -> MemoryNode:
 def add_observations(rt: PhaseMemoryRuntime, profile_id: str,
                      additions: Sequence[ObservationAddition]) -> list[dict[str, Any]]:
     """Append the new observations; an unknown entity fails the whole call."""
+    for index, addition in enumerate(additions):
+        try:
+            check_observations(addition.contents, "contents")
+        except LineProblem as problem:
+            raise ValidationError(f"observations[{index}].{problem.reason}") from None
     live = live_entities(rt, profile_id, (a.entityName for a in additions))
     for addition in additions:
         if addition.entityName not in live:

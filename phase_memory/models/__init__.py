@@ -40,6 +40,7 @@ from phase_memory.models.graph import (
     MemoryNode,
     ValidAt,
     effective_from,
+    is_name,
     resolve_valid_at,
     valid_at,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "Sensitivity",
     "ValidAt",
     "effective_from",
+    "is_name",
     "new_id",
     "resolve_valid_at",
     "utc_now",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, TypeGuard
 
 from pydantic import Field, model_validator
 
@@ -20,6 +20,22 @@ MCP memory entities keep their ``name`` there (see
 :meth:`~phase_memory.protocols.MemoryGraphStore.find_nodes_by_name` finds a
 node from its name without the id being derived from the name.
 """
+
+
+def is_name(value: object) -> TypeGuard[str]:
+    """Whether ``value`` can name a node (:data:`NAME_ATTRIBUTE`) that stores find by it.
+
+    Text, without NUL (SQLite's JSON functions cut text there, PostgreSQL's
+    jsonb refuses it) and with a UTF-8 form (no lone surrogate): on every
+    adapter alike, a node whose name breaks this is never found by it.
+    """
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Timed(Protocol):

@@ -18,6 +18,7 @@ from phase_memory.models import (
     MemoryNode,
     MemoryPath,
     Profile,
+    is_name,
 )
 from phase_memory.replay.effects import (
     Effect,
@@ -222,7 +223,7 @@ _V = TypeVar("_V")
 
 def _name_key(node: MemoryNode) -> tuple[str, str] | None:
     name = node.attributes.get(NAME_ATTRIBUTE)
-    return (node.profile_id, name) if isinstance(name, str) else None
+    return (node.profile_id, name) if is_name(name) else None
 
 
 def _sorted_copy(records: dict[str, _V]) -> dict[str, _V]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from phase_memory.errors import ConflictError, IntegrityError, NotFoundError
 from phase_memory.models import (
+    NAME_ATTRIBUTE,
     ActivationPlan,
     GraphSnapshot,
     MemoryEdge,
@@ -30,6 +31,7 @@ from phase_memory.models import (
     NodeState,
     Profile,
     ValidAt,
+    is_name,
     resolve_valid_at,
 )
 from phase_memory.models.limits import next_version
@@ -198,7 +200,7 @@ class SqlGraphStore:
         Through the name index (``ix_nodes_name``), one statement per
         :data:`~phase_memory.sql.graph_statements.FIND_NODES_CHUNK` names.
         """
-        wanted = [n for n in dict.fromkeys(names) if isinstance(n, str) and "\x00" not in n]
+        wanted = [n for n in dict.fromkeys(names) if is_name(n)]
         if not wanted:
             return {}
         found: dict[str, list[MemoryNode]] = {}
@@ -208,7 +210,10 @@ class SqlGraphStore:
             for start in range(0, len(wanted), q.FIND_NODES_CHUNK):
                 chunk = wanted[start : start + q.FIND_NODES_CHUNK]
                 for row in conn.execute(stmt, {"profile_id": profile_id, "names_": chunk}):
-                    found.setdefault(row[-1], []).append(rows.node_of(row[:-1]))
+                    node = rows.node_of(row[:-1])
+                    # The JSON functions cut a name at NUL: "a\x00b" is filed under "a".
+                    if node.attributes.get(NAME_ATTRIBUTE) == row[-1]:
+                        found.setdefault(row[-1], []).append(node)
         return {name: found[name] for name in wanted if name in found}
 
     def list_nodes(

@@ -6,6 +6,7 @@ Every test takes the ``store`` fixture (a fresh, empty
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -233,6 +234,21 @@ def test_find_nodes_by_name_finds_the_nodes_of_a_name_in_one_profile(store: Memo
     assert [n.id for n in store.graph.find_nodes_by_name("p2", ["Ada"])["Ada"]] == ["h"]
     assert store.graph.find_nodes_by_name(P1, []) == {}
     assert store.graph.find_nodes_by_name("nobody", ["Ada"]) == {}
+
+
+@pytest.mark.parametrize("odd", ["Ada\x00Lovelace", "Ada\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_name_no_store_can_look_up_is_never_found_and_hides_no_other(
+    store: MemoryStore, odd: str
+) -> None:
+    # SQLite's JSON functions cut a name at NUL (filing "Ada\x00Lovelace" under
+    # "Ada"), and no UTF-8 driver can send a lone surrogate: on every adapter such
+    # a name finds nothing, and never answers for another.
+    seed(store, profile(), node("b", attributes=_named("Ada")))
+    # PostgreSQL cannot store NUL; the models refuse a lone surrogate.
+    with suppress(ValidationError, PydanticValidationError):
+        store.graph.save_node(node("a", attributes=_named(odd)))
+    assert store.graph.find_nodes_by_name(P1, [odd]) == {}
+    assert [n.id for n in store.graph.find_nodes_by_name(P1, ["Ada", odd])["Ada"]] == ["b"]
 
 
 def test_find_nodes_by_name_follows_renames_deletes_and_rollbacks(store: MemoryStore) -> None:
