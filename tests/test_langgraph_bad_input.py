@@ -5,37 +5,23 @@ accept them and may hand back something else, a lone surrogate read back as
 ``?``): text with no UTF-8 form in an id, values that are not a JSON object,
 keys and values beyond the input limits. Before the fix, ids with a lone
 surrogate raised ``UnicodeEncodeError`` and the store's over-limit items
-pydantic's ``ValidationError``. Reads of such ids find nothing.
+pydantic's ``ValidationError``. Reads of such ids find nothing. ``mem`` is the
+conformance suite's fixture: every adapter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
-import phase_memory as pm
 from phase_memory.errors import PhaseMemoryError, ValidationError
 from phase_memory.langgraph import PhaseMemorySaver, PhaseMemoryStore
 from phase_memory.models.limits import MAX_STRING_LENGTH
 from phase_memory.runtime import PhaseMemoryRuntime
 
 LONE = "\ud800"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PhaseMemoryRuntime]:
-    if request.param == "memory":
-        target = ":memory:"
-    elif request.param == "sqlite":
-        target = str(tmp_path / "memory.db")
-    else:
-        target = request.getfixturevalue("postgres_url").render_as_string(hide_password=False)
-    with pm.open(target) as opened:
-        yield opened
 
 
 def _config(thread_id: str, checkpoint_ns: str = "") -> Any:

@@ -35,6 +35,7 @@ which no UTF-8 driver can send): :func:`json_problem` refuses it for every adapt
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -98,35 +99,31 @@ def _measure(container: Any, depth: int, max_depth: int) -> tuple[int, int]:
     return chars, items
 
 
-def _longest_string(container: Any) -> int:
-    """The length of the longest string or key in ``container`` (any depth below the limit)."""
-    longest = 0
+def _strings(container: Any) -> Iterator[str]:
+    """Every string and key in ``container``, at any depth (below the depth limit)."""
     stack = [container]
     while stack:
         current = stack.pop()
         values = list(current.values()) + list(current) if isinstance(current, dict) else current
         for item in values:
             if isinstance(item, str):
-                longest = max(longest, len(item))
+                yield item
             elif isinstance(item, dict | list | tuple):
                 stack.append(item)
-    return longest
+
+
+def _longest_string(container: Any) -> int:
+    """The length of the longest string or key in ``container``."""
+    return max(map(len, _strings(container)), default=0)
 
 
 def _lone_surrogate(container: Any) -> bool:
     """Whether a string or key in ``container`` has no UTF-8 form (holds a lone surrogate)."""
-    stack = [container]
-    while stack:
-        current = stack.pop()
-        values = list(current.values()) + list(current) if isinstance(current, dict) else current
-        for item in values:
-            if isinstance(item, str):
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-            elif isinstance(item, dict | list | tuple):
-                stack.append(item)
+    for text in _strings(container):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
     return False
 
 
