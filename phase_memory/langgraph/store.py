@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import reprlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,7 +45,7 @@ from phase_memory.langgraph.store_matching import matches_filter, matches_namesp
 from phase_memory.langgraph.worker import in_worker
 from phase_memory.models import MemoryNode, NodeState, Profile
 from phase_memory.models.ids import check_kind
-from phase_memory.models.limits import MAX_JSON_DEPTH, check_text, json_problem
+from phase_memory.models.limits import MAX_JSON_DEPTH, check_text, json_problem, shown
 from phase_memory.runtime import PhaseMemoryRuntime
 
 DEFAULT_STORE_PROFILE = "langgraph-store"
@@ -54,8 +53,6 @@ DEFAULT_STORE_PROFILE = "langgraph-store"
 _MIN_BUDGET = 50
 _FIELDS = {"label": "the key", "content": "the value's indexed text (its strings, joined)"}
 """What the user named, for a node field a refused item's error names."""
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 80  # an error names an item, never all of a huge key
 
 
 class PhaseMemoryStore(BaseStore):
@@ -120,7 +117,7 @@ class PhaseMemoryStore(BaseStore):
             if current is not None and self._is_item(current):
                 self.mem.delete_node(identifier)
             return
-        where = f"item {_SHOWN.repr(op.key)} of namespace {_SHOWN.repr(op.namespace)}"
+        where = f"item {shown(op.key)} of namespace {shown(op.namespace)}"
         for label in op.namespace:
             check_text(f"{where}: namespace label", label)
         check_text(f"{where}: key", op.key)

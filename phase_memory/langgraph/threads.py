@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from phase_memory.models.ids import check_identifier
+from phase_memory.models.limits import has_utf8_form
 
 CHECKPOINT_KIND = "langgraph.checkpoint"
 """Event kind of a stored checkpoint."""
@@ -44,11 +45,11 @@ def _readable(value: str) -> str:
     if len(value) <= _READABLE_LENGTH and "/" not in value:
         try:
             check_identifier(value)
-            value.encode("utf-8")  # a lone surrogate: no path id can hold it
-        except ValueError:  # UnicodeEncodeError too
+        except ValueError:
             pass
         else:
-            return value
+            if has_utf8_form(value):  # else no path id can hold it
+                return value
     return "sha-" + _digest(value, size=16)
 
 

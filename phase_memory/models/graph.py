@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from phase_memory.errors import ValidationError
 from phase_memory.models.base import DomainModel, JsonObject, NodeState, Sensitivity
 from phase_memory.models.ids import Identifier, Kind, UtcDatetime, new_id, utc_now
-from phase_memory.models.limits import MAX_VERSION, Text
+from phase_memory.models.limits import MAX_VERSION, Text, has_utf8_form
 
 NAME_ATTRIBUTE = "mcp_name"
 """The node attribute holding a name that identifies the node within its profile.
@@ -29,13 +29,7 @@ def is_name(value: object) -> TypeGuard[str]:
     jsonb refuses it) and with a UTF-8 form (no lone surrogate): on every
     adapter alike, a node whose name breaks this is never found by it.
     """
-    if not isinstance(value, str) or "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return isinstance(value, str) and "\x00" not in value and has_utf8_form(value)
 
 
 class Timed(Protocol):

@@ -66,6 +66,20 @@ _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 80  # an error names a value, never all of a huge one
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message: long strings and containers cut short."""
+    return _SHOWN.repr(value)
+
+
+def has_utf8_form(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (holds no lone surrogate, U+D800..U+DFFF)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _DepthExceeded(Exception):
     """Raised inside :func:`_measure` to stop at the first level over the limit."""
 
@@ -119,12 +133,7 @@ def _longest_string(container: Any) -> int:
 
 def _lone_surrogate(container: Any) -> bool:
     """Whether a string or key in ``container`` has no UTF-8 form (holds a lone surrogate)."""
-    for text in _strings(container):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-    return False
+    return not all(map(has_utf8_form, _strings(container)))
 
 
 def within_json(
@@ -214,13 +223,11 @@ def check_text(name: str, value: str) -> None:
     models' text fields refuse such text themselves. No UTF-8 driver can send
     it, so without this an SQL store would refuse it and the in-memory one not.
     """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not has_utf8_form(value):
         raise ValidationError(
-            f"{name} {_SHOWN.repr(value)} is not valid text: it holds a lone surrogate "
+            f"{name} {shown(value)} is not valid text: it holds a lone surrogate "
             "(U+D800..U+DFFF)"
-        ) from None
+        )
 
 
 def int64_problem(name: str, value: object) -> str | None:
@@ -291,9 +298,11 @@ __all__ = [
     "Text",
     "check_int64",
     "check_text",
+    "has_utf8_form",
     "int64_problem",
     "json_problem",
     "next_version",
+    "shown",
     "version_problem",
     "within_json",
 ]
